@@ -1,0 +1,39 @@
+//! `bench`: the full handler path, timed in process, so users can size Lambda
+//! memory on their own data.
+
+use super::{config, read_input};
+use firehose_enricher::batch;
+use std::path::Path;
+use std::time::Instant;
+
+const WARM_UP: u32 = 3;
+
+pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
+    let config = config()?;
+    let request = read_input(Some(file))?;
+    let mut report = None;
+    let mut times = Vec::with_capacity(iterations as usize);
+    for i in 0..WARM_UP + iterations {
+        let started = Instant::now();
+        let processed = batch::process(&request, &config).map_err(|e| e.to_string())?;
+        let elapsed = started.elapsed().as_secs_f64();
+        if i >= WARM_UP {
+            times.push(elapsed);
+        }
+        std::hint::black_box(&processed.response);
+        report = Some(processed.report);
+    }
+    let report = report.ok_or("no iteration ran")?;
+    times.sort_by(f64::total_cmp);
+    let median = times[times.len() / 2];
+    let line = serde_json::json!({
+        "records": report.records,
+        "decoded_bytes": report.input_bytes,
+        "iterations": iterations,
+        "median_ms": (median * 1e6).round() / 1e3,
+        "records_per_s": (report.records as f64 / median).round(),
+        "mb_per_s": (report.input_bytes as f64 / 1e6 / median * 10.0).round() / 10.0,
+    });
+    println!("{line}");
+    Ok(())
+}

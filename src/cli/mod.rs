@@ -1,0 +1,88 @@
+//! The command-line adapter: `invoke` and `bench` over the same core as the
+//! Lambda function.
+
+mod bench;
+mod invoke;
+
+use clap::{Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "firehose-enricher",
+    version,
+    about = "Amazon Data Firehose transformation Lambda: UTC event_time for Athena, domain and site, partition keys.",
+    long_about = "Amazon Data Firehose transformation Lambda: UTC event_time for Athena, domain and site, partition keys.\n\n\
+        Inside AWS Lambda (AWS_LAMBDA_RUNTIME_API set, no arguments) it serves invocations.\n\
+        Elsewhere it runs the same transform from the command line. Configuration comes from\n\
+        the same environment variables as in Lambda (see the README)."
+)]
+pub struct Args {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Transform a Firehose request (JSON) and print the response JSON.
+    Invoke {
+        /// Print each record's id, result, partition keys and decoded JSON
+        /// for humans, instead of the response JSON.
+        #[arg(long)]
+        decode: bool,
+        /// The request file; stdin when absent or `-`.
+        file: Option<PathBuf>,
+    },
+    /// Time the full handler path (request bytes to response bytes) in
+    /// process, and print one JSON line of results.
+    Bench {
+        /// The request file.
+        file: PathBuf,
+        /// How many timed runs (after 3 warm-up runs).
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        iterations: u32,
+    },
+}
+
+/// Runs a parsed command line.
+pub fn run(args: Args) -> ExitCode {
+    let result = match args.command {
+        None => {
+            use clap::CommandFactory;
+            let _ = Args::command().print_long_help();
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Invoke { decode, file }) => invoke::run(file.as_deref(), decode),
+        Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("firehose-enricher: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Reads a request from a file, or stdin for `None` or `-`.
+fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    match file {
+        Some(path) if path.as_os_str() != "-" => {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        }
+        _ => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| format!("cannot read stdin: {e}"))?;
+            Ok(buf)
+        }
+    }
+}
+
+/// The configuration from the environment, with the CLI's error wording.
+fn config() -> Result<firehose_enricher::Config, String> {
+    firehose_enricher::Config::from_env().map_err(|e| e.to_string())
+}

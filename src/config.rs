@@ -1,0 +1,463 @@
+//! Configuration: environment variables, read and validated once at start-up.
+//!
+//! Every variable has a default. A set but invalid value is an error that
+//! names the variable and the accepted form; nothing falls back silently.
+//! [`Config::from_lookup`] takes any lookup function, so tests need no
+//! process environment.
+
+use std::collections::HashSet;
+use std::fmt;
+
+/// Every variable this function reads, with its default and accepted form.
+/// The README's configuration table and the SAM template's parameters are
+/// checked against this list by tests.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "TIME_FIELDS",
+        default: "timestamp,ts,time,created_at",
+        form: FIELD_LIST,
+    },
+    Variable {
+        name: "URL_FIELDS",
+        default: "url,page_url,href,location",
+        form: FIELD_LIST,
+    },
+    Variable {
+        name: "HOST_FIELDS",
+        default: "domain,hostname,host",
+        form: FIELD_LIST,
+    },
+    Variable {
+        name: "MAX_FUTURE",
+        default: "1d",
+        form: DURATION,
+    },
+    Variable {
+        name: "MAX_AGE",
+        default: "30d",
+        form: DURATION,
+    },
+    Variable {
+        name: "DROP_DOMAINS",
+        default: "",
+        form: DOMAIN_PATTERNS,
+    },
+    Variable {
+        name: "DROP_BOTS",
+        default: "false",
+        form: BOOLEAN,
+    },
+    Variable {
+        name: "USER_AGENT_FIELDS",
+        default: "user_agent,userAgent,ua",
+        form: FIELD_LIST,
+    },
+    Variable {
+        name: "SITE_ALLOWLIST",
+        default: "",
+        form: SITE_LIST,
+    },
+    Variable {
+        name: "MAX_SITES_PER_BATCH",
+        default: "0",
+        form: COUNT,
+    },
+];
+
+const FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `timestamp,event.time`";
+const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12h`, `30d`";
+const DOMAIN_PATTERNS: &str =
+    "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
+const BOOLEAN: &str = "`true` or `false`";
+const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
+const COUNT: &str = "a whole number from 0 (no cap) to 100000";
+
+/// One configuration variable.
+#[derive(Debug, Clone, Copy)]
+pub struct Variable {
+    pub name: &'static str,
+    pub default: &'static str,
+    /// The accepted form, as the error message and README state it.
+    pub form: &'static str,
+}
+
+/// An invalid configuration value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "invalid {}={:?}: expected {}",
+            self.variable, self.value, self.expected
+        )
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A field path: `time`, or `event.time` for a nested field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldPath {
+    /// Index of the first segment in [`Config::top_keys`].
+    pub top: usize,
+    /// The segments after the first; empty for a top-level field.
+    pub nested: Vec<String>,
+}
+
+/// A pattern from `DROP_DOMAINS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DomainPattern {
+    /// `localhost`: this host only.
+    Exact(String),
+    /// `*.local`: any host ending in `.local`.
+    Suffix(String),
+}
+
+impl DomainPattern {
+    pub fn matches(&self, host: &str) -> bool {
+        match self {
+            DomainPattern::Exact(h) => host == h,
+            DomainPattern::Suffix(s) => {
+                host.len() > s.len() + 1
+                    && host.ends_with(s.as_str())
+                    && host.as_bytes()[host.len() - s.len() - 1] == b'.'
+            }
+        }
+    }
+}
+
+/// The validated configuration of the transform.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub time_fields: Vec<FieldPath>,
+    pub url_fields: Vec<FieldPath>,
+    pub host_fields: Vec<FieldPath>,
+    pub user_agent_fields: Vec<FieldPath>,
+    /// Distinct first segments of all field paths; the record parser looks
+    /// for exactly these keys.
+    pub top_keys: Vec<String>,
+    /// An event time more than this after arrival falls back to arrival.
+    pub max_future_ms: i64,
+    /// An event time more than this before arrival falls back to arrival.
+    pub max_age_ms: i64,
+    pub drop_domains: Vec<DomainPattern>,
+    pub drop_bots: bool,
+    /// When set, sites outside it are partitioned as `other`.
+    pub site_allowlist: Option<HashSet<String>>,
+    /// When non-zero, sites beyond the first N distinct ones of a batch are
+    /// partitioned as `other`.
+    pub max_sites_per_batch: usize,
+    /// The largest response the function may return. Lambda's synchronous
+    /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
+    /// 6,000,000 bytes, and so do we.
+    pub max_response_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup`; unset variables take their
+    /// defaults.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &'static str| -> (&'static str, String) {
+            let var = VARIABLES
+                .iter()
+                .find(|v| v.name == name)
+                .expect("known variable");
+            (name, lookup(name).unwrap_or_else(|| var.default.to_owned()))
+        };
+        let mut top_keys = Vec::new();
+        let time_fields = parse_fields(get("TIME_FIELDS"), &mut top_keys)?;
+        let url_fields = parse_fields(get("URL_FIELDS"), &mut top_keys)?;
+        let host_fields = parse_fields(get("HOST_FIELDS"), &mut top_keys)?;
+        let user_agent_fields = parse_fields(get("USER_AGENT_FIELDS"), &mut top_keys)?;
+        Ok(Config {
+            time_fields,
+            url_fields,
+            host_fields,
+            user_agent_fields,
+            top_keys,
+            max_future_ms: parse_duration(get("MAX_FUTURE"))?,
+            max_age_ms: parse_duration(get("MAX_AGE"))?,
+            drop_domains: parse_domain_patterns(get("DROP_DOMAINS"))?,
+            drop_bots: parse_bool(get("DROP_BOTS"))?,
+            site_allowlist: parse_sites(get("SITE_ALLOWLIST"))?,
+            max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
+            max_response_bytes: 6_000_000,
+        })
+    }
+}
+
+fn error(variable: &'static str, value: &str) -> ConfigError {
+    let expected = VARIABLES
+        .iter()
+        .find(|v| v.name == variable)
+        .map_or("", |v| v.form);
+    ConfigError {
+        variable,
+        value: value.to_owned(),
+        expected,
+    }
+}
+
+fn items(value: &str) -> impl Iterator<Item = &str> {
+    value.split(',').map(str::trim)
+}
+
+fn parse_fields(
+    (name, value): (&'static str, String),
+    top_keys: &mut Vec<String>,
+) -> Result<Vec<FieldPath>, ConfigError> {
+    if value.trim().is_empty() {
+        return Err(error(name, &value));
+    }
+    items(&value)
+        .map(|item| {
+            let mut segments = item.split('.');
+            let first = segments.next().unwrap_or_default();
+            let nested: Vec<String> = segments.map(str::to_owned).collect();
+            if first.is_empty() || nested.iter().any(String::is_empty) {
+                return Err(error(name, &value));
+            }
+            let top = match top_keys.iter().position(|k| k == first) {
+                Some(i) => i,
+                None => {
+                    top_keys.push(first.to_owned());
+                    top_keys.len() - 1
+                }
+            };
+            Ok(FieldPath { top, nested })
+        })
+        .collect()
+}
+
+fn parse_duration((name, value): (&'static str, String)) -> Result<i64, ConfigError> {
+    let v = value.trim();
+    let (digits, unit) = v.split_at(v.len().saturating_sub(1));
+    let unit_ms: i64 = match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(error(name, &value)),
+    };
+    digits
+        .parse::<u32>()
+        .ok()
+        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
+        .map(|n| i64::from(n) * unit_ms)
+        .ok_or_else(|| error(name, &value))
+}
+
+fn is_host_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+        })
+}
+
+fn parse_domain_patterns(
+    (name, value): (&'static str, String),
+) -> Result<Vec<DomainPattern>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    items(&value)
+        .map(|item| match item.strip_prefix("*.") {
+            Some(suffix) if is_host_name(suffix) => Ok(DomainPattern::Suffix(suffix.to_owned())),
+            None if is_host_name(item) => Ok(DomainPattern::Exact(item.to_owned())),
+            _ => Err(error(name, &value)),
+        })
+        .collect()
+}
+
+fn parse_bool((name, value): (&'static str, String)) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "true" => Ok(true),
+        "false" => Ok(false),
+        _ => Err(error(name, &value)),
+    }
+}
+
+fn parse_sites(
+    (name, value): (&'static str, String),
+) -> Result<Option<HashSet<String>>, ConfigError> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    items(&value)
+        .map(|item| {
+            if is_host_name(item) {
+                Ok(item.to_owned())
+            } else {
+                Err(error(name, &value))
+            }
+        })
+        .collect::<Result<HashSet<_>, _>>()
+        .map(Some)
+}
+
+fn parse_count((name, value): (&'static str, String)) -> Result<usize, ConfigError> {
+    let v = value.trim();
+    v.parse::<usize>()
+        .ok()
+        .filter(|n| *n <= 100_000 && v.bytes().all(|b| b.is_ascii_digit()))
+        .ok_or_else(|| error(name, &value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(move |name| {
+            vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+        })
+    }
+
+    #[test]
+    fn defaults() {
+        let c = Config::default();
+        assert_eq!(c.max_future_ms, 86_400_000);
+        assert_eq!(c.max_age_ms, 30 * 86_400_000);
+        assert_eq!(c.time_fields.len(), 4);
+        assert_eq!(c.url_fields.len(), 4);
+        assert_eq!(c.host_fields.len(), 3);
+        assert!(c.drop_domains.is_empty());
+        assert!(!c.drop_bots);
+        assert!(c.site_allowlist.is_none());
+        assert_eq!(c.max_sites_per_batch, 0);
+        assert_eq!(c.top_keys[0], "timestamp");
+    }
+
+    /// Every invalid value stops start-up with an error naming the variable.
+    #[test]
+    fn every_invalid_value_names_its_variable() {
+        let cases: &[(&str, &str)] = &[
+            ("TIME_FIELDS", ""),
+            ("TIME_FIELDS", "  "),
+            ("TIME_FIELDS", "ts,,time"),
+            ("TIME_FIELDS", "event..time"),
+            ("TIME_FIELDS", ".time"),
+            ("TIME_FIELDS", "time."),
+            ("URL_FIELDS", ""),
+            ("URL_FIELDS", "url,"),
+            ("HOST_FIELDS", ","),
+            ("USER_AGENT_FIELDS", ""),
+            ("MAX_FUTURE", ""),
+            ("MAX_FUTURE", "1"),
+            ("MAX_FUTURE", "d"),
+            ("MAX_FUTURE", "1w"),
+            ("MAX_FUTURE", "-1d"),
+            ("MAX_FUTURE", "+1d"),
+            ("MAX_FUTURE", "1.5h"),
+            ("MAX_FUTURE", "99999999999d"),
+            ("MAX_AGE", "thirty days"),
+            ("MAX_AGE", "30D"),
+            ("DROP_DOMAINS", "*"),
+            ("DROP_DOMAINS", "*."),
+            ("DROP_DOMAINS", "Localhost"),
+            ("DROP_DOMAINS", "localhost,,x"),
+            ("DROP_DOMAINS", "a*.b"),
+            ("DROP_BOTS", ""),
+            ("DROP_BOTS", "yes"),
+            ("DROP_BOTS", "TRUE"),
+            ("DROP_BOTS", "1"),
+            ("SITE_ALLOWLIST", "Example.com"),
+            ("SITE_ALLOWLIST", "example.com,"),
+            ("SITE_ALLOWLIST", "ex ample.com"),
+            ("MAX_SITES_PER_BATCH", ""),
+            ("MAX_SITES_PER_BATCH", "-1"),
+            ("MAX_SITES_PER_BATCH", "+5"),
+            ("MAX_SITES_PER_BATCH", "100001"),
+            ("MAX_SITES_PER_BATCH", "ten"),
+        ];
+        for (name, value) in cases {
+            let err =
+                with(&[(name, value)]).expect_err(&format!("{name}={value:?} must be rejected"));
+            assert_eq!(err.variable, *name);
+            let msg = err.to_string();
+            assert!(msg.contains(name), "{msg}");
+            assert!(msg.contains("expected"), "{msg}");
+            let form = VARIABLES.iter().find(|v| v.name == *name).unwrap().form;
+            assert!(msg.contains(form), "{msg}");
+        }
+    }
+
+    #[test]
+    fn valid_values() {
+        let c = with(&[
+            ("TIME_FIELDS", " event.time , ts "),
+            ("MAX_FUTURE", "90s"),
+            ("MAX_AGE", "12h"),
+            ("DROP_DOMAINS", "localhost, *.local,*.test"),
+            ("DROP_BOTS", "true"),
+            ("SITE_ALLOWLIST", "example.com,shop.co.uk"),
+            ("MAX_SITES_PER_BATCH", "200"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_future_ms, 90_000);
+        assert_eq!(c.max_age_ms, 12 * 3_600_000);
+        assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);
+        assert_eq!(c.top_keys[c.time_fields[0].top], "event");
+        assert_eq!(c.top_keys[c.time_fields[1].top], "ts");
+        assert!(c.drop_bots);
+        assert_eq!(c.site_allowlist.as_ref().unwrap().len(), 2);
+        assert_eq!(c.max_sites_per_batch, 200);
+        assert_eq!(
+            c.drop_domains,
+            vec![
+                DomainPattern::Exact("localhost".into()),
+                DomainPattern::Suffix("local".into()),
+                DomainPattern::Suffix("test".into())
+            ]
+        );
+        // "0s" is a valid, if strict, bound.
+        assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);
+    }
+
+    #[test]
+    fn domain_patterns() {
+        let cases: &[(&str, &str, bool)] = &[
+            ("*.local", "local", false), // the suffix alone is not a subdomain
+            ("*.local", "printer.local", true),
+            ("*.local", "a.b.local", true),
+            ("*.local", "notlocal", false),
+            ("*.local", "xlocal", false),
+            ("localhost", "localhost", true),
+            ("localhost", "a.localhost", false),
+            ("localhost", "localhost2", false),
+        ];
+        for (pattern, host, want) in cases {
+            let c = with(&[("DROP_DOMAINS", pattern)]).unwrap();
+            assert_eq!(
+                c.drop_domains[0].matches(host),
+                *want,
+                "{pattern} vs {host}"
+            );
+        }
+    }
+}

@@ -1,0 +1,105 @@
+//! The Lambda adapter: the only place that knows about the Lambda runtime.
+//!
+//! It hands the invocation's raw JSON to [`batch::process`], logs each failed
+//! record's id and reason, logs the batch's counts, and prints one CloudWatch
+//! EMF metrics line. A request that is not a Firehose event is answered with
+//! a Lambda error (`InvalidFirehoseRequest`), which Firehose retries and then
+//! sends to its error prefix.
+
+use crate::batch::{self, BatchReport};
+use crate::config::Config;
+use crate::metrics;
+use crate::record::{DropReason, FailReason};
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::value::RawValue;
+use std::io::Write;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Runs the Lambda runtime loop until the process is stopped.
+pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
+    let config: &'static Config = Box::leak(Box::new(config));
+    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
+        handler(config, event)
+    }))
+    .await
+}
+
+/// Handles one invocation. The payload stays raw JSON: the runtime only checks
+/// that it is JSON, and the batch layer parses it with borrowed types.
+pub async fn handler(
+    config: &Config,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<Box<RawValue>, Diagnostic> {
+    let started = Instant::now();
+    match batch::process(event.payload.get().as_bytes(), config) {
+        Ok(processed) => {
+            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+            log_report(&processed.report);
+            let function =
+                std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+            let now_ms = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            // EMF must be a log line of its own, so it bypasses `tracing`.
+            let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &function);
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
+            let response =
+                String::from_utf8(processed.response).map_err(|e| internal(e.to_string()))?;
+            RawValue::from_string(response).map_err(|e| internal(e.to_string()))
+        }
+        Err(e) => {
+            tracing::error!(error_type = e.error_type(), error = %e, "request rejected");
+            Err(Diagnostic {
+                error_type: e.error_type().into(),
+                error_message: e.to_string(),
+            })
+        }
+    }
+}
+
+fn internal(message: String) -> Diagnostic {
+    Diagnostic {
+        error_type: "InternalError".into(),
+        error_message: message,
+    }
+}
+
+/// One warning per failed record (its id and reason code), then one summary.
+pub fn log_report(report: &BatchReport) {
+    for (record_id, reason) in &report.failures {
+        tracing::warn!(record_id = %record_id, reason = reason.code(), "record failed");
+    }
+    let reasons: Vec<String> = FailReason::ALL
+        .iter()
+        .map(|r| (r.code(), report.failed_count(*r)))
+        .chain(
+            DropReason::ALL
+                .iter()
+                .map(|r| (r.code(), report.dropped_count(*r))),
+        )
+        .filter(|(_, n)| *n > 0)
+        .map(|(code, n)| format!("{code}={n}"))
+        .collect();
+    tracing::info!(
+        invocation_id = report.invocation_id.as_deref().unwrap_or(""),
+        records = report.records,
+        ok = report.ok,
+        dropped = report.dropped_total(),
+        failed = report.failed_total(),
+        site_other = report.site_other,
+        reasons = %reasons.join(","),
+        "batch processed"
+    );
+}
+
+/// Installs the `tracing` subscriber the Lambda runtime recommends: it honours
+/// `AWS_LAMBDA_LOG_FORMAT=JSON` and `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
+/// Inside Lambda logs go to stdout; the CLI sends them to stderr, keeping
+/// stdout for its output.
+pub fn init_logging(to_stderr: bool) {
+    if to_stderr {
+        lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
+    } else {
+        lambda_runtime::tracing::init_default_subscriber();
+    }
+}
