@@ -101,9 +101,7 @@ fn fast_http_host(s: &str) -> Option<&str> {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))?;
-    let end = rest
-        .find(|c| matches!(c, '/' | '?' | '#' | '\\'))
-        .unwrap_or(rest.len());
+    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     // After the authority, `url` would percent-encode or reject some bytes,
     // but never change the host: only the authority matters here.
     fast_authority(&rest[..end])

@@ -284,7 +284,7 @@ fn enrich(
     let replaced = scratch.members.iter().any(|m| m.2);
     let mut kept = scratch.members.len();
     if !replaced {
-        out.extend_from_slice(trimmed[..trimmed.len() - 1].as_bytes());
+        out.extend_from_slice(&trimmed.as_bytes()[..trimmed.len() - 1]);
     } else {
         // Rare: the input already has some of our fields. Rebuild the object
         // from its members' raw text, leaving those out.
@@ -298,7 +298,7 @@ fn enrich(
                 out.push(b',');
             }
             let key_start = key_start(trimmed.as_bytes(), value_start);
-            out.extend_from_slice(trimmed[key_start..value_end].as_bytes());
+            out.extend_from_slice(&trimmed.as_bytes()[key_start..value_end]);
             kept += 1;
         }
     }
