@@ -21,3 +21,15 @@ lint: ## rustfmt and clippy, warnings as errors
 unit: ## cargo test: unit, integration, property and doc tests
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+
+# The repo-local Python environment. Each tool set adds its own requirements
+# file and stamp target on top of this one.
+PYTHON ?= python3
+VENV := .venv
+VENV_PY := $(VENV)/bin/python
+
+$(VENV_PY):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV_PY) -m pip install --quiet --upgrade pip
+
+venv: $(VENV_PY) ## Create the repo-local Python virtualenv (.venv)
