@@ -37,8 +37,14 @@ pub fn host_from_url(s: &str) -> Option<Cow<'_, str>> {
         Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
             Url::parse(&format!("http:{s}")).ok()?
         }
+        // Scheme-less, as typed in an address bar. Only a dotted host counts
+        // here, so that a bare word ("garbage") is not taken for a host.
         Err(url::ParseError::RelativeUrlWithoutBase) if !s.starts_with('/') => {
-            Url::parse(&format!("http://{s}")).ok()?
+            let url = Url::parse(&format!("http://{s}")).ok()?;
+            if !url.host_str()?.contains(['.', ':']) {
+                return None;
+            }
+            url
         }
         Err(_) => return None,
     };
@@ -203,6 +209,9 @@ mod tests {
             ("//cdn.example.com/x.js", Some("cdn.example.com")),
             ("www.example.com/page", Some("www.example.com")),
             ("example.com", Some("example.com")),
+            ("garbage", None), // a bare word is not a host
+            ("localhost/x", None),
+            ("127.0.0.1/x", Some("127.0.0.1")),
             // --- the plain case ---
             (
                 "https://www.example.com/pricing?utm=1",

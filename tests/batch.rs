@@ -1,0 +1,241 @@
+//! The request/response contract, at the batch level.
+
+mod common;
+
+use common::{b64, check_invariants, ok_json, request, ARRIVAL_MS};
+use firehose_enricher::batch::{process, RequestError};
+use firehose_enricher::record::FailReason;
+use firehose_enricher::Config;
+use serde_json::{json, Value};
+
+fn run(request: &[u8]) -> (Value, firehose_enricher::batch::BatchReport) {
+    let out = process(request, &Config::default()).expect("a valid request");
+    let response: Value = serde_json::from_slice(&out.response).expect("the response is JSON");
+    let req: Value = serde_json::from_slice(request).unwrap();
+    check_invariants(&req, &response);
+    (response, out.report)
+}
+
+#[test]
+fn malformed_requests_get_a_clear_error() {
+    let cases: &[(&str, &str)] = &[
+        ("", "EOF"),
+        ("   ", "EOF"),
+        ("not json", "expected"),
+        ("[]", "expected struct"),
+        ("\"records\"", "expected struct"),
+        ("{}", "missing field `records`"),
+        (r#"{"records":null}"#, "expected a sequence"),
+        (r#"{"records":{}}"#, "expected a sequence"),
+        (r#"{"records":[1]}"#, "expected struct"),
+        (r#"{"records":[{}]}"#, "missing field `recordId`"),
+        (
+            r#"{"records":[{"data":"e30="}]}"#,
+            "missing field `recordId`",
+        ),
+        (
+            r#"{"records":[{"recordId":1,"data":"e30="}]}"#,
+            "records[0].recordId is not a string",
+        ),
+        (
+            r#"{"records":[{"recordId":null}]}"#,
+            "records[0].recordId is not a string",
+        ),
+        (r#"{"records":[]} trailing"#, "trailing characters"),
+    ];
+    for (input, want) in cases {
+        let err = process(input.as_bytes(), &Config::default()).expect_err(input);
+        assert!(matches!(err, RequestError::Invalid(_)), "{input}");
+        assert_eq!(err.error_type(), "InvalidFirehoseRequest");
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("not a Firehose transformation request: "),
+            "{msg}"
+        );
+        assert!(msg.contains(want), "{input}: {msg}");
+    }
+}
+
+#[test]
+fn empty_batch() {
+    let out = process(br#"{"invocationId":"x","records":[]}"#, &Config::default()).unwrap();
+    assert_eq!(out.response, br#"{"records":[]}"#);
+    assert_eq!(out.report.records, 0);
+    assert_eq!(out.report.invocation_id.as_deref(), Some("x"));
+}
+
+/// Records are parsed one by one: an odd record fails alone.
+#[test]
+fn lenient_record_parsing() {
+    let good = b64(br#"{"ts":1795770900,"url":"https://a.example.com/"}"#);
+    let req = json!({"records": [
+        {"recordId": "bad-b64", "approximateArrivalTimestamp": ARRIVAL_MS, "data": "%%%"},
+        {"recordId": "b64-no-padding", "approximateArrivalTimestamp": ARRIVAL_MS, "data": "e30"},
+        {"recordId": "data-null", "approximateArrivalTimestamp": ARRIVAL_MS, "data": null},
+        {"recordId": "data-number", "approximateArrivalTimestamp": ARRIVAL_MS, "data": 42},
+        {"recordId": "no-data", "approximateArrivalTimestamp": ARRIVAL_MS},
+        {"recordId": "no-arrival", "data": good},
+        {"recordId": "arrival-garbage", "approximateArrivalTimestamp": "soon", "data": good},
+        {"recordId": "arrival-object", "approximateArrivalTimestamp": {}, "data": good},
+        {"recordId": "arrival-nan", "approximateArrivalTimestamp": "NaN", "data": good},
+        {"recordId": "arrival-huge", "approximateArrivalTimestamp": 1e300, "data": good},
+        {"recordId": "arrival-fraction", "approximateArrivalTimestamp": 1_795_770_902_000.75, "data": good},
+        {"recordId": "arrival-string", "approximateArrivalTimestamp": "1795770902000", "data": good},
+        {"recordId": "arrival-exponent", "approximateArrivalTimestamp": 1.795770902e12, "data": good},
+        {"recordId": "unknown-fields", "approximateArrivalTimestamp": ARRIVAL_MS, "data": good, "extra": [1, {"x": null}],
+         "kinesisRecordMetadata": {"shardId": "s", "partitionKey": "p", "approximateArrivalTimestamp": 1.5, "sequenceNumber": "1", "subsequenceNumber": 0}},
+        {"recordId": "escaped-slash", "approximateArrivalTimestamp": ARRIVAL_MS, "data": "SLASH"},
+    ]});
+    // JSON may escape `/`, which base64 uses: `\/` must still decode.
+    // (`{"o":"?>?"}` encodes as eyJvIjoiPz4/In0=.)
+    let text = serde_json::to_string(&req)
+        .unwrap()
+        .replace("SLASH", r"eyJvIjoiPz4\/In0=");
+    let bytes = text.into_bytes();
+    let (res, report) = run(&bytes);
+    let results: Vec<(&str, &str)> = res["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["recordId"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        vec![
+            ("bad-b64", "ProcessingFailed"),
+            ("b64-no-padding", "ProcessingFailed"),
+            ("data-null", "ProcessingFailed"),
+            ("data-number", "ProcessingFailed"),
+            ("no-data", "ProcessingFailed"),
+            ("no-arrival", "ProcessingFailed"),
+            ("arrival-garbage", "ProcessingFailed"),
+            ("arrival-object", "ProcessingFailed"),
+            ("arrival-nan", "ProcessingFailed"),
+            ("arrival-huge", "ProcessingFailed"),
+            ("arrival-fraction", "Ok"),
+            ("arrival-string", "Ok"),
+            ("arrival-exponent", "Ok"),
+            ("unknown-fields", "Ok"),
+            ("escaped-slash", "Ok"),
+        ]
+    );
+    let reasons: Vec<(&str, FailReason)> = report
+        .failures
+        .iter()
+        .map(|(id, r)| (id.as_str(), *r))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("bad-b64", FailReason::BadBase64),
+            ("b64-no-padding", FailReason::BadBase64),
+            ("data-null", FailReason::MissingData),
+            ("data-number", FailReason::MissingData),
+            ("no-data", FailReason::MissingData),
+            ("no-arrival", FailReason::BadArrivalTime),
+            ("arrival-garbage", FailReason::BadArrivalTime),
+            ("arrival-object", FailReason::BadArrivalTime),
+            ("arrival-nan", FailReason::BadArrivalTime),
+            ("arrival-huge", FailReason::BadArrivalTime),
+        ]
+    );
+    assert_eq!(
+        (report.ok, report.failed_total(), report.records),
+        (5, 10, 15)
+    );
+    assert_eq!(
+        ok_json(&res["records"][10])["received_at"],
+        "2026-11-27 09:15:02.000"
+    );
+    assert_eq!(
+        ok_json(&res["records"][11])["received_at"],
+        "2026-11-27 09:15:02.000"
+    );
+    // A number `data` cannot be echoed as a string: it comes back empty.
+    assert_eq!(res["records"][3]["data"], "");
+}
+
+#[test]
+fn response_shape_per_result() {
+    let config =
+        Config::from_lookup(|n| (n == "DROP_DOMAINS").then(|| "localhost".to_string())).unwrap();
+    let req = request(&[
+        (br#"{"url":"https://www.example.com/"}"#, json!(ARRIVAL_MS)),
+        (br#"{"url":"http://localhost/"}"#, json!(ARRIVAL_MS)),
+        (b"[1]", json!(ARRIVAL_MS)),
+    ]);
+    let out = process(&req, &config).unwrap();
+    let res: Value = serde_json::from_slice(&out.response).unwrap();
+    let r = res["records"].as_array().unwrap();
+    // Ok: data and partition keys.
+    assert_eq!(
+        r[0]["metadata"]["partitionKeys"],
+        json!({"site": "example.com", "dt": "2026-11-27", "hour": "09"})
+    );
+    // Dropped: no data (Firehose discards it) and no keys.
+    assert_eq!(r[1], json!({"recordId": "r1", "result": "Dropped"}));
+    // ProcessingFailed: the data as it came, no keys.
+    assert_eq!(
+        r[2],
+        json!({"recordId": "r2", "result": "ProcessingFailed", "data": b64(b"[1]")})
+    );
+    assert_eq!(out.report.dropped_total(), 1);
+    assert_eq!(out.report.failed_count(FailReason::NotObject), 1);
+    assert_eq!(out.report.response_bytes, out.response.len());
+    assert_eq!(out.report.request_bytes, req.len());
+    let decoded =
+        r#"{"url":"https://www.example.com/"}"#.len() + r#"{"url":"http://localhost/"}"#.len() + 3;
+    assert_eq!(out.report.input_bytes, decoded);
+}
+
+/// The record id goes back exactly as it came, escapes and all.
+#[test]
+fn record_ids_are_echoed_verbatim() {
+    let ids = [
+        r#""plain""#,
+        r#""with \"quotes\" and \\ and \u00e9""#,
+        r#""""#,
+        r#""\ud83d\ude00""#,
+    ];
+    for id in ids {
+        let req = format!(
+            r#"{{"records":[{{"recordId":{id},"approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30="}}]}}"#
+        );
+        let out = process(req.as_bytes(), &Config::default()).unwrap();
+        let text = String::from_utf8(out.response).unwrap();
+        assert!(
+            text.starts_with(&format!(r#"{{"records":[{{"recordId":{id},"result":"Ok""#)),
+            "{text}"
+        );
+    }
+}
+
+/// Every record id of the request comes back exactly once, even repeated
+/// ones (Firehose never sends them, but the response must still mirror the
+/// request one for one).
+#[test]
+fn ids_exactly_once_in_order() {
+    let mut records = Vec::new();
+    for i in 0..500 {
+        let data: &[u8] = match i % 5 {
+            0 => b"{}",
+            1 => b"not json",
+            2 => b"",
+            3 => br#"{"url":"https://x.example.com/","ts":1795770900}"#,
+            _ => b"[1]",
+        };
+        records.push((data, json!(ARRIVAL_MS)));
+    }
+    let (res, report) = run(&request(&records));
+    assert_eq!(res["records"].as_array().unwrap().len(), 500);
+    assert_eq!(
+        report.ok + report.failed_total() + report.dropped_total(),
+        500
+    );
+    assert_eq!(report.ok, 200);
+}

@@ -1,0 +1,348 @@
+//! Runs the real CLI on every sample request in `events/` and checks the
+//! response invariants and each file's expected results.
+
+mod common;
+
+use common::{check_invariants, ok_json};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"));
+    // The tests must not depend on the caller's environment.
+    for v in firehose_enricher::config::VARIABLES {
+        cmd.env_remove(v.name);
+    }
+    cmd.env_remove("AWS_LAMBDA_RUNTIME_API");
+    cmd
+}
+
+fn event_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("events");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn invoke(file: &Path, extra: &[&str]) -> Output {
+    let out = bin().arg("invoke").args(extra).arg(file).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A sample file, its `(ok, dropped, failed)` counts, and its failure
+/// reasons in order.
+type Expectation = (&'static str, (usize, usize, usize), &'static [&'static str]);
+
+/// A new file in `events/` must be added here.
+const EXPECTED: &[Expectation] = &[
+    ("consent.json", (6, 0, 0), &[]),
+    (
+        "failures.json",
+        (7, 0, 10),
+        &[
+            "bad_base64",
+            "empty",
+            "empty",
+            "not_utf8",
+            "not_json",
+            "not_json",
+            "not_object",
+            "not_object",
+            "bad_arrival_time",
+            "missing_data",
+        ],
+    ),
+    ("kinesis-source.json", (3, 0, 0), &[]),
+    ("minimal.json", (1, 0, 0), &[]),
+    ("page-views.json", (17, 0, 0), &[]),
+];
+
+#[test]
+fn every_event_file_holds_the_invariants() {
+    let files = event_files();
+    let names: Vec<String> = files
+        .iter()
+        .map(|f| f.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    let expected: Vec<&str> = EXPECTED.iter().map(|e| e.0).collect();
+    assert_eq!(
+        names, expected,
+        "every file in events/ has expectations here"
+    );
+    for file in &files {
+        let name = file.file_name().unwrap().to_string_lossy();
+        let out = invoke(file, &[]);
+        let request: Value = serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let response: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let records = check_invariants(&request, &response);
+        let count = |r: &str| records.iter().filter(|x| x["result"] == r).count();
+        let (_, want, reasons) = EXPECTED.iter().find(|e| e.0 == name).unwrap();
+        assert_eq!(
+            (count("Ok"), count("Dropped"), count("ProcessingFailed")),
+            *want,
+            "{name}"
+        );
+        // Each failed record's reason is logged with its id.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let logged: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("record failed"))
+            .map(|l| l.rsplit("reason=\"").next().unwrap().trim_end_matches('"'))
+            .collect();
+        assert_eq!(logged, *reasons, "{name}");
+        assert!(
+            stderr.contains("batch processed"),
+            "{name}: one summary line"
+        );
+    }
+}
+
+#[test]
+fn page_views_sites_and_times() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/page-views.json");
+    let response: Value = serde_json::from_slice(&invoke(&file, &[]).stdout).unwrap();
+    let got: Vec<(String, String, String, String)> = response["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let v = ok_json(r);
+            let s = |x: &Value| x.as_str().unwrap_or("null").to_owned();
+            (
+                s(&v["domain"]),
+                s(&v["site"]),
+                s(&v["event_time"]),
+                s(&v["event_time_source"]),
+            )
+        })
+        .collect();
+    let want: &[(&str, &str, &str, &str)] = &[
+        (
+            "news.bbc.co.uk",
+            "bbc.co.uk",
+            "2026-11-27 09:14:58.123",
+            "event",
+        ),
+        (
+            "shop.example.com.au",
+            "example.com.au",
+            "2026-11-27 09:14:59.500",
+            "event",
+        ),
+        (
+            "alice.github.io",
+            "alice.github.io",
+            "2026-11-27 09:14:57.000",
+            "event",
+        ),
+        (
+            "www.xn--mnchen-3ya.de",
+            "xn--mnchen-3ya.de",
+            "2026-11-27 09:14:57.456",
+            "event",
+        ),
+        (
+            "www.gov.uk",
+            "www.gov.uk",
+            "2026-11-27 09:14:40.000",
+            "event",
+        ),
+        (
+            "checkout.example.co.uk",
+            "example.co.uk",
+            "2026-11-27 09:14:41.987",
+            "event",
+        ),
+        (
+            "blog.example.com",
+            "example.com",
+            "2026-11-27 09:14:40.123",
+            "event",
+        ),
+        (
+            "example.com",
+            "example.com",
+            "2026-11-27 09:14:30.000",
+            "event",
+        ),
+        (
+            "example.com",
+            "example.com",
+            "2026-11-27 09:15:02.000",
+            "arrival",
+        ), // event.time is not a default field
+        (
+            "example.com",
+            "example.com",
+            "2026-11-27 09:15:02.000",
+            "arrival",
+        ), // too old
+        (
+            "example.com",
+            "example.com",
+            "2026-11-27 09:15:02.000",
+            "arrival",
+        ), // too far ahead
+        (
+            "example.com",
+            "example.com",
+            "2026-11-27 09:15:02.000",
+            "arrival",
+        ), // unparseable
+        (
+            "intranet.example.org",
+            "example.org",
+            "2026-11-27 09:15:02.000",
+            "arrival",
+        ), // host field
+        ("127.0.0.1", "127.0.0.1", "2026-11-27 09:14:50.000", "event"),
+        (
+            "2001:db8::1",
+            "2001:db8::1",
+            "2026-11-27 09:14:50.000",
+            "event",
+        ),
+        ("localhost", "localhost", "2026-11-27 09:14:51.000", "event"),
+        ("null", "null", "2026-11-27 09:14:52.000", "event"),
+    ];
+    let got: Vec<(&str, &str, &str, &str)> = got
+        .iter()
+        .map(|(a, b, c, d)| (a.as_str(), b.as_str(), c.as_str(), d.as_str()))
+        .collect();
+    assert_eq!(got, want);
+}
+
+#[test]
+fn decode_prints_ids_results_keys_and_json() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/failures.json");
+    let out = String::from_utf8(invoke(&file, &["--decode"]).stdout).unwrap();
+    assert!(out.contains("49546986683135544286507457936321675675700192471156780001  Ok  dt=2026-11-27  hour=09  site=example.com"), "{out}");
+    assert!(out.contains("49546986683135544286507457936321675675700192471156780002  ProcessingFailed (bad_base64)"), "{out}");
+    assert!(
+        out.contains(r#""domain":"fresh.example.org","site":"example.org"}"#),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("17 records: 7 Ok, 0 Dropped, 10 ProcessingFailed"),
+        "{out}"
+    );
+}
+
+#[test]
+fn stdin_and_dash() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/minimal.json");
+    for args in [&["invoke"][..], &["invoke", "-"][..]] {
+        let out = bin()
+            .args(args)
+            .stdin(std::fs::File::open(&file).unwrap())
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["records"][0]["result"], "Ok");
+    }
+}
+
+#[test]
+fn cli_errors_are_clear_and_never_panic() {
+    let dir = std::env::temp_dir().join(format!("fe-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, b"{\"not\":\"firehose\"}").unwrap();
+    let binary = dir.join("binary.json");
+    std::fs::write(&binary, [0xff, 0x00, 0xfe]).unwrap();
+    type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            vec!["invoke".into(), "/no/such/file.json".into()],
+            vec![],
+            "cannot read /no/such/file.json",
+        ),
+        (
+            vec!["invoke".into(), bad.display().to_string()],
+            vec![],
+            "not a Firehose transformation request: missing field `records`",
+        ),
+        (
+            vec!["invoke".into(), binary.display().to_string()],
+            vec![],
+            "not a Firehose transformation request",
+        ),
+        (
+            vec!["invoke".into(), "events/minimal.json".into()],
+            vec![("MAX_AGE", "30 days")],
+            "invalid MAX_AGE=\"30 days\": expected a whole number",
+        ),
+        (
+            vec!["invoke".into(), "events/minimal.json".into()],
+            vec![("DROP_BOTS", "yes")],
+            "invalid DROP_BOTS=\"yes\"",
+        ),
+        (
+            vec!["bench".into(), "/no/such/file.json".into()],
+            vec![],
+            "cannot read",
+        ),
+    ];
+    for (args, env, want) in cases {
+        let out = bin()
+            .args(&args)
+            .envs(env)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn no_arguments_prints_help() {
+    let out = bin().output().unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for word in ["Usage", "invoke", "bench"] {
+        assert!(stdout.contains(word), "{stdout}");
+    }
+    let bad = bin().arg("frobnicate").output().unwrap();
+    assert_eq!(bad.status.code(), Some(2), "clap's usage error");
+}
+
+#[test]
+fn bench_prints_one_json_line() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/page-views.json");
+    let out = bin()
+        .args(["bench", "--iterations", "3"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1);
+    let v: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["records"], 17);
+    assert_eq!(v["iterations"], 3);
+    for k in ["decoded_bytes", "median_ms", "records_per_s", "mb_per_s"] {
+        assert!(v[k].is_number(), "{k}: {stdout}");
+    }
+}
