@@ -247,7 +247,15 @@ fn event_time_table() {
 fn domain_and_site_table() {
     let default = Config::default();
     let custom = config(&[("URL_FIELDS", "page.url"), ("HOST_FIELDS", "ctx.host")]);
-    let cases: &[(&Config, &str, Option<&str>, Option<&str>, &str)] = &[
+    // (config, input, domain, site, site partition value)
+    type Case<'a> = (
+        &'a Config,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
+    let cases: &[Case] = &[
         // --- no usable host: null, still Ok, partition `unknown` ---
         (&default, r#"{}"#, None, None, "unknown"),
         (&default, r#"{"url":"not a url"}"#, None, None, "unknown"),
