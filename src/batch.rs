@@ -359,12 +359,12 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {
             out.extend_from_slice(enriched.event_time.hour().as_bytes());
             out.extend_from_slice(b"\"}}}");
         }
-        // Dropped and failed records carry no partition keys and, for
-        // Dropped, no data: Firehose discards the one and writes the
-        // original bytes of the other to the error prefix. AWS's own
-        // CloudWatch Logs processor blueprint answers the same way. Keeping
+        // Dropped and failed records carry no partition keys, and Dropped
+        // ones carry empty data: Firehose discards the one and writes the
+        // original bytes of the other to the error prefix. (The status-model
+        // docs list `data` as required, so it is present, if empty.) Keeping
         // them small is what lets an over-limit response always be fitted.
-        Outcome::Dropped(_) => out.extend_from_slice(b",\"result\":\"Dropped\"}"),
+        Outcome::Dropped(_) => out.extend_from_slice(b",\"result\":\"Dropped\",\"data\":\"\"}"),
         Outcome::Failed(_) => {
             out.extend_from_slice(b",\"result\":\"ProcessingFailed\",\"data\":");
             // The data exactly as it came: byte-identical, even when it is
