@@ -47,13 +47,11 @@ pub async fn handler(
                 String::from_utf8(processed.response).map_err(|e| internal(e.to_string()))?;
             RawValue::from_string(response).map_err(|e| internal(e.to_string()))
         }
-        Err(e) => {
-            tracing::error!(error_type = e.error_type(), error = %e, "request rejected");
-            Err(Diagnostic {
-                error_type: e.error_type().into(),
-                error_message: e.to_string(),
-            })
-        }
+        // The runtime logs the error it reports, so it is not logged here too.
+        Err(e) => Err(Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }),
     }
 }
 
