@@ -43,6 +43,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod partition;
 pub mod record;
+pub mod replay;
 pub mod time;
 
 pub use config::{Config, ConfigError};

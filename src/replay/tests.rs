@@ -1,0 +1,196 @@
+use super::*;
+use crate::record::FailReason;
+
+#[test]
+fn object_names_follow_firehose() {
+    // 2018-02-04 07:05:09.123 UTC
+    let t = 1_517_727_909_123;
+    #[rustfmt::skip]
+    let cases: &[(&str, u32, bool, &str)] = &[
+        ("events", 1, false, "events-1-2018-02-04-07-05-09-ID"),
+        ("events", 3, true, "events-3-2018-02-04-07-05-09-ID.gz"),
+        ("my-stream_2", 12, false, "my-stream_2-12-2018-02-04-07-05-09-ID"),
+    ];
+    for (stream, version, gzip, want) in cases {
+        assert_eq!(object_name(stream, *version, t, "ID", *gzip), *want);
+    }
+}
+
+#[test]
+fn object_ids_are_uuid_shaped_and_deterministic() {
+    let a = object_id(&[b"events/dt=2018-02-04/", b"data"]);
+    assert_eq!(a, object_id(&[b"events/dt=2018-02-04/", b"data"]));
+    assert_ne!(a, object_id(&[b"events/dt=2018-02-04/", b"data2"]));
+    // The parts are not simply concatenated.
+    assert_ne!(
+        object_id(&[b"ab", b"c"]),
+        object_id(&[b"a", b"bc"]),
+        "part boundaries matter"
+    );
+    let groups: Vec<usize> = a.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{a}");
+    assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+}
+
+#[test]
+fn error_records_have_firehose_fields() {
+    let mut out = Vec::new();
+    error_record(
+        &mut out,
+        &ErrorRecord {
+            attempts_made: 1,
+            arrival_ms: 1_517_727_909_123,
+            error_code: PROCESSING_FAILED_CODE,
+            error_message: "not_json",
+            attempt_ending_ms: 1_517_727_910_000,
+            raw: b"{\"a\":\n",
+            lambda_arn: "arn:aws:lambda:local:000000000000:function:f:$LATEST",
+        },
+    );
+    assert_eq!(out.last(), Some(&b'\n'));
+    assert_eq!(out.iter().filter(|&&b| b == b'\n').count(), 1, "one line");
+    let text = std::str::from_utf8(&out).unwrap();
+    assert!(
+        text.starts_with(r#"{"attemptsMade":1,"arrivalTimestamp":1517727909123,"errorCode":"#),
+        "Firehose's field order: {text}"
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        doc,
+        serde_json::json!({
+            "attemptsMade": 1,
+            "arrivalTimestamp": 1_517_727_909_123_i64,
+            "errorCode": "Lambda.ProcessingFailedStatus",
+            "errorMessage": "not_json",
+            "attemptEndingTimestamp": 1_517_727_910_000_i64,
+            "rawData": "eyJhIjoK",
+            "lambdaArn": "arn:aws:lambda:local:000000000000:function:f:$LATEST",
+        })
+    );
+}
+
+#[test]
+fn arrival_from_event_reads_time_fields_like_the_transform() {
+    let default = Config::default();
+    let nested =
+        Config::from_lookup(|n| (n == "TIME_FIELDS").then(|| "event.time,ts".into())).unwrap();
+    #[rustfmt::skip]
+    let cases: &[(&str, &Config, &str, Option<i64>)] = &[
+        ("ISO string", &default, r#"{"timestamp":"2018-02-11T12:30:07Z"}"#, Some(1_518_352_207_000)),
+        ("epoch seconds", &default, r#"{"ts":1518352207}"#, Some(1_518_352_207_000)),
+        ("epoch ms string", &default, r#"{"ts":"1518352207123"}"#, Some(1_518_352_207_123)),
+        ("nanoseconds", &default, r#"{"ts":1518352207123456789}"#, Some(1_518_352_207_123)),
+        ("second field when the first is absent", &default, r#"{"time":"Sun, 11 Feb 2018 12:30:07 GMT"}"#, Some(1_518_352_207_000)),
+        ("null is absent", &default, r#"{"timestamp":null,"ts":1518352207}"#, Some(1_518_352_207_000)),
+        ("first present field decides, even unparseable", &default, r#"{"timestamp":"soon","ts":1518352207}"#, None),
+        ("no time field", &default, r#"{"url":"https://example.com/"}"#, None),
+        ("not a time", &default, r#"{"ts":true}"#, None),
+        ("not JSON", &default, r#"{"ts":1518352207"#, None),
+        ("not an object", &default, r#"[1518352207]"#, None),
+        ("escaped key", &default, r#"{"t\u0073":1518352207}"#, Some(1_518_352_207_000)),
+        ("nested path", &nested, r#"{"event":{"time":"2018-02-11 12:30:07"}}"#, Some(1_518_352_207_000)),
+        ("nested path absent, next field", &nested, r#"{"event":{},"ts":1518352207}"#, Some(1_518_352_207_000)),
+        ("beyond year 9999", &default, r#"{"timestamp":"99999-01-01T00:00:00Z"}"#, None),
+    ];
+    for (name, config, event, want) in cases {
+        assert_eq!(
+            arrival_from_event(event.as_bytes(), config),
+            *want,
+            "case: {name}"
+        );
+    }
+}
+
+fn ev(data: &str, arrival_ms: i64) -> Event<'_> {
+    Event {
+        data: data.as_bytes(),
+        arrival_ms,
+    }
+}
+
+#[test]
+fn invoke_goes_through_the_batch_path() {
+    let config =
+        Config::from_lookup(|n| (n == "DROP_DOMAINS").then(|| "localhost".into())).unwrap();
+    let t2018 = 1_518_352_207_000;
+    let events = [
+        ev(
+            r#"{"ts":1518352207,"url":"https://news.bbc.co.uk/"}"#,
+            t2018,
+        ),
+        ev("garbage", t2018),
+        ev(r#"{"url":"http://localhost/"}"#, t2018),
+        ev(r#"[1,2]"#, t2018),
+        ev(r#"{"a":"#, t2018),
+    ];
+    let invoked = invoke(&events, "replay-1", &config).unwrap();
+    assert_eq!(invoked.report.records, 5);
+    let Outcome::Ok { line, keys } = &invoked.outcomes[0] else {
+        panic!("{:?}", invoked.outcomes[0]);
+    };
+    let line = std::str::from_utf8(line).unwrap();
+    assert!(line.ends_with("}\n"), "{line}");
+    assert!(
+        line.contains(r#""event_time":"2018-02-11 12:30:07.000","event_time_source":"event""#),
+        "{line}"
+    );
+    assert_eq!(
+        keys,
+        &PartitionKeys {
+            site: "bbc.co.uk".into(),
+            dt: "2018-02-11".into(),
+            hour: "12".into()
+        }
+    );
+    assert_eq!(
+        invoked.outcomes[1..],
+        [
+            Outcome::Failed(FailReason::NotJson),
+            Outcome::Dropped,
+            Outcome::Failed(FailReason::NotObject),
+            Outcome::Failed(FailReason::NotJson),
+        ]
+    );
+}
+
+#[test]
+fn an_old_event_arriving_at_its_own_time_keeps_its_date() {
+    // The skew guard compares event time and arrival: backfilled 2018 events
+    // must stay in 2018 when their arrival is their own time, and fall back
+    // to arrival when it is now.
+    let config = Config::default();
+    let event = r#"{"timestamp":"2018-02-11T12:30:07.250Z","url":"https://example.com/"}"#;
+    let own = arrival_from_event(event.as_bytes(), &config).unwrap();
+    let now = 1_795_770_897_000; // 2026-11-27
+    for (arrival, dt, source) in [(own, "2018-02-11", "event"), (now, "2026-11-27", "arrival")] {
+        let invoked = invoke(&[ev(event, arrival)], "i", &config).unwrap();
+        let Outcome::Ok { line, keys } = &invoked.outcomes[0] else {
+            panic!("{:?}", invoked.outcomes);
+        };
+        assert_eq!(keys.dt, dt);
+        let line = std::str::from_utf8(line).unwrap();
+        assert!(
+            line.contains(&format!(r#""event_time_source":"{source}""#)),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn request_round_trips_any_bytes() {
+    let data: Vec<u8> = (0..=255u8).collect();
+    let events = [Event {
+        data: &data,
+        arrival_ms: -1,
+    }];
+    let req: serde_json::Value = serde_json::from_slice(&request(&events, "a\"b")).unwrap();
+    assert_eq!(req["invocationId"], "a\"b");
+    assert_eq!(req["records"][0]["recordId"], "0");
+    assert_eq!(req["records"][0]["approximateArrivalTimestamp"], -1);
+    assert_eq!(
+        BASE64
+            .decode(req["records"][0]["data"].as_str().unwrap())
+            .unwrap(),
+        data
+    );
+}
