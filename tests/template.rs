@@ -1,0 +1,458 @@
+//! The SAM template and the code must agree: the stream invokes this function,
+//! its prefixes use only partition keys the function returns, the Glue table's
+//! projection matches the values the function writes, the function's
+//! environment is its configuration with the same defaults, and the alarms
+//! watch metrics the function emits. A change on either side that breaks the
+//! wiring fails here, not in an AWS account.
+//!
+//! CloudFormation's short-form tags (`!Ref`, `!If` …) arrive from serde_yaml as
+//! `Value::Tagged`; the long forms (`Ref:`, `Fn::If:`) are accepted too.
+
+use base64::Engine;
+use firehose_enricher::{batch, config, metrics, partition, Config};
+use serde_yaml::{Mapping, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+const TEMPLATE: &str = include_str!("../template.yaml");
+
+/// The layout the local `replay` command reproduces; its strings are part of
+/// an agreed interface and must not change silently.
+const DEFAULT_LAYOUT: &str = "DateSite";
+const DEFAULT_PREFIX: &str =
+    "events/dt=!{partitionKeyFromLambda:dt}/site=!{partitionKeyFromLambda:site}/";
+const DEFAULT_ERROR_PREFIX: &str =
+    "errors/!{firehose:error-output-type}/dt=!{timestamp:yyyy-MM-dd}/";
+
+fn template() -> Value {
+    serde_yaml::from_str(TEMPLATE).expect("template.yaml is YAML")
+}
+
+fn get<'v>(v: &'v Value, path: &[&str]) -> &'v Value {
+    path.iter().fold(v, |v, key| match v.get(*key) {
+        Some(next) => next,
+        None => panic!("template has no {}", path.join(".")),
+    })
+}
+
+fn text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => panic!("expected a scalar, got {other:?}"),
+    }
+}
+
+/// The argument of an intrinsic function, short form (`!Ref X`) or long
+/// form (`{Ref: X}`, `{Fn::GetAtt: …}`).
+fn intrinsic<'v>(v: &'v Value, name: &str) -> Option<&'v Value> {
+    match v {
+        Value::Tagged(t) if t.tag == format!("!{name}") => Some(&t.value),
+        Value::Mapping(m) if m.len() == 1 => {
+            let long = if name == "Ref" {
+                name.to_string()
+            } else {
+                format!("Fn::{name}")
+            };
+            m.get(long.as_str())
+        }
+        _ => None,
+    }
+}
+
+/// Every value `v` can take: both branches of each `!If`, recursively.
+fn branches(v: &Value) -> Vec<&Value> {
+    match intrinsic(v, "If") {
+        Some(Value::Sequence(args)) if args.len() == 3 => {
+            let mut out = branches(&args[1]);
+            out.extend(branches(&args[2]));
+            out
+        }
+        _ => vec![v],
+    }
+}
+
+fn resources_of_type<'v>(t: &'v Value, kind: &str) -> Vec<(String, &'v Value)> {
+    get(t, &["Resources"])
+        .as_mapping()
+        .expect("Resources is a map")
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+        .map(|(name, r)| (text(name), r))
+        .collect()
+}
+
+fn single<'v>(t: &'v Value, kind: &str) -> (String, &'v Value) {
+    let mut all = resources_of_type(t, kind);
+    assert_eq!(all.len(), 1, "expected exactly one {kind}");
+    all.remove(0)
+}
+
+/// The strings `v` can evaluate to: a literal, or every entry a
+/// `!FindInMap [Map, !Ref Param, Key]` can select.
+fn possible_strings(t: &Value, v: &Value) -> Vec<(String, String)> {
+    if let Some(s) = v.as_str() {
+        return vec![("literal".into(), s.to_owned())];
+    }
+    let args = intrinsic(v, "FindInMap")
+        .and_then(Value::as_sequence)
+        .unwrap_or_else(|| panic!("expected a string or !FindInMap, got {v:?}"));
+    let map = get(t, &["Mappings", args[0].as_str().expect("map name")]);
+    let key = args[2].as_str().expect("second-level key");
+    map.as_mapping()
+        .expect("mapping")
+        .iter()
+        .map(|(top, entry)| (text(top), text(get(entry, &[key]))))
+        .collect()
+}
+
+/// `!{namespace:name}` expressions of a Firehose prefix.
+fn expressions(prefix: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut rest = prefix;
+    while let Some(start) = rest.find("!{") {
+        let end = rest[start..]
+            .find('}')
+            .unwrap_or_else(|| panic!("unclosed expression in {prefix}"));
+        let inner = &rest[start + 2..start + end];
+        let (ns, name) = inner
+            .split_once(':')
+            .unwrap_or_else(|| panic!("expression without namespace in {prefix}"));
+        out.push((ns.to_owned(), name.to_owned()));
+        rest = &rest[start + end + 1..];
+    }
+    out
+}
+
+fn s3_destination(t: &Value) -> &Value {
+    let (_, stream) = single(t, "AWS::KinesisFirehose::DeliveryStream");
+    get(
+        stream,
+        &["Properties", "ExtendedS3DestinationConfiguration"],
+    )
+}
+
+/// Runs the real core on one record and returns its partition keys.
+fn keys_for(ts: &str) -> BTreeMap<String, String> {
+    let data = base64::engine::general_purpose::STANDARD.encode(format!(
+        r#"{{"ts":"{ts}","url":"https://www.example.co.uk/"}}"#
+    ));
+    let request = format!(
+        r#"{{"invocationId":"i","records":[{{"recordId":"1","approximateArrivalTimestamp":1795770000000,"data":"{data}"}}]}}"#
+    );
+    let out = batch::process(request.as_bytes(), &Config::default()).expect("valid request");
+    let response: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
+    let record = &response["records"][0];
+    assert_eq!(record["result"], "Ok", "{record}");
+    record["metadata"]["partitionKeys"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_owned()))
+        .collect()
+}
+
+/// Whether `value` has the shape of a Java date pattern made of the letters
+/// y, M, d, H (each one digit) and literals.
+fn matches_java_pattern(pattern: &str, value: &str) -> bool {
+    pattern.len() == value.len()
+        && pattern.chars().zip(value.chars()).all(|(p, v)| match p {
+            'y' | 'M' | 'd' | 'H' => v.is_ascii_digit(),
+            'a'..='z' | 'A'..='Z' => false,
+            _ => p == v,
+        })
+}
+
+#[test]
+fn java_pattern_matcher_edge_cases() {
+    let cases: &[(&str, &str, bool)] = &[
+        ("yyyy-MM-dd", "2026-11-27", true),
+        ("yyyy-MM-dd", "2026-1-27", false),
+        ("yyyy-MM-dd", "2026/11/27", false),
+        ("yyyy-MM-dd", "2026-11-2x", false),
+        ("yyyy-MM-dd", "", false),
+        ("HH", "05", true),
+        ("HH", "5", false),
+        // An unknown pattern letter never matches: the test would rather
+        // fail than guess what `mm` or `a` mean.
+        ("yyyy-MM-dd-a", "2026-11-27-1", false),
+    ];
+    for (pattern, value, want) in cases {
+        assert_eq!(
+            matches_java_pattern(pattern, value),
+            *want,
+            "{pattern} ~ {value}"
+        );
+    }
+}
+
+#[test]
+fn the_stream_invokes_this_function_and_no_delimiter_processor() {
+    let t = template();
+    let (function, resource) = single(&t, "AWS::Serverless::Function");
+    assert_eq!(
+        text(get(resource, &["Metadata", "BuildMethod"])),
+        "rust-cargolambda"
+    );
+    assert_eq!(
+        text(get(resource, &["Metadata", "BuildProperties", "Binary"])),
+        env!("CARGO_PKG_NAME"),
+        "sam build must build this crate's binary"
+    );
+    assert_eq!(
+        text(get(resource, &["Properties", "Runtime"])),
+        "provided.al2023"
+    );
+    assert_eq!(
+        text(get(resource, &["Properties", "LoggingConfig", "LogFormat"])),
+        "JSON",
+        "the function's tracing subscriber reads AWS_LAMBDA_LOG_FORMAT=JSON"
+    );
+
+    let processing = get(s3_destination(&t), &["ProcessingConfiguration"]);
+    assert_eq!(get(processing, &["Enabled"]), &Value::Bool(true));
+    let processors = get(processing, &["Processors"]).as_sequence().unwrap();
+    let types: Vec<String> = processors.iter().map(|p| text(get(p, &["Type"]))).collect();
+    assert_eq!(
+        types,
+        ["Lambda"],
+        "the function appends \\n itself; an AppendDelimiterToRecord processor would add empty lines"
+    );
+    let params = get(&processors[0], &["Parameters"]).as_sequence().unwrap();
+    let param = |name: &str| {
+        params
+            .iter()
+            .find(|p| text(get(p, &["ParameterName"])) == name)
+            .map(|p| get(p, &["ParameterValue"]))
+            .unwrap_or_else(|| panic!("processor has no {name}"))
+    };
+    let target = intrinsic(param("LambdaArn"), "GetAtt").expect("LambdaArn is !GetAtt");
+    let target = match target {
+        Value::String(s) => s.clone(),
+        Value::Sequence(parts) => parts.iter().map(text).collect::<Vec<_>>().join("."),
+        other => panic!("unexpected GetAtt {other:?}"),
+    };
+    assert_eq!(target, format!("{function}.Arn"));
+
+    // The processor buffer: default 1 MB, and never above Firehose's 3 MB.
+    let size = intrinsic(param("BufferSizeInMBs"), "Ref").expect("a parameter");
+    let size = get(&t, &["Parameters", size.as_str().unwrap()]);
+    assert_eq!(text(get(size, &["Default"])), "1");
+    assert_eq!(text(get(size, &["MaxValue"])), "3");
+    param("NumberOfRetries");
+}
+
+#[test]
+fn default_layout_is_the_agreed_one() {
+    let t = template();
+    assert_eq!(
+        text(get(&t, &["Parameters", "Layout", "Default"])),
+        DEFAULT_LAYOUT
+    );
+    let layout = get(&t, &["Mappings", "Layouts", DEFAULT_LAYOUT]);
+    assert_eq!(text(get(layout, &["Prefix"])), DEFAULT_PREFIX);
+    assert_eq!(
+        text(get(layout, &["ErrorOutputPrefix"])),
+        DEFAULT_ERROR_PREFIX
+    );
+}
+
+#[test]
+fn prefixes_use_only_keys_the_function_returns() {
+    let t = template();
+    let dest = s3_destination(&t);
+    let prefixes = possible_strings(&t, get(dest, &["Prefix"]));
+    let errors = possible_strings(&t, get(dest, &["ErrorOutputPrefix"]));
+    assert!(prefixes.len() >= 2, "one prefix per layout");
+    let returned: BTreeSet<&str> = partition::KEY_NAMES.into_iter().collect();
+    for (layout, prefix) in &prefixes {
+        let used: Vec<_> = expressions(prefix);
+        assert!(!used.is_empty(), "{layout}: prefix {prefix} is not dynamic");
+        for (ns, name) in used {
+            assert_eq!(ns, "partitionKeyFromLambda", "{layout}: {prefix}");
+            assert!(
+                returned.contains(name.as_str()),
+                "{layout}: {prefix} uses {name}, which the function does not return"
+            );
+        }
+        assert!(prefix.starts_with("events/") && prefix.ends_with('/'));
+    }
+    for (layout, prefix) in &errors {
+        assert!(
+            prefix.contains("!{firehose:error-output-type}"),
+            "{layout}: Firehose requires the error type in an expression prefix"
+        );
+        assert!(
+            !prefix.starts_with("events/"),
+            "{layout}: errors must stay outside the table's location"
+        );
+    }
+}
+
+#[test]
+fn table_locations_follow_the_stream_prefixes() {
+    let t = template();
+    let layouts = get(&t, &["Mappings", "Layouts"]).as_mapping().unwrap();
+    for (name, layout) in layouts {
+        let prefix = text(get(layout, &["Prefix"]));
+        let mut expected = prefix.clone();
+        for key in partition::KEY_NAMES {
+            expected = expected.replace(
+                &format!("!{{partitionKeyFromLambda:{key}}}"),
+                &format!("${{{key}}}"),
+            );
+        }
+        assert_eq!(
+            text(get(layout, &["LocationTemplate"])),
+            expected,
+            "{}: the table must read where the stream writes",
+            text(name)
+        );
+    }
+}
+
+#[test]
+fn projection_matches_the_values_the_function_writes() {
+    let t = template();
+    let (_, table) = single(&t, "AWS::Glue::Table");
+    let input = get(table, &["Properties", "TableInput"]);
+
+    // Values from the real core: a late-evening and an early-morning event.
+    let samples = [
+        keys_for("2026-11-26T23:59:59Z"),
+        keys_for("2026-11-27T05:01:02Z"),
+    ];
+    assert_eq!(samples[0]["dt"], "2026-11-26");
+    assert_eq!(samples[1]["hour"], "05");
+
+    let variants = branches(get(input, &["Parameters"]));
+    assert!(variants.len() >= 3, "one projection per layout");
+    let mut saw_hour = false;
+    for params in variants {
+        let p = |key: &str| params.get(key).map(text);
+        assert_eq!(p("projection.enabled").as_deref(), Some("true"));
+        assert!(params.get("storage.location.template").is_some());
+
+        assert_eq!(p("projection.dt.type").as_deref(), Some("date"));
+        let format = p("projection.dt.format").expect("dt format");
+        assert_eq!(format, "yyyy-MM-dd");
+        for keys in &samples {
+            assert!(
+                matches_java_pattern(&format, &keys["dt"]),
+                "dt {} does not match projection format {format}",
+                keys["dt"]
+            );
+        }
+        assert_eq!(p("projection.dt.interval.unit").as_deref(), Some("DAYS"));
+
+        if let Some(kind) = p("projection.hour.type") {
+            saw_hour = true;
+            assert_eq!(kind, "enum");
+            let values: Vec<String> = p("projection.hour.values")
+                .unwrap()
+                .split(',')
+                .map(str::to_owned)
+                .collect();
+            let every_hour: Vec<String> = (0..24).map(|h| format!("{h:02}")).collect();
+            assert_eq!(values, every_hour, "every hour the function can write");
+            for keys in &samples {
+                assert!(matches_java_pattern("HH", &keys["hour"]));
+                assert!(values.contains(&keys["hour"]));
+            }
+        }
+        if let Some(kind) = p("projection.site.type") {
+            assert!(kind == "enum" || kind == "injected", "site: {kind}");
+            if kind == "enum" {
+                // The allowlist plus the two values the function falls back to.
+                let values = intrinsic(get(params, &["projection.site.values"]), "Sub")
+                    .map(text)
+                    .expect("site values come from SiteAllowlist");
+                for fallback in [partition::OTHER, partition::UNKNOWN] {
+                    assert!(values.split(',').any(|v| v == fallback), "{values}");
+                }
+            }
+        }
+    }
+    assert!(saw_hour, "the DateHour layout projects hour");
+
+    // Partition columns are strings, so `dt BETWEEN '…' AND '…'` compares
+    // the same text the folders hold.
+    for keys in branches(get(input, &["PartitionKeys"])) {
+        for column in keys.as_sequence().unwrap() {
+            let name = text(get(column, &["Name"]));
+            assert!(partition::KEY_NAMES.contains(&name.as_str()), "{name}");
+            assert_eq!(text(get(column, &["Type"])), "string");
+        }
+    }
+    // The timestamps the function writes are TIMESTAMP columns.
+    for columns in branches(get(input, &["StorageDescriptor", "Columns"])) {
+        let types: BTreeMap<String, String> = columns
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|c| (text(get(c, &["Name"])), text(get(c, &["Type"]))))
+            .collect();
+        assert_eq!(types["event_time"], "timestamp");
+        assert_eq!(types["received_at"], "timestamp");
+    }
+}
+
+#[test]
+fn environment_is_the_configuration_with_the_same_defaults() {
+    let t = template();
+    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let env: &Mapping = get(function, &["Properties", "Environment", "Variables"])
+        .as_mapping()
+        .expect("a map of variables");
+    let names: BTreeSet<String> = env.keys().map(text).collect();
+    let expected: BTreeSet<String> = config::VARIABLES.iter().map(|v| v.name.into()).collect();
+    assert_eq!(names, expected, "the environment is exactly VARIABLES");
+
+    let mut lookup = BTreeMap::new();
+    for var in config::VARIABLES {
+        let value = &env[var.name];
+        let param = intrinsic(value, "Ref")
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{} must be fed by a parameter", var.name));
+        let default = get(&t, &["Parameters", param, "Default"]);
+        assert_eq!(
+            text(default),
+            var.default,
+            "parameter {param} must default to {}'s default",
+            var.name
+        );
+        lookup.insert(var.name, text(default));
+    }
+    // And the template's defaults, as Lambda would pass them, are accepted.
+    Config::from_lookup(|name| lookup.get(name).cloned()).expect("defaults are valid");
+}
+
+#[test]
+fn alarms_watch_metrics_the_function_emits() {
+    let t = template();
+    let emitted: BTreeSet<String> = metrics::metric_names()
+        .into_iter()
+        .map(|(n, _)| n)
+        .collect();
+    let mut watched = BTreeSet::new();
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        let props = get(alarm, &["Properties"]);
+        assert!(props.get("AlarmActions").is_some(), "{name} can notify");
+        if text(get(props, &["Namespace"])) == metrics::NAMESPACE {
+            let metric = text(get(props, &["MetricName"]));
+            assert!(emitted.contains(&metric), "{name}: {metric} is not emitted");
+            let dims = get(props, &["Dimensions"]).as_sequence().unwrap();
+            let dims: Vec<String> = dims.iter().map(|d| text(get(d, &["Name"]))).collect();
+            assert_eq!(dims, ["FunctionName"], "{name}: EMF dimension");
+            watched.insert(metric);
+        }
+    }
+    for required in [
+        "RecordsFailed",
+        "FailedInternalError",
+        "FailedResponseTooLarge",
+        "SiteOther",
+    ] {
+        assert!(watched.contains(required), "no alarm on {required}");
+    }
+}
