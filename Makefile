@@ -33,3 +33,38 @@ $(VENV_PY):
 	$(VENV_PY) -m pip install --quiet --upgrade pip
 
 venv: $(VENV_PY) ## Create the repo-local Python virtualenv (.venv)
+
+# --- SAM: build, validate and deploy template.yaml ---------------------------
+# Pinned tools (tools/requirements-sam.txt) go into .venv once; the stamp
+# reinstalls them when the requirements change.
+SAM_STAMP := $(VENV)/.sam-tools.stamp
+ARCH ?= arm64
+REGION ?= eu-central-1
+# The venv's bin first: cargo finds the `cargo lambda` subcommand there, and
+# cargo-lambda finds zig, its cross-linker.
+SAM_ENV := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0
+
+$(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
+	touch $@
+
+.PHONY: sam-tools build validate sam-build deploy
+
+sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
+
+build: $(SAM_STAMP) ## Build the Lambda artifact with cargo-lambda (ARCH=arm64 or x86_64)
+	$(SAM_ENV) $(CARGO) lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64)
+
+validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate --lint
+	$(SAM_ENV) cfn-lint template.yaml
+	$(SAM_ENV) sam validate --lint --region $(REGION)
+
+sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
+	$(SAM_ENV) sam build
+
+deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
+	@if grep -qE '^region *=' samconfig.toml; then \
+	  $(SAM_ENV) sam deploy; \
+	else \
+	  $(SAM_ENV) sam deploy --guided; \
+	fi

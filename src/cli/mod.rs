@@ -3,6 +3,7 @@
 
 mod bench;
 mod invoke;
+mod replay;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ enum Command {
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         iterations: u32,
     },
+    /// Replay or backfill files of events through the transform into a
+    /// folder laid out like the delivery stream's S3 bucket.
+    Replay(replay::ReplayArgs),
 }
 
 /// Runs a parsed command line.
@@ -55,6 +59,7 @@ pub fn run(args: Args) -> ExitCode {
         }
         Some(Command::Invoke { decode, file }) => invoke::run(file.as_deref(), decode),
         Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
+        Some(Command::Replay(args)) => replay::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -14,10 +14,14 @@
 //! Recovery rules, for damaged input:
 //! * Text that does not start a value (`{` or `[`) is garbage up to the end
 //!   of its line or the next `{`, whichever comes first.
-//! * An object still open at a line that starts with `{` in column 0 is cut
-//!   there: newline-delimited input with a truncated line must not swallow the
-//!   next, good line. Pretty-printers indent nested values, so a `{` in column
-//!   0 inside an open value means a new event.
+//! * An object still open at a line that starts with `{` or `[` in column 0
+//!   is cut there: newline-delimited input with a truncated line must not
+//!   swallow the next, good line. Pretty-printers indent nested values, so a
+//!   bracket in column 0 inside an open value means a new event.
+//! * In concatenated input, with no newlines, a truncated record cannot be
+//!   told from the start of a longer one: it takes the records after it
+//!   along, up to where the brackets balance again, into one bad piece (which
+//!   lands in the error output, like any bad piece).
 //! * An object still open at the end of the input is truncated.
 
 /// What a piece of input is.
@@ -90,7 +94,7 @@ impl<'a> Iterator for Split<'a> {
         let mut i = start;
         while i < input.len() {
             let c = input[i];
-            if c == b'\n' && i > start && input.get(i + 1) == Some(&b'{') {
+            if c == b'\n' && i > start && matches!(input.get(i + 1), Some(b'{' | b'[')) {
                 self.pos = i + 1;
                 return Some(Piece {
                     kind: PieceKind::Truncated,
@@ -144,7 +148,11 @@ mod tests {
     }
 
     /// (case name, input, expected pieces)
-    type Case = (&'static str, &'static str, &'static [(PieceKind, &'static str)]);
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static [(PieceKind, &'static str)],
+    );
 
     #[test]
     fn table() {
@@ -171,6 +179,8 @@ mod tests {
                 &[(Truncated, "{\"a\":\"unterminated")]),
             ("truncated line of NDJSON does not swallow the next", "{\"a\":1\n{\"b\":2}\n",
                 &[(Truncated, "{\"a\":1"), (Value, r#"{"b":2}"#)]),
+            ("truncated line before an array line", "{\"a\":\n[1]",
+                &[(Truncated, "{\"a\":"), (Value, "[1]")]),
             ("truncated inside a string, next line intact", "{\"a\":\"x\n{\"b\":2}",
                 &[(Truncated, "{\"a\":\"x"), (Value, r#"{"b":2}"#)]),
             ("garbage between objects", r#"{"a":1}garbage{"b":2}"#,

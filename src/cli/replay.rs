@@ -1,0 +1,634 @@
+//! `replay`: files of events through the same batch path as the Lambda, into a
+//! folder laid out as the delivery stream lays out S3.
+//!
+//! The adapter part of replay: walking folders, reading and un-gzipping
+//! files, buffering objects per prefix, writing them, the progress bar and
+//! the summary. Splitting, prefixes, names, error documents and the
+//! invocation itself are pure, in `firehose_enricher::replay`.
+
+use super::config;
+use firehose_enricher::partition::PartitionKeys;
+use firehose_enricher::record::{DropReason, FailReason};
+use firehose_enricher::replay::layout::{self, Layouts};
+use firehose_enricher::replay::prefix::{Prefix, PrefixContext, PrefixKind};
+use firehose_enricher::replay::split::{split, PieceKind};
+use firehose_enricher::replay::{self as core, ErrorRecord, Event, Outcome};
+use firehose_enricher::Config;
+use flate2::read::MultiGzDecoder;
+use flate2::write::GzEncoder;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The deployed stack's template: replay's defaults (layouts, buffer sizes)
+/// are read from it, so that local output matches what the stack writes.
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// Files are buffered per prefix in memory, like Firehose's per-partition
+/// buffers; past this total, the largest buffer is written early.
+const MAX_BUFFERED_BYTES: usize = 512 << 20;
+
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[derive(clap::Args, Debug)]
+pub struct ReplayArgs {
+    /// Files or folders (read recursively) of events: newline-delimited,
+    /// concatenated (Firehose's own output) or pretty-printed JSON, plain or
+    /// gzip (detected by content).
+    #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
+    input: Vec<PathBuf>,
+    /// The folder that stands in for the S3 bucket.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// The arrival time Firehose would have stamped: the event's own time
+    /// (backfill; events without a usable time take their file's mtime), the
+    /// file's modification time, or now.
+    #[arg(long, value_enum, default_value_t = Arrival::Event)]
+    arrival: Arrival,
+    /// A layout of template.yaml (its Layout parameter's default when
+    /// absent).
+    #[arg(long, value_name = "NAME")]
+    layout: Option<String>,
+    /// Overrides the layout's Prefix (Firehose expressions allowed).
+    #[arg(long, value_name = "EXPR")]
+    prefix: Option<String>,
+    /// Overrides the layout's ErrorOutputPrefix.
+    #[arg(long, value_name = "EXPR")]
+    error_prefix: Option<String>,
+    /// Event bytes per invocation (default: the template's
+    /// ProcessorBufferSizeMB).
+    #[arg(long, value_name = "BYTES")]
+    batch_bytes: Option<usize>,
+    /// Uncompressed bytes per S3 object and prefix before it is written
+    /// (default: the template's DeliveryBufferSizeMB).
+    #[arg(long, value_name = "BYTES")]
+    object_bytes: Option<usize>,
+    /// Object compression (the template writes GZIP JSON).
+    #[arg(long, value_enum, default_value_t = Compression::Gzip)]
+    compression: Compression,
+    /// The delivery stream name in object names.
+    #[arg(long, default_value = "firehose-enricher-events")]
+    stream_name: String,
+    /// The delivery stream version in object names (1 after creation).
+    #[arg(long, default_value_t = 1)]
+    stream_version: u32,
+    /// `lambdaArn` of error records.
+    #[arg(
+        long,
+        default_value = "arn:aws:lambda:local:000000000000:function:firehose-enricher:$LATEST"
+    )]
+    lambda_arn: String,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Arrival {
+    Event,
+    FileMtime,
+    Now,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Compression {
+    Gzip,
+    None,
+}
+
+/// Everything the summary reports.
+#[derive(Default)]
+struct Stats {
+    files: usize,
+    bad_files: Vec<String>,
+    bytes_read: u64,
+    bytes_decoded: u64,
+    events: usize,
+    not_values: [usize; 2],
+    arrival_from_event: usize,
+    arrival_fallback_mtime: usize,
+    ok: usize,
+    dropped: [usize; DropReason::ALL.len()],
+    failed: [usize; FailReason::ALL.len()],
+    batches: usize,
+    data_objects: usize,
+    error_objects: usize,
+    partitions: BTreeSet<String>,
+    bytes_written: u64,
+}
+
+pub fn run(args: &ReplayArgs) -> Result<(), String> {
+    let started = Instant::now();
+    let config = config()?;
+    let settings = Settings::new(args)?;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+
+    let files = collect_files(&args.input, &args.out)?;
+    let total: u64 = files.iter().map(|(_, len)| len).sum();
+    let progress = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(total);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+            )
+            .map_err(|e| e.to_string())?,
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let mut stats = Stats::default();
+    let mut writer = Writer::new(&args.out, &settings);
+    let mut pending = Pending::default();
+    for (path, len) in &files {
+        stats.files += 1;
+        progress.set_message(path.display().to_string());
+        let (data, mtime_ms) = match read_file(path, &mut stats) {
+            Ok(read) => read,
+            Err(why) => {
+                progress.suspend(|| eprintln!("firehose-enricher: {why}"));
+                stats.bad_files.push(why);
+                continue;
+            }
+        };
+        for piece in split(&data) {
+            stats.events += 1;
+            match piece.kind {
+                PieceKind::Value => {}
+                PieceKind::Truncated => stats.not_values[0] += 1,
+                PieceKind::Garbage => stats.not_values[1] += 1,
+            }
+            let arrival_ms = match args.arrival {
+                Arrival::Now => now_ms,
+                Arrival::FileMtime => mtime_ms,
+                Arrival::Event => match core::arrival_from_event(piece.bytes, &config) {
+                    Some(ms) => {
+                        stats.arrival_from_event += 1;
+                        ms
+                    }
+                    None => {
+                        stats.arrival_fallback_mtime += 1;
+                        mtime_ms
+                    }
+                },
+            };
+            if pending.bytes + piece.bytes.len() > settings.batch_bytes && !pending.is_empty() {
+                pending.flush(&config, &settings, &mut writer, &mut stats)?;
+            }
+            pending.push(piece.bytes, arrival_ms);
+        }
+        progress.inc(*len);
+    }
+    pending.flush(&config, &settings, &mut writer, &mut stats)?;
+    writer.finish(&mut stats)?;
+    progress.finish_and_clear();
+
+    print_summary(args, &settings, &stats, started.elapsed().as_secs_f64())
+        .map_err(|e| format!("cannot write stdout: {e}"))?;
+    if stats.bad_files.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} input file(s) could not be read completely (see above)",
+            stats.bad_files.len()
+        ))
+    }
+}
+
+/// The run's layout and sizes, with the template's defaults filled in.
+struct Settings {
+    layout_name: String,
+    prefix: Prefix,
+    error_prefix: Prefix,
+    batch_bytes: usize,
+    object_bytes: usize,
+    gzip: bool,
+    stream_name: String,
+    stream_version: u32,
+    lambda_arn: String,
+}
+
+impl Settings {
+    fn new(args: &ReplayArgs) -> Result<Settings, String> {
+        let layouts: Layouts =
+            layout::from_template(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
+        let name = args
+            .layout
+            .clone()
+            .unwrap_or_else(|| layouts.default.clone());
+        let chosen = layouts.get(&name).ok_or_else(|| {
+            format!(
+                "unknown --layout {name:?}; template.yaml has {}",
+                layouts.names().join(", ")
+            )
+        })?;
+        let prefix = args.prefix.as_deref().unwrap_or(&chosen.prefix);
+        let error_prefix = args.error_prefix.as_deref().unwrap_or(&chosen.error_prefix);
+        let mb_default = |parameter: &str, fallback: f64| -> usize {
+            let mb = layout::parameter_default(TEMPLATE, parameter)
+                .and_then(|v| v.parse::<f64>().ok())
+                .unwrap_or(fallback);
+            (mb * MIB) as usize
+        };
+        let positive = |v: usize, flag: &str| {
+            if v == 0 {
+                Err(format!("--{flag} must be at least 1"))
+            } else {
+                Ok(v)
+            }
+        };
+        Ok(Settings {
+            layout_name: name.clone(),
+            prefix: Prefix::parse(prefix, PrefixKind::Data).map_err(|e| e.to_string())?,
+            error_prefix: Prefix::parse(error_prefix, PrefixKind::Error)
+                .map_err(|e| e.to_string())?,
+            batch_bytes: positive(
+                args.batch_bytes
+                    .unwrap_or_else(|| mb_default("ProcessorBufferSizeMB", 1.0)),
+                "batch-bytes",
+            )?,
+            object_bytes: positive(
+                args.object_bytes
+                    .unwrap_or_else(|| mb_default("DeliveryBufferSizeMB", 64.0)),
+                "object-bytes",
+            )?,
+            gzip: args.compression == Compression::Gzip,
+            stream_name: args.stream_name.clone(),
+            stream_version: args.stream_version,
+            lambda_arn: args.lambda_arn.clone(),
+        })
+    }
+}
+
+/// Every regular file under the inputs, sorted so that runs are
+/// reproducible, with its size; the output folder is never read back.
+fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
+    let out = std::fs::canonicalize(out).ok();
+    let mut files = Vec::new();
+    let mut stack: Vec<PathBuf> = Vec::new();
+    for input in inputs {
+        let meta = std::fs::metadata(input)
+            .map_err(|e| format!("cannot read --input {}: {e}", input.display()))?;
+        if meta.is_dir() {
+            stack.push(input.clone());
+        } else {
+            files.push((input.clone(), meta.len()));
+        }
+    }
+    while let Some(dir) = stack.pop() {
+        if out.is_some() && std::fs::canonicalize(&dir).ok() == out {
+            continue;
+        }
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
+            let path = entry.path();
+            let meta = std::fs::metadata(&path)
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                files.push((path, meta.len()));
+            }
+        }
+    }
+    files.sort();
+    files.dedup();
+    Ok(files)
+}
+
+/// A file's bytes, un-gzipped when they start with gzip's magic number, and
+/// its modification time. A damaged gzip stream yields what decoded before
+/// the damage, and an error to report.
+fn read_file(path: &Path, stats: &mut Stats) -> Result<(Vec<u8>, i64), String> {
+    let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let mtime_ms = std::fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_millis() as i64);
+    stats.bytes_read += raw.len() as u64;
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        stats.bytes_decoded += raw.len() as u64;
+        return Ok((raw, mtime_ms));
+    }
+    let mut data = Vec::with_capacity(raw.len() * 4);
+    // `read_to_end` keeps what it decoded before an error: those events are
+    // still replayed, and the file is reported.
+    let result = MultiGzDecoder::new(&raw[..]).read_to_end(&mut data);
+    stats.bytes_decoded += data.len() as u64;
+    if let Err(e) = result {
+        let why = format!(
+            "{}: gzip stream damaged after {} decoded bytes ({e}); the rest of the file cannot be read",
+            path.display(),
+            data.len()
+        );
+        eprintln!("firehose-enricher: {why}");
+        stats.bad_files.push(why);
+    }
+    Ok((data, mtime_ms))
+}
+
+/// Events waiting for the next invocation.
+#[derive(Default)]
+struct Pending {
+    data: Vec<u8>,
+    events: Vec<(std::ops::Range<usize>, i64)>,
+    bytes: usize,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.events.is_empty()
+    }
+
+    fn push(&mut self, bytes: &[u8], arrival_ms: i64) {
+        let start = self.data.len();
+        self.data.extend_from_slice(bytes);
+        self.events.push((start..self.data.len(), arrival_ms));
+        self.bytes += bytes.len();
+    }
+
+    /// One invocation of the function on the pending events, and its results
+    /// into the object buffers.
+    fn flush(
+        &mut self,
+        config: &Config,
+        settings: &Settings,
+        writer: &mut Writer,
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        if self.events.is_empty() {
+            return Ok(());
+        }
+        stats.batches += 1;
+        let events: Vec<Event> = self
+            .events
+            .iter()
+            .map(|(range, arrival_ms)| Event {
+                data: &self.data[range.clone()],
+                arrival_ms: *arrival_ms,
+            })
+            .collect();
+        let invoked = core::invoke(&events, &format!("replay-{}", stats.batches), config)
+            .map_err(|e| e.to_string())?;
+        let r = &invoked.report;
+        stats.ok += r.ok;
+        for (total, n) in stats.dropped.iter_mut().zip(r.dropped) {
+            *total += n;
+        }
+        for (total, n) in stats.failed.iter_mut().zip(r.failed) {
+            *total += n;
+        }
+        let mut doc = Vec::new();
+        for (event, outcome) in events.iter().zip(&invoked.outcomes) {
+            match outcome {
+                Outcome::Ok { line, keys } => {
+                    let key = eval(&settings.prefix, Some(keys), event.arrival_ms);
+                    writer.append(key, Kind::Data, event.arrival_ms, line, stats)?;
+                }
+                Outcome::Dropped => {}
+                Outcome::Failed(reason) => {
+                    doc.clear();
+                    core::error_record(
+                        &mut doc,
+                        &ErrorRecord {
+                            attempts_made: 1,
+                            arrival_ms: event.arrival_ms,
+                            error_code: core::PROCESSING_FAILED_CODE,
+                            error_message: reason.code(),
+                            // One attempt, at arrival: backfilled arrivals
+                            // span years, and a batch-wide time would put
+                            // some attempts years after their record.
+                            attempt_ending_ms: event.arrival_ms,
+                            raw: event.data,
+                            lambda_arn: &settings.lambda_arn,
+                        },
+                    );
+                    let key = eval(&settings.error_prefix, None, event.arrival_ms);
+                    writer.append(key, Kind::Error, event.arrival_ms, &doc, stats)?;
+                }
+            }
+        }
+        self.data.clear();
+        self.events.clear();
+        self.bytes = 0;
+        Ok(())
+    }
+}
+
+fn eval(prefix: &Prefix, keys: Option<&PartitionKeys>, arrival_ms: i64) -> String {
+    prefix.eval(&PrefixContext {
+        keys,
+        arrival_ms,
+        error_output_type: "processing-failed",
+    })
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Data,
+    Error,
+}
+
+/// One S3 object being filled.
+struct Buffer {
+    kind: Kind,
+    oldest_arrival_ms: i64,
+    data: Vec<u8>,
+}
+
+/// Per-prefix buffers, written as objects when full and at the end.
+struct Writer<'s> {
+    out: PathBuf,
+    settings: &'s Settings,
+    buffers: BTreeMap<String, Buffer>,
+    buffered: usize,
+}
+
+impl<'s> Writer<'s> {
+    fn new(out: &Path, settings: &'s Settings) -> Writer<'s> {
+        Writer {
+            out: out.to_owned(),
+            settings,
+            buffers: BTreeMap::new(),
+            buffered: 0,
+        }
+    }
+
+    fn append(
+        &mut self,
+        key: String,
+        kind: Kind,
+        arrival_ms: i64,
+        bytes: &[u8],
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        let buffer = self.buffers.entry(key.clone()).or_insert(Buffer {
+            kind,
+            oldest_arrival_ms: arrival_ms,
+            data: Vec::new(),
+        });
+        buffer.oldest_arrival_ms = buffer.oldest_arrival_ms.min(arrival_ms);
+        buffer.data.extend_from_slice(bytes);
+        self.buffered += bytes.len();
+        if buffer.data.len() >= self.settings.object_bytes {
+            self.write(&key, stats)?;
+        }
+        while self.buffered > MAX_BUFFERED_BYTES {
+            let largest = self
+                .buffers
+                .iter()
+                .max_by_key(|(_, b)| b.data.len())
+                .map(|(k, _)| k.clone());
+            match largest {
+                Some(k) => self.write(&k, stats)?,
+                None => break,
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, stats: &mut Stats) -> Result<(), String> {
+        let keys: Vec<String> = self.buffers.keys().cloned().collect();
+        for key in keys {
+            self.write(&key, stats)?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self, key: &str, stats: &mut Stats) -> Result<(), String> {
+        let Some(buffer) = self.buffers.remove(key) else {
+            return Ok(());
+        };
+        self.buffered -= buffer.data.len();
+        let s = self.settings;
+        let id = core::object_id(&[key.as_bytes(), &buffer.data]);
+        let name = core::object_name(
+            &s.stream_name,
+            s.stream_version,
+            buffer.oldest_arrival_ms,
+            &id,
+            s.gzip,
+        );
+        let path = self.out.join(format!("{key}{name}"));
+        let bytes = if s.gzip {
+            let mut gz = GzEncoder::new(
+                Vec::with_capacity(buffer.data.len() / 4),
+                flate2::Compression::default(),
+            );
+            gz.write_all(&buffer.data)
+                .and_then(|()| gz.finish())
+                .map_err(|e| format!("cannot compress {}: {e}", path.display()))?
+        } else {
+            buffer.data
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        }
+        std::fs::write(&path, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        stats.bytes_written += bytes.len() as u64;
+        match buffer.kind {
+            Kind::Data => {
+                stats.data_objects += 1;
+                stats.partitions.insert(key.to_owned());
+            }
+            Kind::Error => stats.error_objects += 1,
+        }
+        Ok(())
+    }
+}
+
+fn print_summary(
+    args: &ReplayArgs,
+    settings: &Settings,
+    stats: &Stats,
+    seconds: f64,
+) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    let seconds = seconds.max(1e-9);
+    let failed: usize = stats.failed.iter().sum();
+    let dropped: usize = stats.dropped.iter().sum();
+    let reasons = |codes: &mut dyn Iterator<Item = (&'static str, usize)>| -> String {
+        let list: Vec<String> = codes
+            .filter(|(_, n)| *n > 0)
+            .map(|(c, n)| format!("{c}={n}"))
+            .collect();
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!("  ({})", list.join(", "))
+        }
+    };
+    writeln!(
+        out,
+        "replayed {} events from {} files in {} invocations (layout {}, prefix {}, error prefix {})",
+        stats.events,
+        stats.files,
+        stats.batches,
+        settings.layout_name,
+        settings.prefix.as_str(),
+        settings.error_prefix.as_str()
+    )?;
+    writeln!(out, "  Ok                {:>10}", stats.ok)?;
+    writeln!(
+        out,
+        "  Dropped           {:>10}{}",
+        dropped,
+        reasons(
+            &mut DropReason::ALL
+                .iter()
+                .map(|r| (r.code(), stats.dropped[*r as usize]))
+        )
+    )?;
+    writeln!(
+        out,
+        "  ProcessingFailed  {:>10}{}",
+        failed,
+        reasons(
+            &mut FailReason::ALL
+                .iter()
+                .map(|r| (r.code(), stats.failed[*r as usize]))
+        )
+    )?;
+    let [truncated, garbage] = stats.not_values;
+    if truncated + garbage > 0 {
+        writeln!(
+            out,
+            "  input that is not whole JSON: {truncated} truncated, {garbage} garbage pieces (in the error output)"
+        )?;
+    }
+    match args.arrival {
+        Arrival::Event => writeln!(
+            out,
+            "  arrival time: the event's own time for {}; file mtime for {} without a usable time",
+            stats.arrival_from_event, stats.arrival_fallback_mtime
+        )?,
+        Arrival::FileMtime => writeln!(out, "  arrival time: file mtime")?,
+        Arrival::Now => writeln!(out, "  arrival time: now")?,
+    }
+    writeln!(
+        out,
+        "  written: {} data objects in {} partitions, {} error objects, {:.1} MiB under {}",
+        stats.data_objects,
+        stats.partitions.len(),
+        stats.error_objects,
+        stats.bytes_written as f64 / MIB,
+        args.out.display()
+    )?;
+    writeln!(
+        out,
+        "  read: {:.1} MiB ({:.1} MiB decompressed) in {:.2} s: {:.1} MiB/s, {:.0} events/s",
+        stats.bytes_read as f64 / MIB,
+        stats.bytes_decoded as f64 / MIB,
+        seconds,
+        stats.bytes_decoded as f64 / MIB / seconds,
+        stats.events as f64 / seconds
+    )?;
+    Ok(())
+}

@@ -1,0 +1,389 @@
+//! `replay` end to end: the binary over files of events, into a folder.
+
+use base64::Engine;
+use flate2::read::MultiGzDecoder;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A fresh folder under Cargo's per-test temporary directory.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("replay-{name}"));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn replay(args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+        .arg("replay")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "replay failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Every file under `dir`, relative, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+fn gunzip(path: &Path) -> String {
+    let mut s = String::new();
+    MultiGzDecoder::new(std::fs::File::open(path).unwrap())
+        .read_to_string(&mut s)
+        .unwrap();
+    s
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(data).unwrap();
+    gz.finish().unwrap()
+}
+
+/// The default layout, read from template.yaml with a scan of its own (not
+/// replay's): the `Layout` parameter's `Default`, then that entry's lines
+/// under `Mappings`.
+fn template_default_layout() -> (String, String) {
+    let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("template.yaml"))
+        .unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let param = lines
+        .iter()
+        .position(|l| *l == "  Layout:")
+        .expect("a Layout parameter");
+    let default = lines[param + 1..]
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("Default:"))
+        .unwrap()
+        .trim();
+    let mappings = lines.iter().position(|l| *l == "Mappings:").unwrap();
+    let entry = lines[mappings..]
+        .iter()
+        .position(|l| l.trim_end() == format!("    {default}:"))
+        .unwrap()
+        + mappings;
+    let value = |key: &str| -> String {
+        lines[entry + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("      "))
+            .find_map(|l| l.trim().strip_prefix(key))
+            .unwrap()
+            .trim()
+            .to_owned()
+    };
+    (value("Prefix:"), value("ErrorOutputPrefix:"))
+}
+
+#[test]
+fn default_layout_is_the_templates() {
+    let (prefix, error_prefix) = template_default_layout();
+    // The agreed layout, so that a template that loses it fails here too.
+    assert!(prefix.contains("!{partitionKeyFromLambda:dt}"), "{prefix}");
+    assert!(
+        error_prefix.contains("!{firehose:error-output-type}"),
+        "{error_prefix}"
+    );
+    let dir = scratch("layout");
+    let input = dir.join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"ts\":1518352207,\"url\":\"https://news.bbc.co.uk/\"}\nnot json\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        summary.contains(&format!("prefix {prefix}, error prefix {error_prefix})")),
+        "{summary}"
+    );
+    // Evaluate the template's expressions by hand for this event.
+    let want_data = prefix
+        .replace("!{partitionKeyFromLambda:dt}", "2018-02-11")
+        .replace("!{partitionKeyFromLambda:site}", "bbc.co.uk")
+        .replace("!{partitionKeyFromLambda:hour}", "12");
+    let mtime = chrono::DateTime::<chrono::Utc>::from(
+        std::fs::metadata(&input).unwrap().modified().unwrap(),
+    );
+    let want_error = error_prefix
+        .replace("!{firehose:error-output-type}", "processing-failed")
+        .replace(
+            "!{timestamp:yyyy-MM-dd}",
+            &mtime.format("%Y-%m-%d").to_string(),
+        );
+    let written = files(&out);
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert!(
+        written.iter().any(|f| f.starts_with(&want_data)),
+        "{written:?} vs {want_data}"
+    );
+    assert!(
+        written.iter().any(|f| f.starts_with(&want_error)),
+        "{written:?} vs {want_error}"
+    );
+}
+
+#[test]
+fn every_input_shape_is_split_and_nothing_is_skipped() {
+    let dir = scratch("shapes");
+    let input = dir.join("in");
+    std::fs::create_dir_all(input.join("nested/deeper")).unwrap();
+    let ev = |n: u32| {
+        format!(r#"{{"n":{n},"ts":"2018-02-11T12:30:{n:02}Z","url":"https://example.com/{n}"}}"#)
+    };
+    // Newline-delimited, plain.
+    std::fs::write(input.join("a.ndjson"), format!("{}\n{}\n", ev(1), ev(2))).unwrap();
+    // Concatenated (Firehose), gzip, with a misleading name.
+    std::fs::write(
+        input.join("nested/b.json"),
+        gzip(format!("{}{}", ev(3), ev(4)).as_bytes()),
+    )
+    .unwrap();
+    // Pretty-printed, multi-member gzip, without an extension.
+    let pretty =
+        serde_json::to_string_pretty(&serde_json::from_str::<serde_json::Value>(&ev(5)).unwrap())
+            .unwrap();
+    let mut two = gzip(pretty.as_bytes());
+    two.extend(gzip(format!("\n{}", ev(6)).as_bytes()));
+    std::fs::write(input.join("nested/deeper/c"), two).unwrap();
+    // Bad pieces: garbage, a JSON array, a truncated tail.
+    std::fs::write(
+        input.join("d.ndjson"),
+        format!("{}\ngarbage line\n[1,2]\n{{\"n\":8,\"ts\":", ev(7)),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--compression",
+        "none",
+    ]);
+    assert!(
+        summary.contains("replayed 10 events from 4 files"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Ok                         7"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("ProcessingFailed           3  (not_json=2, not_object=1)"),
+        "{summary}"
+    );
+    assert!(summary.contains("1 truncated, 1 garbage"), "{summary}");
+    assert!(
+        summary.contains("own time for 7; file mtime for 3"),
+        "{summary}"
+    );
+
+    let written = files(&out);
+    let data: Vec<&String> = written
+        .iter()
+        .filter(|f| f.starts_with("events/"))
+        .collect();
+    assert_eq!(data.len(), 1, "{written:?}");
+    assert!(
+        data[0].starts_with(
+            "events/dt=2018-02-11/site=example.com/firehose-enricher-events-1-2018-02-11-12-30-01-"
+        ),
+        "{}",
+        data[0]
+    );
+    let lines = std::fs::read_to_string(out.join(data[0])).unwrap();
+    let mut ns: Vec<u64> = lines
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["n"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    ns.sort();
+    assert_eq!(ns, [1, 2, 3, 4, 5, 6, 7]);
+}
+
+#[test]
+fn bad_events_land_in_the_error_output_with_their_bytes() {
+    let dir = scratch("errors");
+    let bad: [&[u8]; 4] = [b"{\"a\":", b"[1]", b"\xff\xfe", b"plain text"];
+    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".to_vec();
+    for b in bad {
+        input.extend_from_slice(b);
+        input.push(b'\n');
+    }
+    std::fs::write(dir.join("in"), &input).unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        dir.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--stream-name",
+        "web",
+        "--lambda-arn",
+        "arn:aws:lambda:eu-west-1:123456789012:function:enricher",
+    ]);
+    assert!(
+        summary.contains("ProcessingFailed           4  (not_utf8=1, not_json=2, not_object=1)"),
+        "{summary}"
+    );
+    let errors: Vec<String> = files(&out)
+        .into_iter()
+        .filter(|f| f.starts_with("errors/processing-failed/"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0].contains("/web-1-") && errors[0].ends_with(".gz"),
+        "{}",
+        errors[0]
+    );
+    let text = gunzip(&out.join(&errors[0]));
+    let docs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 4);
+    let mut raws: Vec<Vec<u8>> = Vec::new();
+    for d in &docs {
+        let keys: Vec<&str> = d.as_object().unwrap().keys().map(String::as_str).collect();
+        for k in [
+            "attemptsMade",
+            "arrivalTimestamp",
+            "errorCode",
+            "errorMessage",
+            "attemptEndingTimestamp",
+            "rawData",
+            "lambdaArn",
+        ] {
+            assert!(keys.contains(&k), "{k} missing in {d}");
+        }
+        assert_eq!(d["errorCode"], "Lambda.ProcessingFailedStatus");
+        assert_eq!(
+            d["lambdaArn"],
+            "arn:aws:lambda:eu-west-1:123456789012:function:enricher"
+        );
+        raws.push(
+            base64::engine::general_purpose::STANDARD
+                .decode(d["rawData"].as_str().unwrap())
+                .unwrap(),
+        );
+    }
+    raws.sort();
+    let mut want: Vec<Vec<u8>> = bad.iter().map(|b| b.to_vec()).collect();
+    want.sort();
+    assert_eq!(raws, want, "the original bytes, untouched");
+}
+
+#[test]
+fn arrival_modes_decide_where_old_events_go() {
+    let dir = scratch("arrival");
+    std::fs::write(
+        dir.join("in"),
+        "{\"timestamp\":\"2018-02-11T12:30:07Z\",\"url\":\"https://example.com/\"}\n",
+    )
+    .unwrap();
+    let today = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now())
+        .format("dt=%Y-%m-%d")
+        .to_string();
+    for (mode, want) in [
+        ("event", "dt=2018-02-11".to_owned()),
+        ("now", today.clone()),
+        ("file-mtime", today),
+    ] {
+        let out = dir.join(mode);
+        replay(&[
+            "--input",
+            dir.join("in").to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--arrival",
+            mode,
+        ]);
+        let written = files(&out);
+        assert!(
+            written[0].starts_with(&format!("events/{want}/")),
+            "{mode}: {written:?}"
+        );
+    }
+}
+
+#[test]
+fn overrides_and_bad_layouts() {
+    let dir = scratch("overrides");
+    std::fs::write(
+        dir.join("in"),
+        "{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n",
+    )
+    .unwrap();
+    let out = dir.join("out");
+    replay(&[
+        "--input",
+        dir.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--prefix",
+        "raw/!{timestamp:yyyy}/!{timestamp:MM}/!{timestamp:dd}/!{timestamp:HH}/",
+        "--compression",
+        "none",
+    ]);
+    assert!(
+        files(&out)[0]
+            .starts_with("raw/2018/02/11/12/firehose-enricher-events-1-2018-02-11-12-30-07-"),
+        "{:?}",
+        files(&out)
+    );
+
+    for (args, want) in [
+        (vec!["--layout", "Nope"], "unknown --layout"),
+        (
+            vec!["--prefix", "e/!{firehose:error-output-type}/"],
+            "error prefix only",
+        ),
+        (
+            vec!["--error-prefix", "e/!{timestamp:yyyy}/"],
+            "must contain",
+        ),
+    ] {
+        let o = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .args([
+                "replay",
+                "--input",
+                dir.join("in").to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{args:?}: {err}");
+    }
+}
