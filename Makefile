@@ -12,7 +12,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run --quiet -- invoke --decode $(EVENT)
 
-test: lint unit ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -33,6 +33,20 @@ $(VENV_PY):
 	$(VENV_PY) -m pip install --quiet --upgrade pip
 
 venv: $(VENV_PY) ## Create the repo-local Python virtualenv (.venv)
+
+# ---- local pipeline: replay into a folder, query it with DuckDB
+$(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-demo.txt
+	touch $@
+
+demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the queries/ in DuckDB
+	rm -rf demo-input demo-s3
+	$(CARGO) run --quiet --example gen_events -- demo-input
+	$(CARGO) run --quiet -- replay --input demo-input --out demo-s3
+	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
+
+demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
+	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools (tools/requirements-sam.txt) go into .venv once; the stamp
