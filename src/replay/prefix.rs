@@ -82,9 +82,6 @@ pub struct PrefixContext<'a> {
     pub error_output_type: &'a str,
 }
 
-/// Firehose's `!{timestamp:…}` evaluation leaves no key above this length.
-pub const MAX_EVALUATED_LEN: usize = 512;
-
 impl Prefix {
     /// Parses and checks a prefix. An empty prefix is Firehose's default:
     /// `YYYY/MM/dd/HH/` for data, with the error output type in front for
@@ -196,11 +193,6 @@ impl Prefix {
     /// The expression as written.
     pub fn as_str(&self) -> &str {
         &self.source
-    }
-
-    /// Whether the evaluation depends on the arrival time.
-    pub fn uses_timestamp(&self) -> bool {
-        self.parts.iter().any(|p| matches!(p, Part::Timestamp(_)))
     }
 
     /// Evaluates the prefix. Keys missing from the context evaluate to
