@@ -394,3 +394,49 @@ fn overrides_and_bad_layouts() {
         assert!(err.contains(want), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn an_event_too_large_for_a_response_fails_its_batch_like_firehose() {
+    // 7 MB cannot come back in a 6 MB response, even as a failed record:
+    // the function errors, and Firehose writes the batch to the error
+    // output as Lambda.FunctionError. The small event before it travels in
+    // its own batch (--batch-bytes) and is delivered.
+    let dir = scratch("too-large");
+    let big = format!(
+        "{{\"ts\":1518352207,\"pad\":\"{}\"}}",
+        "x".repeat(7_000_000)
+    );
+    std::fs::write(
+        dir.join("in"),
+        format!("{{\"ts\":1518352207,\"url\":\"https://example.com/\"}}\n{big}\n"),
+    )
+    .unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        dir.join("in").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--batch-bytes",
+        "1000",
+    ]);
+    assert!(
+        summary.contains("Ok                         1"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Lambda.FunctionError       1"),
+        "{summary}"
+    );
+    let errors: Vec<String> = files(&out)
+        .into_iter()
+        .filter(|f| f.starts_with("errors/processing-failed/"))
+        .collect();
+    let doc: serde_json::Value =
+        serde_json::from_str(gunzip(&out.join(&errors[0])).trim()).unwrap();
+    assert_eq!(doc["errorCode"], "Lambda.FunctionError");
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(doc["rawData"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(raw, big.as_bytes());
+}

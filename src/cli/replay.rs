@@ -109,6 +109,8 @@ struct Stats {
     ok: usize,
     dropped: [usize; DropReason::ALL.len()],
     failed: [usize; FailReason::ALL.len()],
+    /// Records of batches the function rejected as a whole.
+    function_error_records: usize,
     batches: usize,
     data_objects: usize,
     error_objects: usize,
@@ -373,8 +375,37 @@ impl Pending {
                 arrival_ms: *arrival_ms,
             })
             .collect();
-        let invoked = core::invoke(&events, &format!("replay-{}", stats.batches), config)
-            .map_err(|e| e.to_string())?;
+        let invoked = match core::invoke(&events, &format!("replay-{}", stats.batches), config) {
+            Ok(invoked) => invoked,
+            Err(e) => {
+                // The function answered with an error: Firehose retries,
+                // then writes the whole batch to the error output as
+                // `Lambda.FunctionError`. Only an event too large for
+                // Firehose (over 1,000 KiB) can cause this here.
+                stats.function_error_records += events.len();
+                let message = e.to_string();
+                let mut doc = Vec::new();
+                for event in &events {
+                    doc.clear();
+                    core::error_record(
+                        &mut doc,
+                        &ErrorRecord {
+                            attempts_made: 1,
+                            arrival_ms: event.arrival_ms,
+                            error_code: "Lambda.FunctionError",
+                            error_message: &message,
+                            attempt_ending_ms: event.arrival_ms,
+                            raw: event.data,
+                            lambda_arn: &settings.lambda_arn,
+                        },
+                    );
+                    let key = eval(&settings.error_prefix, None, event.arrival_ms);
+                    writer.append(key, Kind::Error, event.arrival_ms, &doc, stats)?;
+                }
+                self.clear();
+                return Ok(());
+            }
+        };
         let r = &invoked.report;
         stats.ok += r.ok;
         for (total, n) in stats.dropped.iter_mut().zip(r.dropped) {
@@ -413,10 +444,14 @@ impl Pending {
                 }
             }
         }
+        self.clear();
+        Ok(())
+    }
+
+    fn clear(&mut self) {
         self.data.clear();
         self.events.clear();
         self.bytes = 0;
-        Ok(())
     }
 }
 
@@ -596,6 +631,13 @@ fn print_summary(
                 .map(|r| (r.code(), stats.failed[*r as usize]))
         )
     )?;
+    if stats.function_error_records > 0 {
+        writeln!(
+            out,
+            "  Lambda.FunctionError {:>7}  (whole batches the function rejected; see the error output)",
+            stats.function_error_records
+        )?;
+    }
     let [truncated, garbage] = stats.not_values;
     if truncated + garbage > 0 {
         writeln!(
