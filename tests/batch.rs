@@ -178,7 +178,10 @@ fn response_shape_per_result() {
         json!({"site": "example.com", "dt": "2026-11-27", "hour": "09"})
     );
     // Dropped: empty data (Firehose discards it) and no keys.
-    assert_eq!(r[1], json!({"recordId": "r1", "result": "Dropped", "data": ""}));
+    assert_eq!(
+        r[1],
+        json!({"recordId": "r1", "result": "Dropped", "data": ""})
+    );
     // ProcessingFailed: the data as it came, no keys.
     assert_eq!(
         r[2],
