@@ -312,10 +312,42 @@ fn table_locations_follow_the_stream_prefixes() {
 }
 
 #[test]
+fn the_errors_table_reads_where_every_layout_writes_failed_records() {
+    let t = template();
+    assert_eq!(resources_of_type(&t, "AWS::Glue::Table").len(), 2);
+    let input = get(
+        &t,
+        &["Resources", "ErrorsTable", "Properties", "TableInput"],
+    );
+    let params = get(input, &["Parameters"]);
+    assert_eq!(text(get(params, &["projection.dt.format"])), "yyyy-MM-dd");
+    let location = intrinsic(get(params, &["storage.location.template"]), "Sub")
+        .map(text)
+        .expect("a !Sub over the bucket");
+    // `${!dt}` is !Sub's escape for a literal `${dt}`.
+    let location = location.replace("${!dt}", "${dt}");
+    let layouts = get(&t, &["Mappings", "Layouts"]).as_mapping().unwrap();
+    for (name, layout) in layouts {
+        // Firehose's `yyyy-MM-dd` timestamp is the projection's `yyyy-MM-dd`.
+        let expected = text(get(layout, &["ErrorOutputPrefix"]))
+            .replace("!{firehose:error-output-type}", "processing-failed")
+            .replace("!{timestamp:yyyy-MM-dd}", "${dt}");
+        assert_eq!(
+            location,
+            format!("s3://${{DataBucket}}/{expected}"),
+            "{}",
+            text(name)
+        );
+    }
+}
+
+#[test]
 fn projection_matches_the_values_the_function_writes() {
     let t = template();
-    let (_, table) = single(&t, "AWS::Glue::Table");
-    let input = get(table, &["Properties", "TableInput"]);
+    let input = get(
+        &t,
+        &["Resources", "EventsTable", "Properties", "TableInput"],
+    );
 
     // Values from the real core: a late-evening and an early-morning event.
     let samples = [
