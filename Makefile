@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit
+.PHONY: help run test lint unit bench
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
 	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
+
+bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
+	CARGO=$(CARGO) bench/run.sh
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools (tools/requirements-sam.txt) go into .venv once; the stamp

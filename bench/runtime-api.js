@@ -1,0 +1,124 @@
+// A tiny Lambda Runtime API on loopback, to measure what only the real
+// process shows: init time (process start to the first poll for an
+// invocation), the per-invocation time through the Lambda adapter (runtime
+// client, JSON handling, response post) and the peak RSS.
+//
+//   node runtime-api.js BINARY REQUEST_FILE [--invocations N]
+//
+// Prints one JSON line:
+//   {"init_ms":…,"invocations":…,"invoke_median_ms":…,"invoke_min_ms":…,"peak_rss_mib":…,"ok":…}
+// init_ms runs from spawn() to the first GET …/invocation/next; invoke_*_ms
+// from handing out an invocation to receiving its response. peak_rss_mib is
+// the process's VmHWM, read before it is stopped.
+'use strict';
+
+const http = require('http');
+const fs = require('fs');
+const { spawn } = require('child_process');
+
+const [binary, requestFile, ...rest] = process.argv.slice(2);
+if (!binary || !requestFile) {
+  console.error('usage: node runtime-api.js BINARY REQUEST_FILE [--invocations N]');
+  process.exit(2);
+}
+const at = rest.indexOf('--invocations');
+const invocations = at >= 0 ? parseInt(rest[at + 1], 10) : 20;
+const request = fs.readFileSync(requestFile);
+
+let spawnedAt = 0n;
+let initMs = null;
+let handedOutAt = 0n;
+let served = 0;
+let okRecords = 0;
+const times = [];
+let child = null;
+// A poll that arrives while there is nothing left to hand out is kept open,
+// as the real Runtime API does, until the process is stopped.
+const waiting = [];
+
+function peakRssMib(pid) {
+  try {
+    const status = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+    const m = status.match(/VmHWM:\s+(\d+) kB/);
+    return m ? Math.round((Number(m[1]) / 1024) * 10) / 10 : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function finish() {
+  const rss = peakRssMib(child.pid);
+  child.kill('SIGTERM');
+  times.sort((a, b) => a - b);
+  console.log(
+    JSON.stringify({
+      init_ms: initMs,
+      invocations: times.length,
+      invoke_median_ms: times.length ? times[Math.floor(times.length / 2)] : null,
+      invoke_min_ms: times.length ? times[0] : null,
+      peak_rss_mib: rss,
+      ok: okRecords,
+    }),
+  );
+  server.close();
+  for (const res of waiting) res.destroy();
+}
+
+const server = http.createServer((req, res) => {
+  const now = process.hrtime.bigint();
+  if (req.method === 'GET' && req.url === '/2018-06-01/runtime/invocation/next') {
+    if (initMs === null) initMs = Number(now - spawnedAt) / 1e6;
+    if (served >= invocations) {
+      waiting.push(res);
+      finish();
+      return;
+    }
+    served += 1;
+    handedOutAt = process.hrtime.bigint();
+    res.writeHead(200, {
+      'Content-Type': 'application/json',
+      'Lambda-Runtime-Aws-Request-Id': `req-${served}`,
+      'Lambda-Runtime-Deadline-Ms': String(Date.now() + 300000),
+      'Lambda-Runtime-Invoked-Function-Arn': 'arn:aws:lambda:eu-central-1:123456789012:function:firehose-enricher',
+      'Lambda-Runtime-Trace-Id': 'Root=1-00000000-000000000000000000000000',
+    });
+    res.end(request);
+    return;
+  }
+  const chunks = [];
+  req.on('data', (c) => chunks.push(c));
+  req.on('end', () => {
+    const done = process.hrtime.bigint();
+    if (/\/invocation\/[^/]+\/response$/.test(req.url)) {
+      times.push(Number(done - handedOutAt) / 1e6);
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+      okRecords = body.records.filter((r) => r.result === 'Ok').length;
+    } else {
+      console.error(`unexpected ${req.method} ${req.url}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`);
+    }
+    res.writeHead(202, { 'Content-Type': 'application/json' });
+    res.end('{"status":"OK"}');
+  });
+});
+
+server.listen(0, '127.0.0.1', () => {
+  const { port } = server.address();
+  spawnedAt = process.hrtime.bigint();
+  child = spawn(binary, [], {
+    env: {
+      ...process.env,
+      AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
+      AWS_LAMBDA_FUNCTION_NAME: 'firehose-enricher',
+      AWS_LAMBDA_FUNCTION_MEMORY_SIZE: '128',
+      AWS_LAMBDA_FUNCTION_VERSION: '$LATEST',
+      AWS_LAMBDA_LOG_LEVEL: 'WARN',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  child.on('exit', (code, signal) => {
+    if (served < invocations && signal === null) {
+      console.error(`the function exited early with code ${code}`);
+      process.exit(1);
+    }
+  });
+});
