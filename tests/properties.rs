@@ -1,0 +1,411 @@
+//! Property tests: for arbitrary batches of arbitrary bytes and arbitrary
+//! JSON, nothing panics, every recordId comes back exactly once and in order,
+//! `Ok` data is one JSON line holding every input field, `ProcessingFailed`
+//! data is the request's, and partition values are safe. The rules live in
+//! tests/support/oracle.rs, shared with the fuzz targets.
+//!
+//! Records are written as JSON text by hand, not through `Value`, so that
+//! they can hold what `Value` cannot: duplicate keys, chosen escapes,
+//! whitespace and newlines between tokens.
+
+#[path = "support/oracle.rs"]
+mod oracle;
+
+use base64::Engine;
+use firehose_enricher::{batch, record, Config};
+use proptest::prelude::*;
+use proptest::test_runner::Config as ProptestConfig;
+use std::collections::BTreeSet;
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+/// 2026-11-27T09:15:02Z: the arrival most records are near, so that time
+/// fields fall both inside and outside the skew bounds.
+const ARRIVAL_MS: i64 = 1_795_770_902_000;
+
+fn cases() -> ProptestConfig {
+    // Moderate: the whole file runs in seconds on a busy 2-core machine.
+    ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+// ------------------------------------------------------------ generators
+
+/// A JSON string literal, escaped one of several valid ways.
+fn json_string(s: String) -> impl Strategy<Value = String> {
+    (0..3u8).prop_map(move |style| match style {
+        // serde_json's own escaping: only what must be escaped.
+        0 => serde_json::to_string(&s).unwrap(),
+        // Every non-ASCII character as \uXXXX (surrogate pairs included).
+        1 => {
+            let mut out = String::from("\"");
+            for c in s.chars() {
+                match c {
+                    '"' => out.push_str("\\\""),
+                    '\\' => out.push_str("\\\\"),
+                    c if (c as u32) < 0x20 || !c.is_ascii() => {
+                        let mut buf = [0u16; 2];
+                        for unit in c.encode_utf16(&mut buf) {
+                            out.push_str(&format!("\\u{unit:04x}"));
+                        }
+                    }
+                    c => out.push(c),
+                }
+            }
+            out.push('"');
+            out
+        }
+        // Gratuitous escapes of plain characters: \/ and \u0061.
+        _ => serde_json::to_string(&s)
+            .unwrap()
+            .replace('/', "\\/")
+            .replace('a', "\\u0061"),
+    })
+}
+
+/// Text for strings: anything, or the characters JSON and URLs care about.
+fn any_text() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[a-z0-9./:@\\[\\]\\-_%?#=&\\\\\"' \t\n\r\u{0}\u{7f}\u{e9}\u{fc}\u{4f8b}\u{1f600}]{0,24}",
+    ]
+}
+
+/// Keys: often the ones the function reads or writes, so that duplicates
+/// and collisions with our output fields are common.
+fn key() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "ts", "timestamp", "time", "created_at", "url", "page_url", "href", "location",
+            "domain", "hostname", "host", "event_time", "event_time_source", "received_at",
+            "site", "user_agent", "event", "type", "",
+        ])
+        .prop_map(str::to_owned),
+        1 => any_text(),
+    ]
+}
+
+/// A number as JSON text: integers, fractions, exponents, beyond i64.
+fn number() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<i64>().prop_map(|n| n.to_string()),
+        any::<u64>().prop_map(|n| n.to_string()),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(|f| serde_json::to_string(&f).unwrap()),
+        Just("-0".to_owned()),
+        Just("1.0e2".to_owned()),
+        Just("1E-7".to_owned()),
+        Just("123456789012345678901234567890".to_owned()),
+    ]
+}
+
+/// Epoch numbers near the arrival in every unit, and far from it.
+fn epoch() -> impl Strategy<Value = String> {
+    let secs = ARRIVAL_MS / 1000;
+    prop_oneof![
+        (-200_000i64..200_000).prop_map(move |d| (secs + d).to_string()),
+        (-200_000_000i64..200_000_000).prop_map(move |d| (ARRIVAL_MS + d).to_string()),
+        (-1_000_000i64..1_000_000).prop_map(move |d| format!(
+            "{}{:03}",
+            ARRIVAL_MS + d,
+            d.rem_euclid(1000)
+        )),
+        (-1_000_000i64..1_000_000).prop_map(move |d| format!(
+            "{}{:06}",
+            ARRIVAL_MS + d,
+            d.rem_euclid(1000)
+        )),
+        (0u32..1000).prop_map(move |f| format!("{secs}.{f:03}")),
+        (0u32..1000).prop_map(move |f| format!("{secs}{f:03}e-3")),
+        number(),
+    ]
+}
+
+/// Every shape a time field can hold.
+fn time_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => epoch(),
+        2 => epoch().prop_map(|e| format!("\"{e}\"")),
+        3 => (
+            2020i32..2030, 1u32..13, 1u32..32, 0u32..25, 0u32..61, 0u32..61,
+            prop::sample::select(vec!["", ".5", ".123", ".123456789", ".1234567891"]),
+            prop::sample::select(vec!["", "Z", "z", " UTC", "+01:00", "-0530", "+14", "+2400", "-00:00"]),
+            prop::sample::select(vec!["T", "t", " "]),
+        )
+            .prop_map(|(y, mo, d, h, mi, s, frac, off, sep)| {
+                format!("\"{y:04}-{mo:02}-{d:02}{sep}{h:02}:{mi:02}:{s:02}{frac}{off}\"")
+            }),
+        1 => prop::sample::select(vec![
+            "\"Fri, 27 Nov 2026 09:14:58 GMT\"",
+            "\"Fri, 27 Nov 2026 09:14:58 +0100\"",
+            "\"Fri Nov 27 2026 10:14:58 GMT+0100 (Central European Standard Time)\"",
+            "\"2026-02-30T00:00:00Z\"",
+            "\"2026-11-27T23:59:60Z\"",
+            "\"0000-01-01T00:00:00Z\"",
+            "\"9999-12-31T23:59:59.999Z\"",
+            "\"-1\"", "\"\"", "\" \"", "\"NaN\"", "\"Infinity\"", "\"1e400\"", "1e400", "-1e400",
+            "\"now\"", "null", "true", "false", "[]", "{}", "[1795770902]", "{\"t\":1}",
+        ])
+        .prop_map(str::to_owned),
+        1 => any_text().prop_flat_map(json_string),
+    ]
+}
+
+/// URLs and hosts: real ones, adversarial ones and noise.
+fn url_value() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "https://News.BBC.co.uk/x", "http://alice.github.io/", "https://github.io/",
+            "https://münchen.de/", "https://xn--mnchen-3ya.de", "http://[::1]:8080/",
+            "http://[fe80::1%25eth0]/", "http://127.0.0.1/", "http://0x7f.1/", "http://2130706433/",
+            "www.example.com/x", "//example.com/x", "localhost", "HTTP://EXAMPLE.COM./",
+            "https://user:pass@example.co.uk:8443/p?q#f", "javascript:alert(1)",
+            "data:text/html,hi", "file:///etc/passwd", "http://a..b/", "http://-a-.com/",
+            "http://%00/", "http://exa mple.com/", "http://例子.测试/", "https://xn--/",
+            "http://../../etc", "http://.", "http://..", "https://a.b.c.d.e.f.g.h.co.uk/",
+            "!{partitionKeyFromLambda:dt}", "https://evil.com/../../x", "http://EXAMPLE.com:99999/",
+            "user@host", "[::1]", "Example.COM:8080", "",
+        ])
+        .prop_map(|s| serde_json::to_string(s).unwrap()),
+        1 => "[a-z]{1,63}(\\.[a-z]{1,20}){0,4}".prop_map(|h| format!("\"https://{h}/\"")),
+        1 => "[a-z]{60,70}\\.[a-z]{60,70}\\.[a-z]{60,70}\\.[a-z]{60,70}\\.com"
+            .prop_map(|h| format!("\"https://{h}/\"")),
+        2 => any_text().prop_flat_map(json_string),
+        1 => Just("null".to_owned()),
+        1 => number(),
+    ]
+}
+
+/// Any JSON value as text, nested.
+fn value() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("null".to_owned()),
+        any::<bool>().prop_map(|b| b.to_string()),
+        number(),
+        any_text().prop_flat_map(json_string),
+    ];
+    leaf.prop_recursive(3, 24, 4, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(|v| format!("[{}]", v.join(","))),
+            prop::collection::vec((any_text().prop_flat_map(json_string), inner), 0..4).prop_map(
+                |members| {
+                    let body: Vec<String> = members
+                        .into_iter()
+                        .map(|(k, v)| format!("{k}:{v}"))
+                        .collect();
+                    format!("{{{}}}", body.join(","))
+                }
+            ),
+        ]
+    })
+}
+
+/// Whitespace JSON allows between tokens, newlines included.
+fn ws() -> impl Strategy<Value = &'static str> {
+    prop::sample::select(vec!["", "", "", " ", "\n", "\r\n", "\t", " \n  "])
+}
+
+/// One member: the value fits what the key means to the function.
+fn member() -> impl Strategy<Value = String> {
+    key().prop_flat_map(|k| {
+        let v = match k.as_str() {
+            "ts" | "timestamp" | "time" | "created_at" | "event_time" | "received_at" => {
+                time_value().boxed()
+            }
+            "url" | "page_url" | "href" | "location" | "domain" | "hostname" | "host" | "site" => {
+                url_value().boxed()
+            }
+            "event" => prop_oneof![
+                time_value().prop_map(|t| format!("{{\"time\":{t}}}")),
+                value()
+            ]
+            .boxed(),
+            _ => value().boxed(),
+        };
+        (json_string(k), v, ws(), ws(), ws())
+            .prop_map(|(k, v, a, b, c)| format!("{a}{k}{b}:{c}{v}"))
+    })
+}
+
+/// A JSON object as text, with the quirks real SDKs and proxies produce.
+fn object() -> impl Strategy<Value = String> {
+    (prop::collection::vec(member(), 0..8), ws(), ws())
+        .prop_map(|(members, pre, post)| format!("{pre}{{{}}}{post}", members.join(",")))
+}
+
+/// A record's decoded data.
+fn data() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        8 => object().prop_map(String::into_bytes),
+        1 => value().prop_map(String::into_bytes),
+        1 => object().prop_flat_map(|o| {
+            let n = o.len();
+            (Just(o), 0..=n).prop_map(|(o, cut)| o.as_bytes()[..cut].to_vec())
+        }),
+        1 => prop::collection::vec(any::<u8>(), 0..64),
+        1 => prop::sample::select(vec!["", " ", "\n", "{}", "{} {}", "{}x", "[{}]", "\u{feff}{}"])
+            .prop_map(|s| s.as_bytes().to_vec()),
+    ]
+}
+
+/// The `data` member of a request record, as JSON text, if any.
+fn data_member(data: Vec<u8>) -> impl Strategy<Value = Option<String>> {
+    let b64 = BASE64.encode(&data);
+    prop_oneof![
+        24 => Just(Some(format!("\"{b64}\""))),
+        1 => Just(Some(format!("\"{}\"", b64.trim_end_matches('=')))),
+        1 => Just(Some(format!("\"{b64}!\""))),
+        1 => Just(Some(format!("\" {b64}\""))),
+        1 => Just(Some(format!("\"{}\"", b64.replace('+', "\\u002b")))),
+        1 => any_text().prop_flat_map(json_string).prop_map(Some),
+        1 => Just(Some("12".to_owned())),
+        1 => Just(Some("null".to_owned())),
+        1 => Just(None),
+    ]
+}
+
+/// `approximateArrivalTimestamp`, sane or absurd, if any.
+fn arrival_member() -> impl Strategy<Value = Option<String>> {
+    prop_oneof![
+        24 => (-3_600_000i64..3_600_000).prop_map(|d| Some((ARRIVAL_MS + d).to_string())),
+        1 => (0u32..1000).prop_map(|f| Some(format!("{ARRIVAL_MS}.{f}"))),
+        1 => Just(Some(format!("\"{ARRIVAL_MS}\""))),
+        1 => Just(Some(format!("\"{ARRIVAL_MS}.5\""))),
+        1 => Just(Some(format!("{ARRIVAL_MS}e0"))),
+        1 => number().prop_map(Some),
+        1 => prop::sample::select(vec![
+            "null", "true", "\"abc\"", "\"\"", "[]", "{}", "1e400", "-1e30",
+            "9223372036854775807", "-9223372036854775808", "253402300800000", "-62167219200001",
+        ])
+        .prop_map(|s| Some(s.to_owned())),
+        1 => Just(None),
+    ]
+}
+
+/// One request record as JSON text.
+fn request_record() -> impl Strategy<Value = String> {
+    (
+        data(),
+        any_text().prop_flat_map(json_string),
+        arrival_member(),
+        any::<u8>(),
+    )
+        .prop_flat_map(|(data, id, arrival, order)| {
+            data_member(data).prop_map(move |data| {
+                let mut members = vec![format!("\"recordId\":{id}")];
+                if let Some(a) = &arrival {
+                    members.push(format!("\"approximateArrivalTimestamp\":{a}"));
+                }
+                if let Some(d) = data {
+                    members.push(format!("\"data\":{d}"));
+                }
+                if order % 4 == 0 {
+                    members.push(
+                        "\"kinesisRecordMetadata\":{\"shardId\":\"s\",\"subsequenceNumber\":0}"
+                            .into(),
+                    );
+                }
+                let n = members.len();
+                members.rotate_left(usize::from(order) % n);
+                format!("{{{}}}", members.join(","))
+            })
+        })
+}
+
+fn request() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(request_record(), 0..8).prop_map(|records| {
+        format!(
+            "{{\"invocationId\":\"inv\",\"region\":\"eu-central-1\",\"records\":[{}]}}",
+            records.join(",")
+        )
+        .into_bytes()
+    })
+}
+
+fn configs() -> Vec<Config> {
+    let with = |vars: &[(&str, &str)]| {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap()
+    };
+    vec![
+        Config::default(),
+        with(&[
+            ("TIME_FIELDS", "event.time,ts,timestamp"),
+            ("DROP_DOMAINS", "localhost,*.github.io"),
+            ("DROP_BOTS", "true"),
+            ("MAX_SITES_PER_BATCH", "1"),
+        ]),
+        with(&[
+            ("SITE_ALLOWLIST", "bbc.co.uk,example.com"),
+            ("MAX_FUTURE", "0s"),
+            ("MAX_AGE", "1h"),
+        ]),
+    ]
+}
+
+// ------------------------------------------------------------ properties
+
+proptest! {
+    #![proptest_config(cases())]
+
+    #[test]
+    fn batches_keep_the_contract(request in request(), which in 0..3usize) {
+        let config = &configs()[which];
+        let result = batch::process(&request, config);
+        prop_assert!(result.is_ok(), "{:?}", result.err());
+        let results = oracle::check_batch(&request, config, &result);
+        let processed = result.unwrap();
+        prop_assert_eq!(results.len(), processed.report.records);
+        // The cardinality guard: at most N real sites, plus other and unknown.
+        if config.max_sites_per_batch > 0 {
+            let response: serde_json::Value = serde_json::from_slice(&processed.response).unwrap();
+            let sites: BTreeSet<&str> = response["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|r| r["metadata"]["partitionKeys"]["site"].as_str())
+                .collect();
+            prop_assert!(sites.len() <= config.max_sites_per_batch + 2, "{:?}", sites);
+        }
+    }
+
+    #[test]
+    fn records_keep_the_contract(data in data(), arrival in prop_oneof![
+        4 => (-3_600_000i64..3_600_000).prop_map(|d| ARRIVAL_MS + d),
+        1 => any::<i64>(),
+        1 => Just(i64::MIN),
+        1 => Just(i64::MAX),
+    ], which in 0..3usize) {
+        let config = &configs()[which];
+        let t = record::transform(&data, arrival, config);
+        oracle::check_record(&data, arrival, config, &t);
+    }
+
+    #[test]
+    fn arbitrary_bytes_are_answered_or_rejected(bytes in prop::collection::vec(any::<u8>(), 0..256)) {
+        let config = Config::default();
+        let result = batch::process(&bytes, &config);
+        oracle::check_batch(&bytes, &config, &result);
+    }
+
+    #[test]
+    fn well_formed_objects_are_ok(object in object(), arrival in -3_600_000i64..3_600_000) {
+        // Valid JSON objects are always Ok under the defaults (no drops),
+        // whatever they hold; the record check then holds them to the rest.
+        let arrival = ARRIVAL_MS + arrival;
+        let config = Config::default();
+        let t = record::transform(object.as_bytes(), arrival, &config);
+        let parses = serde_json::from_str::<serde_json::Value>(&object).is_ok();
+        if parses {
+            prop_assert!(matches!(t.outcome, record::Outcome::Ok(_)), "{:?} for {:?}", t.outcome, object);
+        }
+        oracle::check_record(object.as_bytes(), arrival, &config, &t);
+    }
+}

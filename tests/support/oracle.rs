@@ -1,0 +1,529 @@
+//! The contract every response must keep, checked from the outside: shared
+//! by the property tests, the fuzz regression tests and the fuzz targets
+//! (which include this file by path), so that all three hold the function to
+//! the same rules.
+//!
+//! Each check panics with a message saying which rule broke.
+#![allow(dead_code)]
+
+use base64::Engine;
+use firehose_enricher::batch::{Processed, RequestError};
+use firehose_enricher::partition::{self, is_safe_value};
+use firehose_enricher::record::{Outcome, Transformed, OUTPUT_FIELDS};
+use firehose_enricher::{domain, time, Config};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+
+/// Checks one record's transform against its input.
+pub fn check_record(data: &[u8], arrival_ms: i64, config: &Config, t: &Transformed) {
+    match &t.outcome {
+        Outcome::Ok(_) => {}
+        Outcome::Dropped(_) | Outcome::Failed(_) => {
+            assert!(t.data.is_empty(), "a non-Ok record has output");
+            assert!(t.partition_keys.is_none(), "a non-Ok record has keys");
+            return;
+        }
+    }
+    let line = &t.data;
+    let (out, _) = check_line(line, arrival_ms, config);
+
+    // Every input field is still there, unchanged; only ours are replaced.
+    // Inputs that serde_json's Value cannot hold (numbers beyond f64, lone
+    // surrogate escapes) are still spliced through verbatim; the line checks
+    // above cover them.
+    if let Ok(Value::Object(input)) = serde_json::from_slice::<Value>(data) {
+        assert_eq!(
+            without_ours(&out),
+            without_ours(&input),
+            "input fields changed"
+        );
+    }
+
+    let keys = t.partition_keys.as_ref().expect("an Ok record has keys");
+    let event_time = out["event_time"].as_str().unwrap();
+    assert_eq!(keys.dt, event_time[..10], "dt is not event_time's date");
+    assert_eq!(
+        keys.hour,
+        event_time[11..13],
+        "hour is not event_time's hour"
+    );
+    let site = out["site"].as_str().unwrap_or("");
+    assert_eq!(keys.site, partition::site_value(site), "site key");
+    for (_, v) in keys.pairs() {
+        assert!(is_safe_value(v), "unsafe partition value {v:?}");
+    }
+}
+
+/// Checks an `Ok` output line on its own: one JSON object on one line with
+/// our five fields well formed. Returns the object and its event time.
+pub fn check_line(line: &[u8], arrival_ms: i64, config: &Config) -> (Map<String, Value>, String) {
+    assert_eq!(line.last(), Some(&b'\n'), "Ok data must end in \\n");
+    let body = &line[..line.len() - 1];
+    assert!(
+        !body.contains(&b'\n') && !body.contains(&b'\r'),
+        "Ok data must be one line: {:?}",
+        String::from_utf8_lossy(line)
+    );
+    assert_eq!(body.first(), Some(&b'{'), "Ok data must be an object");
+    let text = std::str::from_utf8(body).expect("Ok data is UTF-8");
+    let out = ours(text);
+    let received = time::format_millis(arrival_ms).expect("Ok implies a usable arrival");
+    assert_eq!(out.received_at, received.as_str(), "received_at");
+    let event_time = out.event_time.clone();
+    assert!(is_timestamp(&event_time), "event_time {event_time:?}");
+    match out.event_time_source.as_str() {
+        "arrival" => assert_eq!(event_time, received.as_str(), "arrival fallback"),
+        "event" => {
+            let t = time::parse_time_str(&event_time).expect("event_time parses");
+            assert!(
+                t <= arrival_ms.saturating_add(config.max_future_ms)
+                    && t >= arrival_ms
+                        .saturating_sub(config.max_age_ms)
+                        .saturating_sub(999),
+                "event_time {event_time} outside the skew bounds of arrival {arrival_ms}"
+            );
+        }
+        other => panic!("event_time_source {other:?}"),
+    }
+    match (&out.domain, &out.site) {
+        (None, None) => {}
+        (Some(d), Some(s)) => {
+            assert!(
+                !d.is_empty()
+                    && d.bytes().all(|b| b.is_ascii_lowercase()
+                        || b.is_ascii_digit()
+                        || matches!(b, b'.' | b'-' | b'_' | b':')),
+                "domain {d:?}"
+            );
+            assert_eq!(s, domain::site(d), "site of {d:?}");
+        }
+        (d, s) => panic!("domain {d:?} with site {s:?}"),
+    }
+    let full = match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(m)) => m,
+        // Beyond Value's range (see check_record): the tail we wrote is
+        // still checked above.
+        _ => ours_as_map(&out),
+    };
+    (full, event_time)
+}
+
+/// Our five fields, read from the end of the line. Duplicate keys of ours
+/// in the input must have been removed, so each appears exactly once.
+struct Ours {
+    event_time: String,
+    event_time_source: String,
+    received_at: String,
+    domain: Option<String>,
+    site: Option<String>,
+}
+
+fn ours(text: &str) -> Ours {
+    // Walk the members without building a Value: the input part may hold
+    // what Value rejects.
+    let members = members_of(text);
+    for name in OUTPUT_FIELDS {
+        let n = members.iter().filter(|(k, _)| k == name).count();
+        assert_eq!(n, 1, "{name} appears {n} times in {text:?}");
+    }
+    let tail: Vec<&str> = members[members.len() - 5..]
+        .iter()
+        .map(|(k, _)| k.as_str())
+        .collect();
+    assert_eq!(tail, OUTPUT_FIELDS, "our fields come last, in order");
+    let get = |name: &str| -> Value {
+        let raw = &members.iter().find(|(k, _)| k == name).unwrap().1;
+        serde_json::from_str(raw).unwrap()
+    };
+    let string = |name: &str| get(name).as_str().expect(name).to_owned();
+    let opt = |name: &str| match get(name) {
+        Value::Null => None,
+        Value::String(s) => Some(s),
+        v => panic!("{name} is {v}"),
+    };
+    Ours {
+        event_time: string("event_time"),
+        event_time_source: string("event_time_source"),
+        received_at: string("received_at"),
+        domain: opt("domain"),
+        site: opt("site"),
+    }
+}
+
+/// Every top-level member as (key, raw value), duplicates kept.
+fn members_of(text: &str) -> Vec<(String, String)> {
+    use serde::de::{MapAccess, Visitor};
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<(String, String)>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                let v: &'de RawValue = map.next_value()?;
+                out.push((k, v.get().to_owned()));
+            }
+            Ok(out)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let members = serde::Deserializer::deserialize_map(&mut de, V);
+    match members {
+        Ok(m) => {
+            de.end().expect("Ok data is exactly one JSON value");
+            m
+        }
+        Err(e) => panic!("Ok data is not a JSON object ({e}): {text:?}"),
+    }
+}
+
+fn ours_as_map(o: &Ours) -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("event_time".into(), o.event_time.clone().into());
+    m.insert(
+        "event_time_source".into(),
+        o.event_time_source.clone().into(),
+    );
+    m.insert("received_at".into(), o.received_at.clone().into());
+    m.insert("domain".into(), o.domain.clone().into());
+    m.insert("site".into(), o.site.clone().into());
+    m
+}
+
+fn without_ours(m: &Map<String, Value>) -> Map<String, Value> {
+    let mut m = m.clone();
+    for name in OUTPUT_FIELDS {
+        m.remove(name);
+    }
+    m
+}
+
+/// `YYYY-MM-DD HH:MM:SS.mmm`.
+pub fn is_timestamp(s: &str) -> bool {
+    s.len() == 23
+        && s.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            10 => b == b' ',
+            13 | 16 => b == b':',
+            19 => b == b'.',
+            _ => b.is_ascii_digit(),
+        })
+}
+
+/// The request as the contract defines it. Like the function's own parser
+/// it reads `invocationId` (so it, too, must be UTF-8 JSON text).
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RequestShape<'a> {
+    #[serde(borrow, default)]
+    #[allow(dead_code)]
+    invocation_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    records: Vec<RecordShape<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RecordShape<'a> {
+    #[serde(borrow)]
+    record_id: &'a RawValue,
+    #[serde(borrow, default)]
+    approximate_arrival_timestamp: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct ResponseShape<'a> {
+    #[serde(borrow)]
+    records: Vec<ResponseRecord<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ResponseRecord<'a> {
+    #[serde(borrow)]
+    record_id: &'a RawValue,
+    result: String,
+    #[serde(borrow, default)]
+    data: Option<&'a RawValue>,
+    #[serde(default)]
+    metadata: Option<Metadata>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct Metadata {
+    partition_keys: Map<String, Value>,
+}
+
+/// The arrival time the contract promises to read: an integer, a fraction
+/// (floored) or a numeric string, in epoch milliseconds.
+pub fn arrival_of(raw: Option<&RawValue>) -> Option<i64> {
+    let v: Value = serde_json::from_str(raw?.get()).ok()?;
+    let f = match &v {
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                return Some(i);
+            }
+            n.as_f64()?
+        }
+        Value::String(s) => {
+            if let Ok(i) = s.parse::<i64>() {
+                return Some(i);
+            }
+            s.parse::<f64>().ok()?
+        }
+        _ => return None,
+    };
+    let f = f.floor();
+    (f.is_finite() && f > -9.2e18 && f < 9.2e18).then_some(f as i64)
+}
+
+/// Checks a batch result against its request. Returns the response's
+/// results in order, for callers that check more.
+pub fn check_batch(
+    request: &[u8],
+    config: &Config,
+    result: &Result<Processed, RequestError>,
+) -> Vec<String> {
+    let shape = serde_json::from_slice::<RequestShape>(request);
+    let processed = match (result, &shape) {
+        (Ok(p), _) => p,
+        (Err(RequestError::Invalid(_)), Err(_)) => return Vec::new(),
+        (Err(RequestError::Invalid(why)), Ok(s)) => {
+            // The rejections beyond our shape: a non-string recordId, and
+            // bytes that are not UTF-8 (so not JSON, and never delivered by
+            // the Lambda runtime) where this shape skips without looking.
+            assert!(
+                s.records
+                    .iter()
+                    .any(|r| !r.record_id.get().starts_with('"'))
+                    || std::str::from_utf8(request).is_err(),
+                "rejected a well-formed request: {why}"
+            );
+            return Vec::new();
+        }
+        (Err(RequestError::ResponseTooLarge { bytes, limit }), Ok(s)) => {
+            // Giving up is right only if answering every record in its
+            // failed form (the largest non-Ok form: id, result and the data
+            // echoed) could exceed the limit.
+            let largest: usize = br#"{"records":[]}"#.len()
+                + s.records.len().saturating_sub(1)
+                + s.records
+                    .iter()
+                    .map(|r| {
+                        let data = r.data.map_or(2, |d| d.get().len());
+                        r.record_id.get().len() + data.max(2) + 49
+                    })
+                    .sum::<usize>();
+            assert!(*limit <= config.max_response_bytes && bytes > limit);
+            assert!(
+                largest > config.max_response_bytes,
+                "gave up on a request whose answer fits: {bytes} > {limit}"
+            );
+            return Vec::new();
+        }
+        (Err(e @ RequestError::ResponseTooLarge { .. }), Err(_)) => {
+            panic!("an unparseable request cannot overflow the response: {e}")
+        }
+    };
+    let request = shape.expect("an answered request has the Firehose shape");
+    let response_bytes = &processed.response;
+    assert!(
+        response_bytes.len() <= config.max_response_bytes,
+        "response of {} bytes exceeds {}",
+        response_bytes.len(),
+        config.max_response_bytes
+    );
+    assert_eq!(processed.report.response_bytes, response_bytes.len());
+    let response: ResponseShape =
+        serde_json::from_slice(response_bytes).expect("the response is valid JSON");
+    assert_eq!(
+        response.records.len(),
+        request.records.len(),
+        "every record comes back exactly once"
+    );
+    let report = &processed.report;
+    assert_eq!(report.records, request.records.len());
+    let mut failures = report.failures.iter();
+    let mut results = Vec::with_capacity(request.records.len());
+    let (mut ok, mut dropped, mut failed) = (0, 0, 0);
+    for (i, (req, res)) in request.records.iter().zip(&response.records).enumerate() {
+        assert_eq!(
+            res.record_id.get(),
+            req.record_id.get(),
+            "record {i}: recordId differs or is out of order"
+        );
+        match res.result.as_str() {
+            "Ok" => {
+                ok += 1;
+                let data = res.data.expect("Ok has data");
+                let b64: String = serde_json::from_str(data.get()).expect("data is a string");
+                let line = BASE64.decode(b64).expect("Ok data is base64");
+                let arrival = arrival_of(req.approximate_arrival_timestamp)
+                    .expect("an Ok record had a usable arrival time");
+                let input = request_data(req).expect("an Ok record had data");
+                // One code path: the batch answers what the record transform
+                // answers on its own.
+                let alone = firehose_enricher::record::transform(&input, arrival, config);
+                assert_eq!(line, alone.data, "record {i}: batch and transform differ");
+                check_record(&input, arrival, config, &alone);
+                let keys = &res
+                    .metadata
+                    .as_ref()
+                    .expect("Ok has metadata")
+                    .partition_keys;
+                let names: Vec<&str> = keys.keys().map(String::as_str).collect();
+                let mut want = partition::KEY_NAMES.to_vec();
+                want.sort_unstable();
+                assert_eq!(names, want, "partition keys are exactly site/dt/hour");
+                for v in keys.values() {
+                    let v = v.as_str().expect("partition values are strings");
+                    assert!(is_safe_value(v), "unsafe partition value {v:?}");
+                }
+                let own = alone.partition_keys.expect("Ok has keys");
+                assert_eq!(keys["dt"], own.dt.as_str());
+                assert_eq!(keys["hour"], own.hour.as_str());
+                let site = keys["site"].as_str().unwrap();
+                assert!(
+                    site == own.site || site == partition::OTHER,
+                    "site key {site} for site {}",
+                    own.site
+                );
+            }
+            "Dropped" => {
+                dropped += 1;
+                // Firehose discards Dropped records: no keys, no data (or
+                // empty data, as the status model lists `data` as required).
+                assert!(
+                    matches!(res.data.map(RawValue::get), None | Some("\"\""))
+                        && res.metadata.is_none(),
+                    "record {i}: Dropped with data or keys: {}",
+                    String::from_utf8_lossy(response_bytes)
+                );
+            }
+            "ProcessingFailed" => {
+                failed += 1;
+                assert!(res.metadata.is_none());
+                let want = match req.data {
+                    Some(d) if d.get().starts_with('"') => d.get(),
+                    _ => "\"\"",
+                };
+                assert_eq!(
+                    res.data.map(RawValue::get),
+                    Some(want),
+                    "record {i}: ProcessingFailed data is not the request's"
+                );
+                let (id, _) = failures.next().expect("every failure is reported");
+                let want_id: String = serde_json::from_str(req.record_id.get()).unwrap_or_default();
+                assert_eq!(*id, want_id);
+            }
+            other => panic!("record {i}: result {other:?}"),
+        }
+        results.push(res.result.clone());
+    }
+    assert!(
+        failures.next().is_none(),
+        "more failures reported than sent"
+    );
+    assert_eq!(report.ok, ok);
+    assert_eq!(report.dropped_total(), dropped);
+    assert_eq!(report.failed_total(), failed);
+    results
+}
+
+/// A request record's decoded data, when it has a valid base64 string.
+fn request_data(r: &RecordShape) -> Option<Vec<u8>> {
+    let s: String = serde_json::from_str(r.data?.get()).ok()?;
+    BASE64.decode(s).ok()
+}
+
+// ------------------------------------------------------------ fuzz inputs
+
+/// The fuzz targets' input formats, here so that the regression tests replay
+/// a saved input exactly as the fuzzer ran it.
+pub mod fuzz {
+    use super::*;
+    use firehose_enricher::{batch, record};
+    use std::sync::LazyLock;
+
+    fn config(vars: &[(&str, &str)]) -> Config {
+        Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .expect("valid fuzz configuration")
+    }
+
+    /// The defaults, and one with nested paths, dropping and tight skew
+    /// bounds, which exercise the paths the defaults leave alone.
+    static RECORD_CONFIGS: LazyLock<[Config; 2]> = LazyLock::new(|| {
+        [
+            Config::default(),
+            config(&[
+                ("TIME_FIELDS", "event.time,ts,timestamp"),
+                ("URL_FIELDS", "page.url,url"),
+                ("HOST_FIELDS", "ctx.host,host"),
+                ("USER_AGENT_FIELDS", "ua,ctx.ua"),
+                ("DROP_BOTS", "true"),
+                ("DROP_DOMAINS", "localhost,*.local"),
+                ("MAX_FUTURE", "0s"),
+                ("MAX_AGE", "1h"),
+            ]),
+        ]
+    });
+
+    /// The defaults, and a cardinality guard with an allowlist and a tiny
+    /// response limit, so that the budget code runs on small inputs.
+    static BATCH_CONFIGS: LazyLock<[Config; 2]> = LazyLock::new(|| {
+        let mut tight = config(&[
+            ("SITE_ALLOWLIST", "example.com,bbc.co.uk,example.co.uk"),
+            ("MAX_SITES_PER_BATCH", "1"),
+            ("DROP_DOMAINS", "localhost"),
+        ]);
+        tight.max_response_bytes = 2_000;
+        [Config::default(), tight]
+    });
+
+    /// A realistic arrival time (2026-11-27), around which time fields land.
+    pub const BASE_ARRIVAL_MS: i64 = 1_795_770_902_000;
+
+    /// The `record` target. Byte 0 picks the configuration (bit 0) and how
+    /// bytes 1..9 (an i64, little endian) give the arrival time (bit 7 set:
+    /// as it is; clear: an offset of up to 400 days from the base); the
+    /// rest is the record's data.
+    pub fn record_input(input: &[u8]) {
+        if input.len() < 9 {
+            return;
+        }
+        let mode = input[0];
+        let raw = i64::from_le_bytes(input[1..9].try_into().unwrap());
+        let arrival = if mode & 0x80 == 0 {
+            BASE_ARRIVAL_MS.wrapping_add(raw % (400 * 86_400_000))
+        } else {
+            raw
+        };
+        let config = &RECORD_CONFIGS[usize::from(mode & 1)];
+        let data = &input[9..];
+        let t = record::transform(data, arrival, config);
+        check_record(data, arrival, config, &t);
+    }
+
+    /// The `batch` target. Byte 0 picks the configuration (bit 0); the rest
+    /// is the request.
+    pub fn batch_input(input: &[u8]) {
+        let Some((&mode, request)) = input.split_first() else {
+            return;
+        };
+        let config = &BATCH_CONFIGS[usize::from(mode & 1)];
+        let result = batch::process(request, config);
+        check_batch(request, config, &result);
+    }
+}
