@@ -488,3 +488,105 @@ fn alarms_watch_metrics_the_function_emits() {
         assert!(watched.contains(required), "no alarm on {required}");
     }
 }
+
+/// Every string a policy `Resource` can be: literals, and the text of
+/// `!Sub` / `!GetAtt` (as `Name.Attr`), in both branches of `!If`.
+fn resource_strings(v: &Value) -> Vec<String> {
+    match v {
+        Value::Sequence(items) => items.iter().flat_map(resource_strings).collect(),
+        Value::String(s) => vec![s.clone()],
+        _ => {
+            if let Some(args) = intrinsic(v, "If").and_then(Value::as_sequence) {
+                return args[1..].iter().flat_map(resource_strings).collect();
+            }
+            if let Some(s) = intrinsic(v, "Sub") {
+                return vec![text(s)];
+            }
+            if let Some(s) = intrinsic(v, "GetAtt") {
+                return vec![text(s)];
+            }
+            panic!("unexpected Resource {v:?}")
+        }
+    }
+}
+
+/// (role, action, resource) for every Allow statement of the stack's roles.
+fn allowed(t: &Value) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for (role, r) in resources_of_type(t, "AWS::IAM::Role") {
+        for policy in get(r, &["Properties", "Policies"]).as_sequence().unwrap() {
+            let statements = get(policy, &["PolicyDocument", "Statement"]);
+            for st in statements.as_sequence().unwrap().iter().flat_map(branches) {
+                if st.as_mapping().is_none() {
+                    continue; // the !Ref AWS::NoValue branch
+                }
+                assert_eq!(text(get(st, &["Effect"])), "Allow", "{role}");
+                let actions: Vec<String> = match get(st, &["Action"]) {
+                    Value::Sequence(a) => a.iter().map(text).collect(),
+                    one => vec![text(one)],
+                };
+                for action in actions {
+                    for res in resource_strings(get(st, &["Resource"])) {
+                        out.push((role.clone(), action.clone(), res));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn roles_reach_only_this_stacks_resources() {
+    let t = template();
+    let grants = allowed(&t);
+    assert!(!grants.is_empty());
+    for (role, action, resource) in &grants {
+        assert!(!action.contains('*'), "{role}: wildcard action {action}");
+        assert!(resource != "*", "{role}: {action} on every resource");
+        let service = action.split(':').next().unwrap();
+        let ok = match service {
+            // Only the two prefixes the stream writes, or the bucket itself
+            // for the bucket-level calls.
+            "s3" => {
+                resource == "DataBucket.Arn"
+                    || resource == "${DataBucket.Arn}/events/*"
+                    || resource == "${DataBucket.Arn}/errors/*"
+            }
+            "lambda" => {
+                resource.starts_with("EnricherFunction.Arn")
+                    || resource.starts_with("${EnricherFunction.Arn}")
+            }
+            "logs" => {
+                resource.starts_with("${EnricherLogGroup.Arn}")
+                    || resource.starts_with("${DeliveryLogGroup.Arn}")
+            }
+            "glue" => resource.contains("${GlueDatabase}") || resource.ends_with(":catalog"),
+            _ => false,
+        };
+        assert!(ok, "{role}: {action} on {resource}");
+    }
+    let function_role = text(
+        intrinsic(
+            get(&t, &["Resources", "EnricherFunction", "Properties", "Role"]),
+            "GetAtt",
+        )
+        .unwrap(),
+    );
+    let function_role = function_role.trim_end_matches(".Arn");
+    for (role, action, resource) in &grants {
+        if role == function_role {
+            assert!(
+                action.starts_with("logs:"),
+                "the function only logs: {action}"
+            );
+            assert!(
+                resource.starts_with("${EnricherLogGroup.Arn}"),
+                "{resource}"
+            );
+        }
+    }
+    for required in ["lambda:InvokeFunction", "s3:PutObject", "logs:PutLogEvents"] {
+        assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
+    }
+}
