@@ -29,10 +29,10 @@ const MAX_HOST_LEN: usize = 253;
 /// address bar would.
 pub fn host_from_url(s: &str) -> Option<Cow<'_, str>> {
     let s = s.trim();
-    if let Some(host) = fast_http_host(s) {
-        return Some(Cow::Borrowed(host));
+    if let Some(host) = fast_http_host(s).or_else(|| fast_schemeless_host(s)) {
+        return Some(host);
     }
-    let url = match Url::parse(s) {
+    let url = match Url::parse(authority_prefix(s)) {
         Ok(url) => url,
         Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
             Url::parse(&format!("http:{s}")).ok()?
@@ -76,7 +76,7 @@ pub fn host_from_bare(s: &str) -> Option<Cow<'_, str>> {
         return None;
     }
     if let Some(host) = fast_authority(s) {
-        return Some(Cow::Borrowed(host));
+        return Some(host);
     }
     // A bare IPv6 address has more than one colon and no brackets.
     if s.bytes().filter(|&b| b == b':').count() > 1 && !s.starts_with('[') && !s.contains('@') {
@@ -97,39 +97,115 @@ fn is_special(scheme: &str) -> bool {
     matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp")
 }
 
-/// Fast path for the overwhelmingly common `https://lowercase.host/…`.
+/// Fast path for the overwhelmingly common `https://host/…`.
 ///
 /// Hand-written because `Url::parse` allocates and serializes the whole URL,
 /// which is most of the cost of a record. It only accepts what `url` would
-/// return unchanged (the property test `fast_path_agrees_with_url` checks
-/// this), and hands everything else to `url`.
-fn fast_http_host(s: &str) -> Option<&str> {
+/// return as the same host (the property test `fast_host_agrees_with_url` in
+/// tests/reference.rs checks this), and hands everything else to `url`.
+fn fast_http_host(s: &str) -> Option<Cow<'_, str>> {
     let rest = s
         .strip_prefix("https://")
         .or_else(|| s.strip_prefix("http://"))?;
-    let end = rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len());
     // After the authority, `url` would percent-encode or reject some bytes,
     // but never change the host: only the authority matters here.
-    fast_authority(&rest[..end])
+    fast_authority(authority(rest))
 }
 
-/// An authority that is already a normalized host name: lowercase letters,
-/// digits, hyphens and dots, with a last label that starts with a letter (so
-/// WHATWG's IPv4 parsing never applies) and no `xn--` label (so no punycode
-/// needs validating). A single trailing dot is dropped.
-fn fast_authority(a: &str) -> Option<&str> {
-    let a = a.strip_suffix('.').unwrap_or(a);
-    let ok = a
-        .bytes()
-        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
-    if !ok || a.contains("xn--") {
+/// Fast path for a scheme-less `www.example.com/x`. With no colon before
+/// the first `/`, `?`, `#` or `\`, `Url::parse` finds no scheme, so
+/// [`host_from_url`] reads the string as `http://` + it; with a dot in the
+/// host, it passes the dotted-host rule there too.
+fn fast_schemeless_host(s: &str) -> Option<Cow<'_, str>> {
+    let a = authority(s);
+    if !s.as_bytes().first()?.is_ascii_alphanumeric() || a.contains(':') || !a.contains('.') {
         return None;
     }
-    let last = a.rsplit('.').next()?;
-    if !last.as_bytes().first()?.is_ascii_lowercase() {
+    fast_authority(a)
+}
+
+/// The authority of what follows `scheme://`: up to the first `/`, `?`, `#`
+/// or `\` (a path separator in special schemes).
+fn authority(rest: &str) -> &str {
+    &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())]
+}
+
+/// `http(s)://authority` of an http(s) URL, else the URL. Only the
+/// authority decides the host, and parsing the path, query and fragment
+/// (percent-encoding and copying them) is most of what `Url::parse` costs.
+/// Kept whole when the authority ends in a control character or space,
+/// which WHATWG would strip from the end of the cut string but not from
+/// inside the whole one.
+fn authority_prefix(s: &str) -> &str {
+    match s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))
+    {
+        Some(rest) => {
+            let a = authority(rest);
+            match a.as_bytes().last() {
+                Some(&b) if b > b' ' => &s[..s.len() - rest.len() + a.len()],
+                _ => s,
+            }
+        }
+        None => s,
+    }
+}
+
+/// An authority that `url` would turn into a host name by lowercasing it
+/// at most: ASCII letters, digits, hyphens and dots, with an optional port
+/// of 1 to 5 digits, a last label that starts with a letter (so WHATWG's
+/// IPv4 parsing never applies) and no `xn--` (so no punycode needs
+/// validating). A single trailing dot is dropped. One pass, no allocation
+/// unless there are capitals to lowercase.
+fn fast_authority(a: &str) -> Option<Cow<'_, str>> {
+    let host = match a.rsplit_once(':') {
+        Some((host, port)) => {
+            let ok = (1..=5).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && port.parse::<u32>().is_ok_and(|p| p <= 65_535);
+            if !ok {
+                return None;
+            }
+            host
+        }
+        None => a,
+    };
+    let host = host.strip_suffix('.').unwrap_or(host);
+    let b = host.as_bytes();
+    if b.is_empty() || b.len() > MAX_HOST_LEN {
         return None;
     }
-    valid_domain(a)
+    let mut upper = false;
+    let mut label = 0;
+    for (i, &c) in b.iter().enumerate() {
+        match c {
+            b'a'..=b'z' | b'0'..=b'9' => {}
+            b'A'..=b'Z' => upper = true,
+            b'-' => {
+                if i >= 3 && b[i - 1] == b'-' && b[i - 2] | 0x20 == b'n' && b[i - 3] | 0x20 == b'x'
+                {
+                    return None;
+                }
+            }
+            b'.' => {
+                if i == label || i - label > 63 {
+                    return None;
+                }
+                label = i + 1;
+            }
+            _ => return None,
+        }
+    }
+    let last = &b[label..];
+    if last.is_empty() || last.len() > 63 || !last[0].is_ascii_alphabetic() {
+        return None;
+    }
+    Some(if upper {
+        Cow::Owned(host.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(host)
+    })
 }
 
 /// Checks a domain as `url` returns it, dropping one trailing dot: 1 to 253

@@ -11,6 +11,7 @@ use crate::config::Config;
 use crate::metrics;
 use crate::record::{DropReason, FailReason};
 use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 use std::io::Write;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -29,7 +30,7 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
 pub async fn handler(
     config: &Config,
     event: LambdaEvent<Box<RawValue>>,
-) -> Result<Box<RawValue>, Diagnostic> {
+) -> Result<Response, Diagnostic> {
     let started = Instant::now();
     match batch::process(event.payload.get().as_bytes(), config) {
         Ok(processed) => {
@@ -43,15 +44,42 @@ pub async fn handler(
             // EMF must be a log line of its own, so it bypasses `tracing`.
             let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &function);
             let _ = writeln!(std::io::stdout().lock(), "{line}");
-            let response =
-                String::from_utf8(processed.response).map_err(|e| internal(e.to_string()))?;
-            RawValue::from_string(response).map_err(|e| internal(e.to_string()))
+            String::from_utf8(processed.response)
+                .map(Response)
+                .map_err(|e| internal(e.to_string()))
         }
         // The runtime logs the error it reports, so it is not logged here too.
         Err(e) => Err(Diagnostic {
             error_type: e.error_type().into(),
             error_message: e.to_string(),
         }),
+    }
+}
+
+/// The response JSON as [`batch::process`] wrote it, serialized verbatim.
+///
+/// `RawValue::from_string` would parse all of it again (up to 6 MB, as much
+/// work as parsing the request) only to check what the batch layer wrote by
+/// construction and its tests check. This serializes the way serde_json's own
+/// `RawValue` does, through serde_json's raw-value struct name, so the
+/// runtime's `serde_json::to_vec` copies the bytes as they are. The test
+/// below fails if serde_json ever stops honouring that name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response(String);
+
+impl Response {
+    /// The response JSON.
+    pub fn get(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Serialize for Response {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        const RAW_VALUE_TOKEN: &str = "$serde_json::private::RawValue";
+        let mut s = serializer.serialize_struct(RAW_VALUE_TOKEN, 1)?;
+        s.serialize_field(RAW_VALUE_TOKEN, &self.0)?;
+        s.end()
     }
 }
 
@@ -99,5 +127,24 @@ pub fn init_logging(to_stderr: bool) {
         lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
     } else {
         lambda_runtime::tracing::init_default_subscriber();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_serializes_verbatim() {
+        let cases = [
+            // --- edge cases: what re-serializing would change ---
+            r#"{"records":[]}"#,
+            r#"{ "records" : [ ] , "n":1.0e2 }"#,
+            r#"{"records":[{"recordId":"\u0041","result":"Ok","data":"e30K"}]}"#,
+        ];
+        for json in cases {
+            let bytes = serde_json::to_vec(&Response(json.to_owned())).unwrap();
+            assert_eq!(String::from_utf8(bytes).unwrap(), json);
+        }
     }
 }
