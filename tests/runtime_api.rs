@@ -11,6 +11,7 @@
 #[path = "support/oracle.rs"]
 mod oracle;
 
+use firehose_enricher::record::DropReason;
 use firehose_enricher::{batch, config, metrics, Config};
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -332,17 +333,18 @@ fn emf_lines(stdout: &[String]) -> Vec<Value> {
 #[test]
 fn serves_batches_reports_bad_requests_and_keeps_serving() {
     let page_views = event("page-views.json");
-    let minimal = event("minimal.json");
+    let failures = event("failures.json");
     let emulator = Emulator::start(vec![
         ("req-1", page_views.clone()),
         // JSON, but not a Firehose request.
         ("req-2", br#"{"hello":"world"}"#.to_vec()),
         // Not even JSON: the runtime library rejects it before our handler.
         ("req-3", b"this is not json".to_vec()),
-        ("req-4", minimal.clone()),
+        ("req-4", failures.clone()),
     ]);
-    emulator.state.ready.notify_all();
-    let function = Function::lambda(&emulator, &[]);
+    // A guard and a drop rule, so that SiteOther and Dropped* are not zero.
+    let vars = [("MAX_SITES_PER_BATCH", "3"), ("DROP_DOMAINS", "localhost")];
+    let function = Function::lambda(&emulator, &vars);
     let posted: Vec<Posted> = (0..4).map(|_| emulator.next()).collect();
     // After the last response it asks for the next invocation: still alive.
     let deadline = Instant::now() + WAIT;
@@ -352,9 +354,14 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
     let (stdout, stderr) = function.finish();
     let context = format!("stderr:\n{stderr}\nstdout:\n{}", stdout.join("\n"));
 
-    let cfg = Config::default();
+    let cfg = Config::from_lookup(|name| {
+        vars.iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| v.to_string())
+    })
+    .unwrap();
     let expected_1 = batch::process(&page_views, &cfg).unwrap();
-    let expected_4 = batch::process(&minimal, &cfg).unwrap();
+    let expected_4 = batch::process(&failures, &cfg).unwrap();
 
     // req-1: the whole batch, exactly as the core answers it.
     assert_eq!(posted[0].path, "invocation/req-1/response", "{context}");
@@ -378,6 +385,7 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
     // req-4: served after both errors.
     assert_eq!(posted[3].path, "invocation/req-4/response", "{context}");
     assert_eq!(json(&posted[3].body), json(&expected_4.response));
+    oracle::check_batch(&failures, &cfg, &Ok(expected_4.clone()));
     assert_eq!(
         emulator.state.next_calls.load(Ordering::SeqCst),
         5,
@@ -390,7 +398,7 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
     assert_eq!(emf.len(), 2, "{context}");
     for (line, (request, expected)) in emf
         .iter()
-        .zip([(&page_views, &expected_1), (&minimal, &expected_4)])
+        .zip([(&page_views, &expected_1), (&failures, &expected_4)])
     {
         let r = &expected.report;
         assert_eq!(line["invocationId"], json(request)["invocationId"]);
@@ -429,14 +437,22 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
             })
             .collect();
         want.extend(failed.iter().map(|(n, v)| (n.as_str(), *v)));
+        want.push(("DroppedDomain", r.dropped_count(DropReason::Domain)));
+        want.push(("DroppedBot", r.dropped_count(DropReason::Bot)));
         for (name, value) in want {
             assert_eq!(line[name], value, "{name} in {line}");
         }
         assert!(line["ProcessingTime"].as_f64().unwrap() >= 0.0);
     }
-    // page-views.json has failures of its own, so per-reason counts are
-    // not all zero.
-    assert!(expected_1.report.records > 10);
+    // The counts checked are not all zero, so the test can tell a metric
+    // that is written from one that is merely present.
+    let (r1, r4) = (&expected_1.report, &expected_4.report);
+    assert!(
+        r1.site_other > 0 && r1.dropped_total() > 0 && r1.ok > 0,
+        "{r1:?}"
+    );
+    let reasons = r4.failed.iter().filter(|n| **n > 0).count();
+    assert!(reasons >= 5, "{r4:?}");
 }
 
 /// Invalid values, one per kind of variable.
