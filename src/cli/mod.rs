@@ -1,5 +1,5 @@
-//! The command-line adapter: `invoke` and `bench` over the same core as the
-//! Lambda function.
+//! The command-line adapter: `invoke`, `bench` and `replay` over the same core
+//! as the Lambda function.
 
 mod bench;
 mod invoke;
