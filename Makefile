@@ -85,3 +85,19 @@ deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds
 	else \
 	  $(SAM_ENV) sam deploy --guided; \
 	fi
+
+# --- Fuzzing: cargo-fuzz targets in fuzz/ (not part of `test`, nor of CI) -----
+# cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 allows them on stable.
+FUZZ_RUNS ?= 10000000
+FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+
+.PHONY: fuzz fuzz-record fuzz-batch fuzz-tools
+
+fuzz-tools: ## Install cargo-fuzz (once)
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+
+fuzz: fuzz-record fuzz-batch ## Fuzz both targets, FUZZ_RUNS executions each (default 10M), seeded from events/
+
+fuzz-record fuzz-batch: fuzz-%: fuzz-tools
+	$(PYTHON) fuzz/seed_corpus.py
+	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1
