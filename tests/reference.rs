@@ -120,6 +120,29 @@ fn reference_host(s: &str) -> Option<String> {
     }
 }
 
+/// How many members the top-level JSON object has, duplicates included.
+fn top_level_keys(json: &str) -> usize {
+    struct Count;
+    impl<'de> serde::de::Visitor<'de> for Count {
+        type Value = usize;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<usize, A::Error> {
+            let mut n = 0;
+            while map
+                .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                .is_some()
+            {
+                n += 1;
+            }
+            Ok(n)
+        }
+    }
+    serde::Deserializer::deserialize_map(&mut serde_json::Deserializer::from_str(json), Count)
+        .unwrap()
+}
+
 // --- input generators ---
 
 fn label() -> impl Strategy<Value = String> {
@@ -300,6 +323,9 @@ proptest! {
         let line = std::str::from_utf8(&got.data).unwrap();
         prop_assert!(line.ends_with('\n') && !line[..line.len() - 1].contains(['\n', '\r']), "{line:?}");
         let got_value: Value = serde_json::from_str(line).unwrap();
+        // A `Value` keeps the last of duplicate keys, so a field left in
+        // beside its replacement would compare equal: count the keys too.
+        prop_assert_eq!(top_level_keys(line), got_value.as_object().unwrap().len(), "{}", line);
         prop_assert_eq!(got_value, want, "input {}", data);
     }
 
@@ -371,9 +397,10 @@ fn reference_table() {
     ];
     for data in cases {
         let want = reference(data, ARRIVAL_MS, &config).unwrap();
-        let got: Value =
-            serde_json::from_slice(&transform(data.as_bytes(), ARRIVAL_MS, &config).data)
-                .unwrap_or(Value::Null);
+        let line = String::from_utf8(transform(data.as_bytes(), ARRIVAL_MS, &config).data).unwrap();
+        let got: Value = serde_json::from_str(&line).unwrap_or(Value::Null);
         assert_eq!(got, want, "input {data}");
+        let members = want.as_object().unwrap().len();
+        assert_eq!(top_level_keys(&line), members, "duplicate keys in {line}");
     }
 }
