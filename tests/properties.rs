@@ -24,8 +24,13 @@ const ARRIVAL_MS: i64 = 1_795_770_902_000;
 
 fn cases() -> ProptestConfig {
     // Moderate: the whole file runs in seconds on a busy 2-core machine.
+    // PROPTEST_CASES=100000 digs deeper locally.
+    let cases = std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
     ProptestConfig {
-        cases: 256,
+        cases,
         failure_persistence: None,
         ..ProptestConfig::default()
     }
