@@ -156,8 +156,16 @@ pub fn process_with(
     config: &Config,
     transform: TransformFn,
 ) -> Result<Processed, RequestError> {
-    let parsed: RequestIn =
-        serde_json::from_slice(request).map_err(|e| RequestError::Invalid(e.to_string()))?;
+    // Parsed from a `str` when the request is UTF-8 (it always is from
+    // Lambda): serde_json then borrows each record's `data` without checking
+    // its UTF-8 again, and one SIMD pass over the request is several times
+    // cheaper than those checks. Otherwise from the bytes, which accepts
+    // invalid UTF-8 inside strings the parser skips, as before.
+    let parsed: RequestIn = match simdutf8::basic::from_utf8(request) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(request),
+    }
+    .map_err(|e| RequestError::Invalid(e.to_string()))?;
     let mut report = BatchReport {
         invocation_id: parsed.invocation_id.and_then(json_string),
         records: parsed.records.len(),
