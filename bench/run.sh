@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO=${CARGO:-cargo}
+for tool in node npm /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "make bench needs $tool (Node.js 18+ with npm; GNU time: apt-get install time)" >&2; exit 1; }
+done
 ITERATIONS=${ITERATIONS:-50}
 DATA=target/bench-data
 
