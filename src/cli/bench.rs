@@ -26,14 +26,29 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
     let report = report.ok_or("no iteration ran")?;
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
-    let line = serde_json::json!({
-        "records": report.records,
-        "decoded_bytes": report.input_bytes,
-        "iterations": iterations,
-        "median_ms": (median * 1e6).round() / 1e3,
-        "records_per_s": (report.records as f64 / median).round(),
-        "mb_per_s": (report.input_bytes as f64 / 1e6 / median * 10.0).round() / 10.0,
-    });
-    println!("{line}");
+    let line = Line {
+        records: report.records,
+        decoded_bytes: report.input_bytes,
+        iterations,
+        median_ms: (median * 1e6).round() / 1e3,
+        records_per_s: (report.records as f64 / median).round() as u64,
+        mb_per_s: (report.input_bytes as f64 / 1e6 / median * 10.0).round() / 10.0,
+    };
+    println!(
+        "{}",
+        serde_json::to_string(&line).map_err(|e| e.to_string())?
+    );
     Ok(())
+}
+
+/// The result line. A struct, so that the keys keep this order (the one the
+/// Node.js peer in bench/ prints too) and the line reads the same every time.
+#[derive(serde::Serialize)]
+struct Line {
+    records: usize,
+    decoded_bytes: usize,
+    iterations: u32,
+    median_ms: f64,
+    records_per_s: u64,
+    mb_per_s: f64,
 }
