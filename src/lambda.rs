@@ -118,18 +118,38 @@ pub fn log_report(report: &BatchReport) {
     );
 }
 
-/// Installs the `tracing` subscriber the Lambda runtime recommends: it honours
-/// `AWS_LAMBDA_LOG_FORMAT=JSON` and `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`).
+/// Installs the `tracing` subscriber the Lambda runtime's own helper would,
+/// honouring Lambda's advanced logging controls: `AWS_LAMBDA_LOG_FORMAT=JSON`
+/// gives JSON lines, and `AWS_LAMBDA_LOG_LEVEL` (or else `RUST_LOG`) the
+/// level (`trace`, `debug`, `info`, `warn`, `error`, `off`; default `info`).
+/// Written here rather than taken from `lambda_runtime::tracing`, whose
+/// per-target filter directives pull in a regex engine for no use of ours.
 /// Inside Lambda logs go to stdout; the CLI sends them to stderr, keeping
 /// stdout for its output.
 pub fn init_logging(to_stderr: bool) {
-    if to_stderr {
-        lambda_runtime::tracing::init_default_subscriber_with_writer(std::io::stderr);
-    } else {
-        lambda_runtime::tracing::init_default_subscriber();
-    }
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
+        .or_else(|_| std::env::var("RUST_LOG"))
+        .ok()
+        .and_then(|l| {
+            l.trim()
+                .parse::<tracing_subscriber::filter::LevelFilter>()
+                .ok()
+        })
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    let builder = tracing_subscriber::fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .with_max_level(level);
+    // `try_init`: a second call (tests) keeps the first subscriber.
+    let _ = match (json, to_stderr) {
+        (true, true) => builder.json().with_writer(std::io::stderr).try_init(),
+        (true, false) => builder.json().with_writer(std::io::stdout).try_init(),
+        (false, true) => builder.with_writer(std::io::stderr).try_init(),
+        (false, false) => builder.with_writer(std::io::stdout).try_init(),
+    };
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;

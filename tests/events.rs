@@ -14,7 +14,14 @@ fn bin() -> Command {
     for v in firehose_enricher::config::VARIABLES {
         cmd.env_remove(v.name);
     }
-    cmd.env_remove("AWS_LAMBDA_RUNTIME_API");
+    for v in [
+        "AWS_LAMBDA_RUNTIME_API",
+        "RUST_LOG",
+        "AWS_LAMBDA_LOG_LEVEL",
+        "AWS_LAMBDA_LOG_FORMAT",
+    ] {
+        cmd.env_remove(v);
+    }
     cmd
 }
 
@@ -344,5 +351,55 @@ fn bench_prints_one_json_line() {
     assert_eq!(v["iterations"], 3);
     for k in ["decoded_bytes", "median_ms", "records_per_s", "mb_per_s"] {
         assert!(v[k].is_number(), "{k}: {stdout}");
+    }
+}
+
+/// Lambda's advanced logging controls: `AWS_LAMBDA_LOG_FORMAT=JSON` gives one
+/// JSON object per line, `AWS_LAMBDA_LOG_LEVEL` (or `RUST_LOG`) the level.
+#[test]
+fn log_format_and_level_follow_lambda_controls() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/failures.json");
+    let cases: &[(&[(&str, &str)], usize, bool)] = &[
+        // (environment, expected stderr lines, JSON)
+        (&[("AWS_LAMBDA_LOG_LEVEL", "error")], 0, false),
+        (&[("RUST_LOG", "error")], 0, false),
+        (
+            &[("AWS_LAMBDA_LOG_LEVEL", "warn"), ("RUST_LOG", "error")],
+            10,
+            false,
+        ),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 10, false),
+        (&[], 11, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 11, false),
+        (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 11, true),
+        (
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "json"),
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+            ],
+            10,
+            true,
+        ),
+    ];
+    for (env, lines, json) in cases {
+        let out = bin()
+            .envs(env.iter().copied())
+            .arg("invoke")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(stderr.lines().count(), *lines, "{env:?}: {stderr}");
+        for line in stderr.lines() {
+            let parsed = serde_json::from_str::<Value>(line);
+            assert_eq!(parsed.is_ok(), *json, "{env:?}: {line}");
+            if let Ok(v) = parsed {
+                assert!(
+                    v["level"].is_string() && v["fields"]["message"].is_string(),
+                    "{line}"
+                );
+            }
+        }
     }
 }
