@@ -359,7 +359,8 @@ fn bench_prints_one_json_line() {
 #[test]
 fn log_format_and_level_follow_lambda_controls() {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/failures.json");
-    let cases: &[(&[(&str, &str)], usize, bool)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], usize, bool);
+    let cases: &[Case] = &[
         // (environment, expected stderr lines, JSON)
         (&[("AWS_LAMBDA_LOG_LEVEL", "error")], 0, false),
         (&[("RUST_LOG", "error")], 0, false),
