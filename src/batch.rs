@@ -66,8 +66,37 @@ impl RequestError {
 struct RequestIn<'a> {
     #[serde(borrow, default)]
     invocation_id: Option<&'a RawValue>,
-    #[serde(borrow)]
+    #[serde(borrow, deserialize_with = "objects")]
     records: Vec<RecordIn<'a>>,
+}
+
+/// Accepts a JSON object only. serde's derived structs also accept an array
+/// of the field values in order, which would let `[["id",0,"e30="]]` pass
+/// for a batch: the request and its records must be objects.
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Vec<T>, D::Error> {
+    // Same layout, so the collect reuses the allocation.
+    Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
 }
 
 #[derive(Deserialize)]
@@ -161,7 +190,7 @@ pub fn process_with(
     // its UTF-8 again, and one SIMD pass over the request is several times
     // cheaper than those checks. Otherwise from the bytes, which accepts
     // invalid UTF-8 inside strings the parser skips, as before.
-    let parsed: RequestIn = match simdutf8::basic::from_utf8(request) {
+    let Object::<RequestIn>(parsed) = match simdutf8::basic::from_utf8(request) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(request),
     }

@@ -22,12 +22,21 @@ fn malformed_requests_get_a_clear_error() {
         ("", "EOF"),
         ("   ", "EOF"),
         ("not json", "expected"),
-        ("[]", "expected struct"),
-        ("\"records\"", "expected struct"),
+        ("[]", "expected a JSON object"),
+        ("\"records\"", "expected a JSON object"),
+        // serde's derived structs would take arrays of field values
+        (
+            r#"["x",[["r1",1795770902000,"e30="]]]"#,
+            "expected a JSON object",
+        ),
+        (
+            r#"{"records":[["r1",1795770902000,"e30="]]}"#,
+            "expected a JSON object",
+        ),
         ("{}", "missing field `records`"),
         (r#"{"records":null}"#, "expected a sequence"),
         (r#"{"records":{}}"#, "expected a sequence"),
-        (r#"{"records":[1]}"#, "expected struct"),
+        (r#"{"records":[1]}"#, "expected a JSON object"),
         (r#"{"records":[{}]}"#, "missing field `recordId`"),
         (
             r#"{"records":[{"data":"e30="}]}"#,
