@@ -386,21 +386,13 @@ impl Pending {
                 let message = e.to_string();
                 let mut doc = Vec::new();
                 for event in &events {
-                    doc.clear();
-                    core::error_record(
+                    writer.append_error(
+                        event,
+                        "Lambda.FunctionError",
+                        &message,
                         &mut doc,
-                        &ErrorRecord {
-                            attempts_made: 1,
-                            arrival_ms: event.arrival_ms,
-                            error_code: "Lambda.FunctionError",
-                            error_message: &message,
-                            attempt_ending_ms: event.arrival_ms,
-                            raw: event.data,
-                            lambda_arn: &settings.lambda_arn,
-                        },
-                    );
-                    let key = eval(&settings.error_prefix, None, event.arrival_ms);
-                    writer.append(key, Kind::Error, event.arrival_ms, &doc, stats)?;
+                        stats,
+                    )?;
                 }
                 self.clear();
                 return Ok(());
@@ -423,24 +415,8 @@ impl Pending {
                 }
                 Outcome::Dropped => {}
                 Outcome::Failed(reason) => {
-                    doc.clear();
-                    core::error_record(
-                        &mut doc,
-                        &ErrorRecord {
-                            attempts_made: 1,
-                            arrival_ms: event.arrival_ms,
-                            error_code: core::PROCESSING_FAILED_CODE,
-                            error_message: reason.code(),
-                            // One attempt, at arrival: backfilled arrivals
-                            // span years, and a batch-wide time would put
-                            // some attempts years after their record.
-                            attempt_ending_ms: event.arrival_ms,
-                            raw: event.data,
-                            lambda_arn: &settings.lambda_arn,
-                        },
-                    );
-                    let key = eval(&settings.error_prefix, None, event.arrival_ms);
-                    writer.append(key, Kind::Error, event.arrival_ms, &doc, stats)?;
+                    let code = core::PROCESSING_FAILED_CODE;
+                    writer.append_error(event, code, reason.code(), &mut doc, stats)?;
                 }
             }
         }
@@ -492,6 +468,35 @@ impl<'s> Writer<'s> {
             buffers: BTreeMap::new(),
             buffered: 0,
         }
+    }
+
+    /// Appends `event` to the error output as a Firehose error record.
+    fn append_error(
+        &mut self,
+        event: &Event,
+        error_code: &str,
+        error_message: &str,
+        doc: &mut Vec<u8>,
+        stats: &mut Stats,
+    ) -> Result<(), String> {
+        doc.clear();
+        core::error_record(
+            doc,
+            &ErrorRecord {
+                attempts_made: 1,
+                arrival_ms: event.arrival_ms,
+                error_code,
+                error_message,
+                // One attempt, at arrival: backfilled arrivals span years,
+                // and a batch-wide time would put some attempts years after
+                // their record.
+                attempt_ending_ms: event.arrival_ms,
+                raw: event.data,
+                lambda_arn: &self.settings.lambda_arn,
+            },
+        );
+        let key = eval(&self.settings.error_prefix, None, event.arrival_ms);
+        self.append(key, Kind::Error, event.arrival_ms, doc, stats)
     }
 
     fn append(
