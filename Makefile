@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench
+.PHONY: help run test lint unit bench venv demo demo-test
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
