@@ -372,7 +372,7 @@ fn decode_data(data: Option<&RawValue>, decoded: &mut Vec<u8>) -> Result<(), Fai
     if !inner.contains('\\') {
         return Err(FailReason::BadBase64);
     }
-    let unescaped = json_string_cow(raw).ok_or(FailReason::MissingData)?;
+    let unescaped = crate::time::json_string(raw.get()).ok_or(FailReason::MissingData)?;
     decoded.clear();
     BASE64
         .decode_append(unescaped.as_bytes(), decoded)
@@ -380,19 +380,7 @@ fn decode_data(data: Option<&RawValue>, decoded: &mut Vec<u8>) -> Result<(), Fai
 }
 
 fn json_string(raw: &RawValue) -> Option<String> {
-    json_string_cow(raw).map(|s| s.into_owned())
-}
-
-fn json_string_cow(raw: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
-    let raw = raw.get();
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw)
-            .ok()
-            .map(std::borrow::Cow::Owned)
-    } else {
-        Some(std::borrow::Cow::Borrowed(inner))
-    }
+    crate::time::json_string(raw.get()).map(|s| s.into_owned())
 }
 
 fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {

@@ -27,10 +27,9 @@
 
 use crate::config::{Config, FieldPath};
 use crate::domain;
-use crate::time::{format_millis, parse_json_time, Formatted};
+use crate::time::{format_millis, json_string, parse_json_time, Formatted};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -341,16 +340,6 @@ fn enrich(
     };
     out.extend_from_slice(b"}\n");
     Ok(Outcome::Ok(Enriched { site, event_time }))
-}
-
-/// A JSON string value, unescaped; `None` for any other JSON value.
-fn json_string(raw: &str) -> Option<Cow<'_, str>> {
-    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
-    if inner.contains('\\') {
-        serde_json::from_str::<String>(raw).ok().map(Cow::Owned)
-    } else {
-        Some(Cow::Borrowed(inner))
-    }
 }
 
 /// Where the key of the member whose value starts at `value_start` begins.

@@ -47,18 +47,23 @@ const MS_PER_DAY: i64 = 86_400_000;
 /// (`null`, booleans, objects, arrays) gives `None`.
 pub fn parse_json_time(raw: &str) -> Option<i64> {
     match raw.as_bytes().first()? {
-        b'"' => {
-            let inner = &raw[1..raw.len() - 1];
-            if inner.contains('\\') {
-                // Rare: an escaped string. Let serde_json undo the escapes.
-                let owned: String = serde_json::from_str(raw).ok()?;
-                parse_time_str(&owned)
-            } else {
-                parse_time_str(inner)
-            }
-        }
+        b'"' => parse_time_str(&json_string(raw)?),
         b'-' | b'0'..=b'9' => parse_epoch(raw),
         _ => None,
+    }
+}
+
+/// The raw text of a JSON string value, unescaped; `None` for any other JSON
+/// value. Borrowed unless it holds escapes, which are rare, and which
+/// serde_json undoes.
+pub(crate) fn json_string(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = raw.strip_prefix('"')?.strip_suffix('"')?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(raw)
+            .ok()
+            .map(std::borrow::Cow::Owned)
+    } else {
+        Some(std::borrow::Cow::Borrowed(inner))
     }
 }
 
