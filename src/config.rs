@@ -62,6 +62,11 @@ pub const VARIABLES: &[Variable] = &[
         default: "0",
         form: COUNT,
     },
+    Variable {
+        name: "ENRICHMENTS",
+        default: "fingerprint",
+        form: ENRICHMENT_LIST,
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -72,6 +77,8 @@ const DOMAIN_PATTERNS: &str =
 const BOOLEAN: &str = "`true` or `false`";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
+const ENRICHMENT_LIST: &str =
+    "`none`, or a comma-separated list of optional enrichers: `fingerprint`";
 
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +161,8 @@ pub struct Config {
     /// When non-zero, sites beyond the first N distinct ones of a batch are
     /// partitioned as `other`.
     pub max_sites_per_batch: usize,
+    /// The enabled enrichers, in the order they run.
+    pub pipeline: crate::enrich::Pipeline,
     /// The largest response the function may return. Lambda's synchronous
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
@@ -175,36 +184,113 @@ impl Config {
     /// Reads configuration through `lookup`; unset variables take their
     /// defaults.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| -> (&'static str, String) {
-            let var = VARIABLES
-                .iter()
-                .find(|v| v.name == name)
-                .expect("known variable");
-            (name, lookup(name).unwrap_or_else(|| var.default.to_owned()))
-        };
+        let get = |name: &'static str| get(&lookup, name);
         let mut top_keys = Vec::new();
         let time_fields = parse_fields(get("TIME_FIELDS"), &mut top_keys)?;
         let url_fields = parse_fields(get("URL_FIELDS"), &mut top_keys)?;
         let host_fields = parse_fields(get("HOST_FIELDS"), &mut top_keys)?;
         let user_agent_fields = parse_fields(get("USER_AGENT_FIELDS"), &mut top_keys)?;
-        Ok(Config {
+        let mut config = Config {
             time_fields,
             url_fields,
             host_fields,
             user_agent_fields,
-            top_keys,
+            top_keys: Vec::new(),
             max_future_ms: parse_duration(get("MAX_FUTURE"))?,
             max_age_ms: parse_duration(get("MAX_AGE"))?,
             drop_domains: parse_domain_patterns(get("DROP_DOMAINS"))?,
             drop_bots: parse_bool(get("DROP_BOTS"))?,
             site_allowlist: parse_sites(get("SITE_ALLOWLIST"))?,
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
+            pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
-        })
+        };
+        let enabled = parse_enrichments(get("ENRICHMENTS"))?;
+        let mut env = Env {
+            lookup: &lookup,
+            top_keys,
+            core: &config,
+        };
+        let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
+        config.top_keys = env.top_keys;
+        config.pipeline = pipeline;
+        Ok(config)
+    }
+
+    /// The names of the fields this configuration writes, in output order.
+    /// Same-named input fields are replaced.
+    pub fn output_fields(&self) -> &[&'static str] {
+        self.pipeline.fields()
     }
 }
 
-fn error(variable: &'static str, value: &str) -> ConfigError {
+/// What an enricher's `build` reads its configuration through: the
+/// variables, the core configuration, and the top-level keys the record
+/// parser looks for (which each field list extends).
+pub struct Env<'l> {
+    lookup: &'l dyn Fn(&str) -> Option<String>,
+    top_keys: Vec<String>,
+    core: &'l Config,
+}
+
+impl Env<'_> {
+    /// The core configuration (fields, bounds, drop rules).
+    pub fn core(&self) -> &Config {
+        self.core
+    }
+
+    /// A variable's value, or its default when unset. The variable must be
+    /// listed in [`VARIABLES`].
+    pub fn get(&self, name: &'static str) -> (&'static str, String) {
+        get(self.lookup, name)
+    }
+
+    /// A field-list variable, validated; its paths' first segments join the
+    /// keys the record parser looks for.
+    pub fn fields(&mut self, name: &'static str) -> Result<Vec<FieldPath>, ConfigError> {
+        let value = self.get(name);
+        parse_fields(value, &mut self.top_keys)
+    }
+
+    /// A `true`/`false` variable, validated.
+    pub fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
+        parse_bool(self.get(name))
+    }
+
+    /// A list of lowercase registrable domains (may be empty), validated.
+    pub fn sites(&self, name: &'static str) -> Result<HashSet<String>, ConfigError> {
+        parse_sites(self.get(name)).map(Option::unwrap_or_default)
+    }
+}
+
+fn get(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> (&'static str, String) {
+    let var = VARIABLES
+        .iter()
+        .find(|v| v.name == name)
+        .unwrap_or_else(|| panic!("{name} is not in config::VARIABLES"));
+    (name, lookup(name).unwrap_or_else(|| var.default.to_owned()))
+}
+
+/// `ENRICHMENTS`: `none`, or optional enricher names.
+fn parse_enrichments(
+    (name, value): (&'static str, String),
+) -> Result<Vec<&'static str>, ConfigError> {
+    if value.trim() == "none" {
+        return Ok(Vec::new());
+    }
+    let mut enabled = Vec::new();
+    for item in items(&value) {
+        let known = crate::enrich::optional_names()
+            .find(|n| *n == item)
+            .ok_or_else(|| error(name, &value))?;
+        if !enabled.contains(&known) {
+            enabled.push(known);
+        }
+    }
+    Ok(enabled)
+}
+
+pub(crate) fn error(variable: &'static str, value: &str) -> ConfigError {
     let expected = VARIABLES
         .iter()
         .find(|v| v.name == variable)
@@ -394,6 +480,13 @@ mod tests {
             ("MAX_SITES_PER_BATCH", "+5"),
             ("MAX_SITES_PER_BATCH", "100001"),
             ("MAX_SITES_PER_BATCH", "ten"),
+            ("ENRICHMENTS", ""),
+            ("ENRICHMENTS", "fingerprint,"),
+            ("ENRICHMENTS", "none,fingerprint"),
+            ("ENRICHMENTS", "Fingerprint"),
+            ("ENRICHMENTS", "time"), // always on, not a switch
+            ("ENRICHMENTS", "page"),
+            ("ENRICHMENTS", "nothing"),
         ];
         for (name, value) in cases {
             let err =
@@ -434,6 +527,20 @@ mod tests {
                 DomainPattern::Suffix("local".into()),
                 DomainPattern::Suffix("test".into())
             ]
+        );
+        let enrichments = |v: &str| {
+            with(&[("ENRICHMENTS", v)])
+                .unwrap()
+                .pipeline
+                .enabled()
+                .to_vec()
+        };
+        assert_eq!(enrichments("none"), Vec::<&str>::new());
+        assert_eq!(enrichments(" none "), Vec::<&str>::new());
+        assert_eq!(enrichments("fingerprint, fingerprint"), vec!["fingerprint"]);
+        assert_eq!(
+            Config::default().output_fields().last(),
+            Some(&"event_fingerprint")
         );
         // "0s" is a valid, if strict, bound.
         assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);

@@ -13,7 +13,9 @@
 //! ```
 //! use firehose_enricher::{record::transform, Config};
 //! let line = br#"{"ts":"2018-02-11T13:30:07.5+01:00","url":"https://News.BBC.co.uk/x"}"#;
-//! let out = transform(line, 1_518_352_210_000, &Config::default());
+//! // The always-on enrichers only; see `enrich` for the optional ones.
+//! let config = Config::from_lookup(|v| (v == "ENRICHMENTS").then(|| "none".into())).unwrap();
+//! let out = transform(line, 1_518_352_210_000, &config);
 //! assert_eq!(
 //!     String::from_utf8(out.data).unwrap(),
 //!     concat!(
@@ -25,16 +27,18 @@
 //! );
 //! ```
 
-use crate::config::{Config, FieldPath};
-use crate::domain;
-use crate::time::{format_millis, json_string, parse_json_time, Formatted};
+use crate::config::Config;
+use crate::enrich::{Facts, Fields, Record};
+use crate::time::{format_millis, Formatted};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
 use std::ops::Range;
 use std::sync::LazyLock;
 
-/// The fields this function writes. Same-named input fields are replaced.
+/// The fields the always-on enrichers write, first of ours and in this
+/// order. Same-named input fields are replaced; see
+/// [`Config::output_fields`] for all of a configuration's fields.
 pub const OUTPUT_FIELDS: [&str; 5] = [
     "event_time",
     "event_time_source",
@@ -146,6 +150,8 @@ pub struct Scratch {
     slots: Vec<Option<(usize, usize)>>,
     /// Every top-level member's value span, and whether it is replaced.
     members: Vec<(usize, usize, bool)>,
+    /// The enrichers' fields, before they are appended.
+    fields: Fields,
 }
 
 /// A record transformed on its own, with owned output: the convenient form
@@ -213,7 +219,8 @@ fn enrich(
             Err(_) => FailReason::NotJson,
         });
     }
-    let received = format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
+    // Checked here, once, so that every stage may rely on it.
+    format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
 
     scratch.slots.clear();
     scratch.slots.resize(config.top_keys.len(), None);
@@ -222,6 +229,7 @@ fn enrich(
     let mut de = serde_json::Deserializer::from_str(trimmed);
     TopLevel {
         keys: &config.top_keys,
+        reserved: config.output_fields(),
         base,
         scratch: &mut *scratch,
     }
@@ -229,49 +237,21 @@ fn enrich(
     .and_then(|()| de.end())
     .map_err(|_| FailReason::NotJson)?;
 
-    let value = |path: &FieldPath| -> Option<&str> {
-        let (start, end) = scratch.slots[path.top]?;
-        let mut raw = &trimmed[start..end];
-        for segment in &path.nested {
-            raw = member(raw, segment)?;
-        }
-        (raw != "null").then_some(raw)
+    let record = Record {
+        text: trimmed,
+        data,
+        arrival_ms,
+        slots: &scratch.slots,
     };
-    let first_string = |paths: &[FieldPath]| paths.iter().filter_map(value).find_map(json_string);
-
-    // Event time: the first present (non-null) time field, if it parses and
-    // lies within the skew bounds; else the arrival time.
-    let event_ms = config
-        .time_fields
-        .iter()
-        .find_map(value)
-        .and_then(parse_json_time)
-        .filter(|&t| {
-            t <= arrival_ms.saturating_add(config.max_future_ms)
-                && t >= arrival_ms.saturating_sub(config.max_age_ms)
-        });
-    let (event_time, source) = match event_ms.and_then(format_millis) {
-        Some(t) => (t, "event"),
-        None => (received, "arrival"),
-    };
-
-    // Domain: the first string URL field, parsed as a URL; failing that, the
-    // first string host field.
-    let url = first_string(&config.url_fields);
-    let from_url = url.as_deref().and_then(domain::host_from_url);
-    let bare = match from_url {
-        Some(_) => None,
-        None => first_string(&config.host_fields),
-    };
-    let host = from_url.or_else(|| bare.as_deref().and_then(domain::host_from_bare));
-
-    if let Some(host) = &host {
-        if config.drop_domains.iter().any(|p| p.matches(host)) {
-            return Ok(Outcome::Dropped(DropReason::Domain));
+    let mut facts = Facts::default();
+    scratch.fields.clear();
+    for stage in &config.pipeline.stages {
+        if let Err(reason) = stage.run(&record, &mut facts, &mut scratch.fields) {
+            return Ok(Outcome::Dropped(reason));
         }
     }
     if config.drop_bots {
-        if let Some(ua) = first_string(&config.user_agent_fields) {
+        if let Some(ua) = record.first_string(&config.user_agent_fields) {
             if is_bot(&ua) {
                 return Ok(Outcome::Dropped(DropReason::Bot));
             }
@@ -311,34 +291,17 @@ fn enrich(
             }
         }
     }
-    if kept > 0 {
-        out.push(b',');
-    }
-    out.extend_from_slice(b"\"event_time\":\"");
-    out.extend_from_slice(event_time.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"event_time_source\":\"");
-    out.extend_from_slice(source.as_bytes());
-    out.extend_from_slice(b"\",\"received_at\":\"");
-    out.extend_from_slice(received.as_str().as_bytes());
-    out.extend_from_slice(b"\",\"domain\":");
-    let site = match &host {
-        // Hosts are made of [a-z0-9._:-] only, so they need no escaping.
-        Some(host) => {
-            out.push(b'"');
-            out.extend_from_slice(host.as_bytes());
-            out.extend_from_slice(b"\",\"site\":\"");
-            let site_start = out.len();
-            out.extend_from_slice(domain::site(host).as_bytes());
-            let site = site_start..out.len();
-            out.push(b'"');
-            site
-        }
-        None => {
-            out.extend_from_slice(b"null,\"site\":null");
-            out.len()..out.len()
-        }
-    };
+    // Each field starts with a comma; the first is dropped when the object
+    // had no members.
+    let fields = &scratch.fields.buf[usize::from(kept == 0)..];
+    let fields_at = out.len() - usize::from(kept == 0);
+    out.extend_from_slice(fields);
     out.extend_from_slice(b"}\n");
+    let site = match facts.site_span {
+        Some(span) => fields_at + span.start..fields_at + span.end,
+        None => out.len()..out.len(),
+    };
+    let event_time = facts.event_time.ok_or(FailReason::InternalError)?;
     Ok(Outcome::Ok(Enriched { site, event_time }))
 }
 
@@ -367,7 +330,7 @@ fn key_start(text: &[u8], value_start: usize) -> usize {
 
 /// The raw value of `key` in the raw JSON object `raw` (the last one, as
 /// serde_json's own maps keep), or `None`.
-fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
+pub(crate) fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     struct Find<'k>(&'k str);
     impl<'de> Visitor<'de> for Find<'_> {
         type Value = Option<&'de str>;
@@ -417,6 +380,7 @@ impl Visitor<'_> for KeyIs<'_> {
 /// are and which members we replace.
 struct TopLevel<'c, 's> {
     keys: &'c [String],
+    reserved: &'c [&'static str],
     base: usize,
     scratch: &'s mut Scratch,
 }
@@ -427,7 +391,10 @@ struct KeyMatch {
     replaced: bool,
 }
 
-struct KeySeed<'c>(&'c [String]);
+struct KeySeed<'c> {
+    keys: &'c [String],
+    reserved: &'c [&'static str],
+}
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = KeyMatch;
@@ -443,8 +410,8 @@ impl Visitor<'_> for KeySeed<'_> {
     }
     fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
         Ok(KeyMatch {
-            slot: self.0.iter().position(|k| same_key(k, v)),
-            replaced: OUTPUT_FIELDS.iter().any(|k| same_key(k, v)),
+            slot: self.keys.iter().position(|k| same_key(k, v)),
+            replaced: self.reserved.iter().any(|k| same_key(k, v)),
         })
     }
 }
@@ -470,7 +437,10 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed(self.keys))? {
+        while let Some(key) = map.next_key_seed(KeySeed {
+            keys: self.keys,
+            reserved: self.reserved,
+        })? {
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
             let span = (start, start + value.get().len());

@@ -57,8 +57,8 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
         .or_else(|| {
             first_string(&HOST_FIELDS).and_then(|h| domain::host_from_bare(&h).map(Cow::into_owned))
         });
-    for field in OUTPUT_FIELDS {
-        object.remove(field);
+    for field in config.output_fields() {
+        object.remove(*field);
     }
     let (event_time, source) = match event_ms {
         Some(t) => (t, "event"),
@@ -74,6 +74,11 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
             .map_or(Value::Null, Value::from),
     );
     object.insert("domain".into(), host.map_or(Value::Null, Value::from));
+    if config.pipeline.enabled().contains(&"fingerprint") {
+        // The hash straight from the crate, over the bytes as received.
+        let hash = xxhash_rust::xxh3::xxh3_128(data.as_bytes());
+        object.insert("event_fingerprint".into(), format!("{hash:032x}").into());
+    }
     Some(Value::Object(object))
 }
 
@@ -274,6 +279,7 @@ fn event() -> impl Strategy<Value = Map<String, Value>> {
             .chain(&URL_FIELDS)
             .chain(&HOST_FIELDS)
             .chain(&OUTPUT_FIELDS)
+            .chain(&["event_fingerprint"])
             .copied()
             .collect::<Vec<_>>(),
     );

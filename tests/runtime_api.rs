@@ -465,6 +465,7 @@ const INVALID: &[(&str, &str)] = &[
     ("URL_FIELDS", "page..url"),
     ("SITE_ALLOWLIST", "Example.COM"),
     ("DROP_DOMAINS", "*."),
+    ("ENRICHMENTS", "referer"),
 ];
 
 #[test]

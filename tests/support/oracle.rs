@@ -36,8 +36,8 @@ pub fn check_record(data: &[u8], arrival_ms: i64, config: &Config, t: &Transform
     // above cover them.
     if let Ok(Value::Object(input)) = serde_json::from_slice::<Value>(data) {
         assert_eq!(
-            without_ours(&out),
-            without_ours(&input),
+            without_ours(&out, config),
+            without_ours(&input, config),
             "input fields changed"
         );
     }
@@ -69,7 +69,7 @@ pub fn check_line(line: &[u8], arrival_ms: i64, config: &Config) -> (Map<String,
     );
     assert_eq!(body.first(), Some(&b'{'), "Ok data must be an object");
     let text = std::str::from_utf8(body).expect("Ok data is UTF-8");
-    let out = ours(text);
+    let out = ours(text, config);
     let received = time::format_millis(arrival_ms).expect("Ok implies a usable arrival");
     assert_eq!(out.received_at, received.as_str(), "received_at");
     let event_time = out.event_time.clone();
@@ -121,7 +121,7 @@ struct Ours {
     site: Option<String>,
 }
 
-fn ours(text: &str) -> Ours {
+fn ours(text: &str, config: &Config) -> Ours {
     // Walk the members without building a Value: the input part may hold
     // what Value rejects.
     let members = members_of(text);
@@ -129,11 +129,24 @@ fn ours(text: &str) -> Ours {
         let n = members.iter().filter(|(k, _)| k == name).count();
         assert_eq!(n, 1, "{name} appears {n} times in {text:?}");
     }
-    let tail: Vec<&str> = members[members.len() - 5..]
+    // Ours come last: the always-on five in order, then the optional
+    // enrichers' fields, each at most once, in registry order (those with
+    // no value are omitted).
+    let first = members
         .iter()
-        .map(|(k, _)| k.as_str())
-        .collect();
-    assert_eq!(tail, OUTPUT_FIELDS, "our fields come last, in order");
+        .position(|(k, _)| k == OUTPUT_FIELDS[0])
+        .unwrap();
+    let tail: Vec<&str> = members[first..].iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(tail[..5], OUTPUT_FIELDS, "our fields come last, in order");
+    let optional = &config.output_fields()[5..];
+    let mut at = 0;
+    for name in &tail[5..] {
+        let i = optional[at..]
+            .iter()
+            .position(|o| o == name)
+            .unwrap_or_else(|| panic!("{name} after our fields, out of order, in {text:?}"));
+        at += i + 1;
+    }
     let get = |name: &str| -> Value {
         let raw = &members.iter().find(|(k, _)| k == name).unwrap().1;
         serde_json::from_str(raw).unwrap()
@@ -195,10 +208,10 @@ fn ours_as_map(o: &Ours) -> Map<String, Value> {
     m
 }
 
-fn without_ours(m: &Map<String, Value>) -> Map<String, Value> {
+fn without_ours(m: &Map<String, Value>, config: &Config) -> Map<String, Value> {
     let mut m = m.clone();
-    for name in OUTPUT_FIELDS {
-        m.remove(name);
+    for name in config.output_fields() {
+        m.remove(*name);
     }
     m
 }

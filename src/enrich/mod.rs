@@ -1,0 +1,399 @@
+//! The enrichment pipeline and the field registry.
+//!
+//! Each enricher lives in its own module and is described by data: an
+//! [`Enricher`] declares its name, the fields it writes (with their JSON and
+//! Athena types), the variables it reads and how to build it from them.
+//! [`PIPELINE`] lists them in the fixed order they run. Everything that
+//! describes the output, the README's field table, the template's Glue
+//! columns and the `schema` command, reads that list, and tests fail when
+//! they drift from it.
+//!
+//! Per record, the record layer parses the object once (a [`Record`]: where
+//! each configured field's value lies in the original text), then runs the
+//! enabled stages in order. A stage reads the record and what earlier stages
+//! found ([`Facts`]), and appends its fields through one [`Fields`] writer.
+//! The record layer then writes the input object, byte for byte, followed by
+//! those fields. A disabled enricher is not in the pipeline at all, so it
+//! costs nothing per record.
+//!
+//! ```
+//! use firehose_enricher::enrich;
+//! let site = enrich::field("site").unwrap();
+//! assert_eq!(site.athena_type, "string");
+//! assert_eq!(enrich::field("event_time").unwrap().athena_type, "timestamp");
+//! assert!(enrich::PIPELINE.iter().any(|e| e.name == "fingerprint" && e.optional));
+//! ```
+
+pub mod fingerprint;
+pub mod page;
+pub mod time;
+
+use crate::config::{ConfigError, Env, FieldPath};
+use crate::record::DropReason;
+use crate::time::Formatted;
+use std::borrow::Cow;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// The JSON type a field is written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonType {
+    String,
+    Boolean,
+    Number,
+}
+
+impl JsonType {
+    pub fn name(self) -> &'static str {
+        match self {
+            JsonType::String => "string",
+            JsonType::Boolean => "boolean",
+            JsonType::Number => "number",
+        }
+    }
+}
+
+/// When a field is present in an `Ok` record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Presence {
+    /// Always written, never null.
+    Always,
+    /// Always written; `null` when there is no value.
+    Nullable,
+    /// Written only when there is a value. Athena reads a missing field as
+    /// NULL, and every byte counts against the 6 MB response.
+    Omitted,
+}
+
+/// One field the function writes.
+#[derive(Debug, Clone, Copy)]
+pub struct Field {
+    pub name: &'static str,
+    pub json_type: JsonType,
+    /// The Athena/Glue column type.
+    pub athena_type: &'static str,
+    pub presence: Presence,
+    /// One line, for the docs.
+    pub description: &'static str,
+}
+
+/// One enricher, described by data.
+pub struct Enricher {
+    /// Its name; for an optional enricher, the `ENRICHMENTS` value that turns
+    /// it on.
+    pub name: &'static str,
+    /// Whether `ENRICHMENTS` switches it; `false` for the always-on ones.
+    pub optional: bool,
+    /// One line, for the docs.
+    pub summary: &'static str,
+    /// The fields it writes, in the order it writes them.
+    pub fields: &'static [Field],
+    /// The configuration variables it reads (each also in
+    /// [`crate::config::VARIABLES`]).
+    pub variables: &'static [&'static str],
+    /// Builds the stage from the configuration, validating its variables.
+    pub build: fn(&mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError>,
+}
+
+impl fmt::Debug for Enricher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Enricher")
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// Every enricher, in the order they run. Later stages may read what earlier
+/// ones found: the page's host before the referrer is classified, the
+/// referrer before the channel is derived.
+pub const PIPELINE: &[&Enricher] = &[&time::ENRICHER, &page::ENRICHER, &fingerprint::ENRICHER];
+
+/// Every field any enricher writes, with its enricher, in output order.
+pub fn fields() -> impl Iterator<Item = (&'static Enricher, &'static Field)> {
+    PIPELINE
+        .iter()
+        .flat_map(|e| e.fields.iter().map(move |f| (*e, f)))
+}
+
+/// The registry entry of a field by name.
+pub fn field(name: &str) -> Option<&'static Field> {
+    fields().map(|(_, f)| f).find(|f| f.name == name)
+}
+
+/// The names of the optional enrichers: the values `ENRICHMENTS` accepts
+/// besides `none`.
+pub fn optional_names() -> impl Iterator<Item = &'static str> {
+    PIPELINE.iter().filter(|e| e.optional).map(|e| e.name)
+}
+
+/// The field table of the docs, generated from the registry: one row per
+/// field, in output order.
+pub fn fields_markdown() -> String {
+    let mut md = String::from(
+        "| field | enricher | JSON | Athena | present | value |\n|---|---|---|---|---|---|\n",
+    );
+    for (e, f) in fields() {
+        let enricher = if e.optional {
+            format!("`{}`", e.name)
+        } else {
+            format!("{} (always)", e.name)
+        };
+        let present = match f.presence {
+            Presence::Always => "always",
+            Presence::Nullable => "always, `null` when unknown",
+            Presence::Omitted => "only with a value",
+        };
+        md.push_str(&format!(
+            "| `{}` | {} | {} | `{}` | {} | {} |\n",
+            f.name,
+            enricher,
+            f.json_type.name(),
+            f.athena_type,
+            present,
+            f.description
+        ));
+    }
+    md
+}
+
+/// One stage of the pipeline: an enricher built from its configuration.
+pub trait Stage: Send + Sync + fmt::Debug {
+    /// Reads the record and what earlier stages found, notes what later
+    /// stages need in `facts`, and appends this enricher's fields to `out`.
+    /// Returns the reason when the record is to be dropped.
+    fn run<'a>(
+        &self,
+        record: &Record<'a>,
+        facts: &mut Facts<'a>,
+        out: &mut Fields,
+    ) -> Result<(), DropReason>;
+}
+
+/// One record as the enrichers see it: the original text, parsed once.
+pub struct Record<'a> {
+    /// The JSON object's text, surrounding whitespace removed.
+    pub text: &'a str,
+    /// The decoded record exactly as received.
+    pub data: &'a [u8],
+    /// Firehose's `approximateArrivalTimestamp`, epoch milliseconds.
+    pub arrival_ms: i64,
+    /// For each of the configuration's top-level keys, the span of its value
+    /// in `text` (the last duplicate's).
+    pub(crate) slots: &'a [Option<(usize, usize)>],
+}
+
+impl<'a> Record<'a> {
+    /// The raw JSON text of a field's value; `None` when it is absent or
+    /// `null`.
+    pub fn value(&self, path: &FieldPath) -> Option<&'a str> {
+        let (start, end) = self.slots[path.top]?;
+        let mut raw = &self.text[start..end];
+        for segment in &path.nested {
+            raw = crate::record::member(raw, segment)?;
+        }
+        (raw != "null").then_some(raw)
+    }
+
+    /// The first of `paths` that holds a string, unescaped. Fields holding
+    /// anything else are passed over.
+    pub fn first_string(&self, paths: &[FieldPath]) -> Option<Cow<'a, str>> {
+        paths
+            .iter()
+            .filter_map(|p| self.value(p))
+            .find_map(crate::time::json_string)
+    }
+}
+
+/// What earlier stages found, for later ones.
+#[derive(Debug, Default)]
+pub struct Facts<'a> {
+    /// `event_time`, set by the time stage.
+    pub event_time: Option<Formatted>,
+    /// The page URL: the first string of `URL_FIELDS`, unescaped.
+    pub page_url: Option<Cow<'a, str>>,
+    /// `domain`, the page's normalized host.
+    pub host: Option<Cow<'a, str>>,
+    /// Where `site` starts in `host` (the site is a suffix of the host).
+    pub(crate) site_start: usize,
+    /// Where the page stage wrote the site's text in the [`Fields`] buffer.
+    pub(crate) site_span: Option<Range<usize>>,
+}
+
+impl Facts<'_> {
+    /// `site`, the registrable domain of the page's host.
+    pub fn site(&self) -> Option<&str> {
+        self.host.as_deref().map(|h| &h[self.site_start..])
+    }
+}
+
+/// The writer every stage appends its fields through. Each field is written
+/// as `,"name":value`; the record layer drops the first comma when the
+/// object had no members.
+#[derive(Debug, Default)]
+pub struct Fields {
+    pub(crate) buf: Vec<u8>,
+}
+
+impl Fields {
+    pub(crate) fn clear(&mut self) {
+        self.buf.clear();
+    }
+
+    fn key(&mut self, name: &str) {
+        self.buf.extend_from_slice(b",\"");
+        self.buf.extend_from_slice(name.as_bytes());
+        self.buf.extend_from_slice(b"\":");
+    }
+
+    /// A string, escaped as JSON requires.
+    pub fn string(&mut self, name: &str, value: &str) {
+        self.key(name);
+        if value
+            .bytes()
+            .all(|b| b >= 0x20 && b != b'"' && b != b'\\' && b < 0x7f)
+        {
+            self.buf.push(b'"');
+            self.buf.extend_from_slice(value.as_bytes());
+            self.buf.push(b'"');
+        } else {
+            // Writing a str into a Vec cannot fail.
+            let _ = serde_json::to_writer(&mut self.buf, value);
+        }
+    }
+
+    /// A string when there is a non-empty value; nothing otherwise.
+    pub fn optional(&mut self, name: &str, value: Option<&str>) {
+        if let Some(v) = value.filter(|v| !v.is_empty()) {
+            self.string(name, v);
+        }
+    }
+
+    /// A string, returning where its text lies in the buffer.
+    pub(crate) fn string_span(&mut self, name: &str, value: &str) -> Range<usize> {
+        self.string(name, value);
+        let end = self.buf.len() - 1;
+        end - value.len()..end
+    }
+
+    pub fn null(&mut self, name: &str) {
+        self.key(name);
+        self.buf.extend_from_slice(b"null");
+    }
+
+    pub fn boolean(&mut self, name: &str, value: bool) {
+        self.key(name);
+        self.buf
+            .extend_from_slice(if value { b"true" } else { b"false" });
+    }
+}
+
+/// The stages of the enabled enrichers, built and validated at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct Pipeline {
+    pub(crate) stages: Vec<Arc<dyn Stage>>,
+    /// The fields the enabled enrichers write: same-named input members are
+    /// replaced by ours.
+    pub(crate) reserved: Vec<&'static str>,
+    /// The names of the enabled optional enrichers, in pipeline order.
+    pub(crate) enabled: Vec<&'static str>,
+}
+
+impl Pipeline {
+    /// Builds every always-on enricher and the optional ones in `enabled`.
+    pub(crate) fn build(env: &mut Env<'_>, enabled: &[&str]) -> Result<Pipeline, ConfigError> {
+        let mut pipeline = Pipeline::default();
+        for e in PIPELINE {
+            if e.optional && !enabled.contains(&e.name) {
+                continue;
+            }
+            pipeline.stages.push((e.build)(env)?);
+            pipeline.reserved.extend(e.fields.iter().map(|f| f.name));
+            if e.optional {
+                pipeline.enabled.push(e.name);
+            }
+        }
+        Ok(pipeline)
+    }
+
+    /// The names of the fields the enabled enrichers write, in output order.
+    pub fn fields(&self) -> &[&'static str] {
+        &self.reserved
+    }
+
+    /// The enabled optional enrichers, in pipeline order.
+    pub fn enabled(&self) -> &[&'static str] {
+        &self.enabled
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_names_are_unique_lowercase_column_names() {
+        let mut seen = std::collections::HashSet::new();
+        for (e, f) in fields() {
+            assert!(seen.insert(f.name), "{} declared twice", f.name);
+            assert!(
+                f.name
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+                "{}: Glue stores lowercase names of [a-z0-9_]",
+                f.name
+            );
+            assert!(!f.description.is_empty(), "{} has no description", f.name);
+            assert!(
+                !e.optional || f.presence == Presence::Omitted,
+                "{}: new fields are omitted when they have no value",
+                f.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_variable_an_enricher_reads_is_a_config_variable() {
+        for e in PIPELINE {
+            for v in e.variables {
+                assert!(
+                    crate::config::VARIABLES
+                        .iter()
+                        .any(|known| known.name == *v),
+                    "{}: {v} is not in config::VARIABLES",
+                    e.name
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn fields_writer_escapes() {
+        let cases: &[(&str, &str)] = &[
+            ("", r#","f":"""#),
+            ("plain", r#","f":"plain""#),
+            ("a\"b", r#","f":"a\"b""#),
+            ("a\\b", r#","f":"a\\b""#),
+            ("line\nbreak", r#","f":"line\nbreak""#),
+            ("tab\t", r#","f":"tab\t""#),
+            ("\u{1}", r#","f":"\u0001""#),
+            ("é", r#","f":"é""#),
+            ("\u{7f}", ",\"f\":\"\u{7f}\""),
+        ];
+        for (value, want) in cases {
+            let mut w = Fields::default();
+            w.string("f", value);
+            assert_eq!(std::str::from_utf8(&w.buf).unwrap(), *want, "{value:?}");
+        }
+        let mut w = Fields::default();
+        w.optional("a", None);
+        w.optional("b", Some(""));
+        assert!(w.buf.is_empty(), "absent and empty values are omitted");
+        w.boolean("c", true);
+        w.null("d");
+        assert_eq!(
+            std::str::from_utf8(&w.buf).unwrap(),
+            r#","c":true,"d":null"#
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! `domain` and `site`: which website the event came from. Always on: the
+//! `site` partition key comes from here, and so does `DROP_DOMAINS`.
+
+use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
+use crate::config::{ConfigError, DomainPattern, Env, FieldPath};
+use crate::domain;
+use crate::record::DropReason;
+use std::sync::Arc;
+
+pub const ENRICHER: Enricher = Enricher {
+    name: "page",
+    optional: false,
+    summary: "the page's host and registrable domain, for the site partition",
+    fields: &[
+        Field {
+            name: "domain",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Nullable,
+            description: "the page's host: lowercase ASCII, IDN as punycode, no port, userinfo or trailing dot; IP addresses kept (IPv6 without brackets); `null` when there is no valid host",
+        },
+        Field {
+            name: "site",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Nullable,
+            description: "the registrable domain of `domain` per the Public Suffix List, private section included; an IP address, a single-label host or a public suffix is its own site; `null` when `domain` is",
+        },
+    ],
+    variables: &["URL_FIELDS", "HOST_FIELDS", "DROP_DOMAINS"],
+    build,
+};
+
+#[derive(Debug)]
+struct Page {
+    url_fields: Vec<FieldPath>,
+    host_fields: Vec<FieldPath>,
+    drop_domains: Vec<DomainPattern>,
+}
+
+fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+    let config = env.core();
+    Ok(Arc::new(Page {
+        url_fields: config.url_fields.clone(),
+        host_fields: config.host_fields.clone(),
+        drop_domains: config.drop_domains.clone(),
+    }))
+}
+
+impl Stage for Page {
+    fn run<'a>(
+        &self,
+        record: &Record<'a>,
+        facts: &mut Facts<'a>,
+        out: &mut Fields,
+    ) -> Result<(), DropReason> {
+        // The first string URL field, parsed as a URL; failing that, the
+        // first string host field, read as a bare host.
+        let url = record.first_string(&self.url_fields);
+        let from_url = url.as_deref().and_then(domain::host_from_url);
+        let host = match from_url {
+            Some(h) => Some(h.into_owned().into()),
+            None => record
+                .first_string(&self.host_fields)
+                .and_then(|bare| domain::host_from_bare(&bare).map(|h| h.into_owned().into())),
+        };
+        facts.page_url = url;
+        facts.host = host;
+        let Some(host) = facts.host.as_deref() else {
+            out.null("domain");
+            out.null("site");
+            return Ok(());
+        };
+        if self.drop_domains.iter().any(|p| p.matches(host)) {
+            return Err(DropReason::Domain);
+        }
+        // Hosts are made of [a-z0-9._:-] only, so they need no escaping.
+        out.string("domain", host);
+        let site = domain::site(host);
+        facts.site_start = host.len() - site.len();
+        facts.site_span = Some(out.string_span("site", site));
+        Ok(())
+    }
+}

@@ -1,0 +1,103 @@
+//! The field registry drives the docs and the template: the README's field
+//! table is generated from it, and the Glue table declares every field with
+//! its registry type. Either drifting from the code fails here.
+//!
+//! `UPDATE_DOCS=1 cargo test --test registry` rewrites the README's table.
+
+use firehose_enricher::enrich::{self, Presence};
+use serde_yaml::Value;
+
+const BEGIN: &str =
+    "<!-- fields:begin (generated from src/enrich; UPDATE_DOCS=1 cargo test --test registry) -->\n";
+const END: &str = "<!-- fields:end -->";
+
+fn readme_path() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")
+}
+
+#[test]
+fn readme_field_table_is_the_registry() {
+    let readme = std::fs::read_to_string(readme_path()).unwrap();
+    let start = readme
+        .find(BEGIN)
+        .expect("README has the fields:begin marker")
+        + BEGIN.len();
+    let end = start
+        + readme[start..]
+            .find(END)
+            .expect("README has the fields:end marker");
+    let want = enrich::fields_markdown();
+    if readme[start..end] != want && std::env::var_os("UPDATE_DOCS").is_some() {
+        let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
+        std::fs::write(readme_path(), updated).unwrap();
+        return;
+    }
+    assert_eq!(
+        readme[start..end],
+        want,
+        "README's field table differs from the registry; run UPDATE_DOCS=1 cargo test --test registry"
+    );
+}
+
+#[test]
+fn generated_table_has_a_row_per_field_and_the_omitted_rule() {
+    let md = enrich::fields_markdown();
+    let rows = md.lines().count() - 2;
+    assert_eq!(rows, enrich::fields().count());
+    // Edge: the always-on fields keep their null/always behaviour, and at
+    // least one optional field shows the omitted rule.
+    assert!(md.contains(
+        "| `domain` | page (always) | string | `string` | always, `null` when unknown |"
+    ));
+    assert!(enrich::fields().any(|(_, f)| f.presence == Presence::Omitted));
+}
+
+/// The events table's columns, per branch of its `!If` on the layout.
+fn event_columns() -> Vec<Vec<(String, String)>> {
+    let t: Value = serde_yaml::from_str(include_str!("../template.yaml")).unwrap();
+    let columns =
+        &t["Resources"]["EventsTable"]["Properties"]["TableInput"]["StorageDescriptor"]["Columns"];
+    let branches: Vec<&Value> = match columns {
+        Value::Tagged(tagged) if tagged.tag == "!If" => {
+            tagged.value.as_sequence().unwrap()[1..].iter().collect()
+        }
+        other => vec![other],
+    };
+    branches
+        .into_iter()
+        .map(|b| {
+            b.as_sequence()
+                .expect("a list of columns")
+                .iter()
+                .map(|c| {
+                    (
+                        c["Name"].as_str().unwrap().to_owned(),
+                        c["Type"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn glue_columns_declare_every_field_with_its_registry_type() {
+    let branches = event_columns();
+    assert!(!branches.is_empty());
+    for columns in &branches {
+        // `site` is a partition key in the DateSite layout, so not a column.
+        let partitioned_by_site = !columns.iter().any(|(n, _)| n == "site");
+        for (_, f) in enrich::fields() {
+            if f.name == "site" && partitioned_by_site {
+                continue;
+            }
+            let column = columns.iter().find(|(n, _)| n == f.name);
+            assert_eq!(
+                column.map(|(_, t)| t.as_str()),
+                Some(f.athena_type),
+                "template column for {}",
+                f.name
+            );
+        }
+    }
+}
