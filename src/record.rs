@@ -28,7 +28,7 @@
 //! ```
 
 use crate::config::Config;
-use crate::enrich::{Facts, Fields, Record};
+use crate::enrich::{Edit, Facts, Fields, Member, Record};
 use crate::time::{format_millis, Formatted};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
@@ -146,10 +146,11 @@ pub struct Enriched {
 /// allocate.
 #[derive(Default)]
 pub struct Scratch {
-    /// For each of `Config::top_keys`, where its value lies in the text.
-    slots: Vec<Option<(usize, usize)>>,
-    /// Every top-level member's value span, and whether it is replaced.
-    members: Vec<(usize, usize, bool)>,
+    /// For each of `Config::top_keys`, the index in `members` of the member
+    /// that holds it (the last duplicate's).
+    slots: Vec<Option<usize>>,
+    /// Every top-level member: its value's span, and whether it is replaced.
+    members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
 }
@@ -242,6 +243,7 @@ fn enrich(
         data,
         arrival_ms,
         slots: &scratch.slots,
+        members: &scratch.members,
     };
     let mut facts = Facts::default();
     scratch.fields.clear();
@@ -250,6 +252,7 @@ fn enrich(
             return Ok(Outcome::Dropped(reason));
         }
     }
+    let edits = &mut facts.edits;
     if config.drop_bots {
         if let Some(ua) = record.first_string(&config.user_agent_fields) {
             if is_bot(&ua) {
@@ -260,24 +263,38 @@ fn enrich(
 
     // Write: the object minus its closing brace, then the new fields.
     let start = out.len();
-    let replaced = scratch.members.iter().any(|m| m.2);
+    let replaced = scratch.members.iter().any(|m| m.replaced);
     let mut kept = scratch.members.len();
-    if !replaced {
+    if !replaced && edits.is_empty() {
         out.extend_from_slice(&trimmed.as_bytes()[..trimmed.len() - 1]);
     } else {
-        // Rare: the input already has some of our fields. Rebuild the object
-        // from its members' raw text, leaving those out.
+        // Rare: the input already has some of our fields, or a stage edits
+        // members. Rebuild the object from its members' raw text, leaving
+        // ours out and applying the edits; every other member is copied
+        // byte for byte.
+        edits.sort_by_key(|(i, _)| *i);
+        let mut next_edit = edits.iter().peekable();
         out.push(b'{');
         kept = 0;
-        for &(value_start, value_end, is_replaced) in &scratch.members {
-            if is_replaced {
+        for (i, m) in scratch.members.iter().enumerate() {
+            let mut edit = None;
+            while let Some((_, e)) = next_edit.next_if(|(at, _)| *at <= i) {
+                edit = Some(e);
+            }
+            if m.replaced || matches!(edit, Some(Edit::Remove)) {
                 continue;
             }
             if kept > 0 {
                 out.push(b',');
             }
-            let key_start = key_start(trimmed.as_bytes(), value_start);
-            out.extend_from_slice(&trimmed.as_bytes()[key_start..value_end]);
+            let key_start = key_start(trimmed.as_bytes(), m.value.start);
+            match edit {
+                Some(Edit::Replace(value)) => {
+                    out.extend_from_slice(&trimmed.as_bytes()[key_start..m.value.start]);
+                    out.extend_from_slice(value.as_bytes());
+                }
+                _ => out.extend_from_slice(&trimmed.as_bytes()[key_start..m.value.end]),
+            }
             kept += 1;
         }
     }
@@ -309,7 +326,7 @@ fn enrich(
 /// Walks back over whitespace and the colon to the key's closing quote, then
 /// to its opening quote: the first `"` not escaped by an odd run of
 /// backslashes, since a JSON string holds no other.
-fn key_start(text: &[u8], value_start: usize) -> usize {
+pub(crate) fn key_start(text: &[u8], value_start: usize) -> usize {
     let mut i = value_start;
     while i > 0 && text[i - 1] != b'"' {
         i -= 1;
@@ -443,12 +460,14 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         })? {
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
-            let span = (start, start + value.get().len());
             if let Some(slot) = key.slot {
                 // The last duplicate wins, as in serde_json's own maps.
-                self.scratch.slots[slot] = Some(span);
+                self.scratch.slots[slot] = Some(self.scratch.members.len());
             }
-            self.scratch.members.push((span.0, span.1, key.replaced));
+            self.scratch.members.push(Member {
+                value: start..start + value.get().len(),
+                replaced: key.replaced,
+            });
         }
         Ok(())
     }

@@ -178,21 +178,74 @@ pub struct Record<'a> {
     pub data: &'a [u8],
     /// Firehose's `approximateArrivalTimestamp`, epoch milliseconds.
     pub arrival_ms: i64,
-    /// For each of the configuration's top-level keys, the span of its value
-    /// in `text` (the last duplicate's).
-    pub(crate) slots: &'a [Option<(usize, usize)>],
+    /// For each of the configuration's top-level keys, the index of the
+    /// member holding it (the last duplicate's).
+    pub(crate) slots: &'a [Option<usize>],
+    /// Every top-level member, in order.
+    pub(crate) members: &'a [Member],
+}
+
+/// One top-level member of a record.
+#[derive(Debug, Clone)]
+pub struct Member {
+    /// Where its value's JSON text lies in [`Record::text`].
+    pub value: Range<usize>,
+    /// Whether it is one of our fields, which the output replaces.
+    pub replaced: bool,
+}
+
+/// A change a stage makes to one of the record's top-level members. Only the
+/// privacy controls and the Parquet `extra` column change input members;
+/// every other member is copied byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Edit {
+    /// Leave the member out of the output.
+    Remove,
+    /// Write this JSON text as the member's value (the key stays as it is).
+    Replace(String),
 }
 
 impl<'a> Record<'a> {
     /// The raw JSON text of a field's value; `None` when it is absent or
     /// `null`.
     pub fn value(&self, path: &FieldPath) -> Option<&'a str> {
-        let (start, end) = self.slots[path.top]?;
-        let mut raw = &self.text[start..end];
+        let member = self.slots[path.top]?;
+        let mut raw = self.member_value(member);
         for segment in &path.nested {
             raw = crate::record::member(raw, segment)?;
         }
         (raw != "null").then_some(raw)
+    }
+
+    /// The index of the member holding a path's first segment (the last
+    /// duplicate's), if present.
+    pub fn member_of(&self, path: &FieldPath) -> Option<usize> {
+        self.slots[path.top]
+    }
+
+    /// How many top-level members the record has, duplicates included.
+    pub fn member_count(&self) -> usize {
+        self.members.len()
+    }
+
+    /// A member's key as raw JSON text, quotes included (it may hold
+    /// escapes: see [`crate::time::json_string`] to read it).
+    pub fn member_key(&self, i: usize) -> &'a str {
+        let value_start = self.members[i].value.start;
+        let start = crate::record::key_start(self.text.as_bytes(), value_start);
+        // The key ends at its closing quote, before the colon.
+        let end = self.text[..value_start].rfind('"').map_or(start, |q| q + 1);
+        &self.text[start..end]
+    }
+
+    /// A member's value as raw JSON text.
+    pub fn member_value(&self, i: usize) -> &'a str {
+        &self.text[self.members[i].value.clone()]
+    }
+
+    /// Whether a member is one of our fields (so it is not in the output).
+    pub fn member_is_ours(&self, i: usize) -> bool {
+        self.members[i].replaced
     }
 
     /// The first of `paths` that holds a string, unescaped. Fields holding
@@ -218,6 +271,9 @@ pub struct Facts<'a> {
     pub(crate) site_start: usize,
     /// Where the page stage wrote the site's text in the [`Fields`] buffer.
     pub(crate) site_span: Option<Range<usize>>,
+    /// Changes to input members, by member index. When two stages edit the
+    /// same member, the later stage's edit wins.
+    pub edits: Vec<(usize, Edit)>,
 }
 
 impl Facts<'_> {
@@ -364,6 +420,81 @@ mod tests {
                     e.name
                 );
             }
+        }
+    }
+
+    /// A stage that edits members by key, as the privacy controls do.
+    #[derive(Debug)]
+    struct EditByKey(Vec<(&'static str, Edit)>);
+
+    impl Stage for EditByKey {
+        fn run<'a>(
+            &self,
+            record: &Record<'a>,
+            facts: &mut Facts<'a>,
+            _: &mut Fields,
+        ) -> Result<(), DropReason> {
+            for i in 0..record.member_count() {
+                let key = crate::time::json_string(record.member_key(i)).unwrap();
+                for (name, edit) in &self.0 {
+                    if key == *name {
+                        facts.edits.push((i, edit.clone()));
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn stages_edit_members_and_everything_else_is_kept() {
+        let replace = |v: &str| Edit::Replace(v.to_owned());
+        let cases: &[(&str, Vec<(&'static str, Edit)>, &str)] = &[
+            // --- edge cases ---
+            (r#"{}"#, vec![("a", Edit::Remove)], "{"),
+            (r#"{"a":1}"#, vec![("a", Edit::Remove)], "{"),
+            (
+                r#"{"a":1,"a":2}"#,
+                vec![("a", replace("0"))],
+                r#"{"a":0,"a":0,"#,
+            ),
+            (
+                r#"{"a":1,"b":2}"#,
+                vec![("a", replace("3")), ("a", Edit::Remove)],
+                r#"{"b":2,"#,
+            ),
+            (
+                r#"{"a" : 1 ,"b":2}"#,
+                vec![("a", replace(r#""x""#))],
+                r#"{"a" : "x","b":2,"#,
+            ),
+            (r#"{"site":"x","a":1}"#, vec![("a", Edit::Remove)], "{"),
+            (
+                r#"{ "b" : [1, 2] , "a":{"n":1} }"#,
+                vec![("a", replace("{}"))],
+                r#"{"b" : [1, 2],"a":{},"#,
+            ),
+            // --- the plain case ---
+            (
+                r#"{"a":1,"b":"k"}"#,
+                vec![("b", replace(r#""h""#))],
+                r#"{"a":1,"b":"h","#,
+            ),
+        ];
+        for (input, edits, want) in cases {
+            let mut config =
+                crate::Config::from_lookup(|v| (v == "ENRICHMENTS").then(|| "none".into()))
+                    .unwrap();
+            config
+                .pipeline
+                .stages
+                .push(Arc::new(EditByKey(edits.clone())));
+            let t = crate::record::transform(input.as_bytes(), 0, &config);
+            let line = String::from_utf8(t.data).unwrap();
+            assert!(line.starts_with(want), "{input}: {line}");
+            let rest = &line[want.len()..];
+            assert!(rest.starts_with(r#""event_time":"#), "{input}: {line}");
+            let _: serde_json::Value = serde_json::from_str(&line).expect("valid JSON");
         }
     }
 
