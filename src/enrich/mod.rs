@@ -449,7 +449,8 @@ mod tests {
     #[test]
     fn stages_edit_members_and_everything_else_is_kept() {
         let replace = |v: &str| Edit::Replace(v.to_owned());
-        let cases: &[(&str, Vec<(&'static str, Edit)>, &str)] = &[
+        type Case = (&'static str, Vec<(&'static str, Edit)>, &'static str);
+        let cases: &[Case] = &[
             // --- edge cases ---
             (r#"{}"#, vec![("a", Edit::Remove)], "{"),
             (r#"{"a":1}"#, vec![("a", Edit::Remove)], "{"),
