@@ -67,6 +67,16 @@ pub const VARIABLES: &[Variable] = &[
         default: "fingerprint",
         form: ENRICHMENT_LIST,
     },
+    Variable {
+        name: "REFERRER_FIELDS",
+        default: "referrer,page_referrer,document_referrer,referer",
+        form: FIELD_LIST,
+    },
+    Variable {
+        name: "INTERNAL_SITES",
+        default: "",
+        form: SITE_LIST,
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -78,7 +88,7 @@ const BOOLEAN: &str = "`true` or `false`";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `fingerprint`";
+    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
 
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]

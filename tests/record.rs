@@ -2,33 +2,14 @@
 
 mod common;
 
-use common::ARRIVAL_MS;
+use common::{config, enriched, ARRIVAL_MS};
 use firehose_enricher::record::{transform, DropReason, FailReason, Outcome};
 use firehose_enricher::Config;
 use serde_json::Value;
 
-fn config(vars: &[(&str, &str)]) -> Config {
-    let vars: Vec<(String, String)> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    Config::from_lookup(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-        .unwrap()
-}
-
 /// The always-on enrichers only: for tables that pin exact output bytes.
 fn core() -> Config {
     config(&[("ENRICHMENTS", "none")])
-}
-
-fn enriched(input: &str, config: &Config) -> Value {
-    let t = transform(input.as_bytes(), ARRIVAL_MS, config);
-    assert!(
-        matches!(t.outcome, Outcome::Ok(_)),
-        "{input}: {:?}",
-        t.outcome
-    );
-    serde_json::from_slice(&t.data).unwrap()
 }
 
 #[test]

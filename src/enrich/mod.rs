@@ -24,8 +24,10 @@
 //! assert!(enrich::PIPELINE.iter().any(|e| e.name == "fingerprint" && e.optional));
 //! ```
 
+pub mod campaign;
 pub mod fingerprint;
 pub mod page;
+pub mod referrer;
 pub mod time;
 
 use crate::config::{ConfigError, Env, FieldPath};
@@ -107,7 +109,13 @@ impl fmt::Debug for Enricher {
 /// Every enricher, in the order they run. Later stages may read what earlier
 /// ones found: the page's host before the referrer is classified, the
 /// referrer before the channel is derived.
-pub const PIPELINE: &[&Enricher] = &[&time::ENRICHER, &page::ENRICHER, &fingerprint::ENRICHER];
+pub const PIPELINE: &[&Enricher] = &[
+    &time::ENRICHER,
+    &page::ENRICHER,
+    &referrer::ENRICHER,
+    &campaign::ENRICHER,
+    &fingerprint::ENRICHER,
+];
 
 /// Every field any enricher writes, with its enricher, in output order.
 pub fn fields() -> impl Iterator<Item = (&'static Enricher, &'static Field)> {
@@ -271,9 +279,23 @@ pub struct Facts<'a> {
     pub(crate) site_start: usize,
     /// Where the page stage wrote the site's text in the [`Fields`] buffer.
     pub(crate) site_span: Option<Range<usize>>,
+    /// What the referrer stage found; `None` when it is not enabled.
+    pub referrer: Option<ReferrerFacts<'a>>,
     /// Changes to input members, by member index. When two stages edit the
     /// same member, the later stage's edit wins.
     pub edits: Vec<(usize, Edit)>,
+}
+
+/// What the referrer stage found, for the channel: all `None` when the
+/// record has no referrer with a valid host.
+#[derive(Debug, Default)]
+pub struct ReferrerFacts<'a> {
+    /// `referrer_domain`.
+    pub host: Option<Cow<'a, str>>,
+    /// `referrer_medium`.
+    pub medium: Option<referrer::Medium>,
+    /// `referrer_source`.
+    pub source: Option<&'static str>,
 }
 
 impl Facts<'_> {

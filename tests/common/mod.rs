@@ -4,6 +4,8 @@
 
 use base64::Engine;
 use firehose_enricher::partition;
+use firehose_enricher::record::{transform, Outcome};
+use firehose_enricher::Config;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 
@@ -11,6 +13,27 @@ pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose:
 
 /// 2026-11-27 09:15:02 UTC, the arrival time of the sample events.
 pub const ARRIVAL_MS: i64 = 1_795_770_902_000;
+
+/// A configuration from these variables, the rest at their defaults.
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    Config::from_lookup(move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        .unwrap()
+}
+
+/// A record's `Ok` output, parsed; panics on any other outcome.
+pub fn enriched(input: &str, config: &Config) -> Value {
+    let t = transform(input.as_bytes(), ARRIVAL_MS, config);
+    assert!(
+        matches!(t.outcome, Outcome::Ok(_)),
+        "{input}: {:?}",
+        t.outcome
+    );
+    serde_json::from_slice(&t.data).unwrap()
+}
 
 pub fn b64(data: &[u8]) -> String {
     B64.encode(data)

@@ -1,0 +1,518 @@
+//! `utm_*`, `click_network` and `channel`: the campaign in the page URL's
+//! query, the ad network of its click identifier, and GA4's default channel
+//! group, computed per event. Every rule for `channel` is in this file.
+//!
+//! `channel` uses GA4's names, plus two of our own: `Internal` (a referrer
+//! from the page's own site or `INTERNAL_SITES`, which GA4 hides inside a
+//! session) and `AI Assistant` (a referrer or campaign source from the AI
+//! assistant list, which GA4 counts as `Referral`).
+//!
+//! ```
+//! use firehose_enricher::enrich::campaign::{channel, Campaign};
+//! let c = Campaign { source: Some("Facebook"), medium: Some("cpc"), ..Campaign::default() };
+//! assert_eq!(channel(&c, None, None), Some("Paid Social"));
+//! ```
+
+use super::referrer::{list_of_source, Medium};
+use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, ReferrerFacts, Stage};
+use crate::config::{ConfigError, Env};
+use crate::record::DropReason;
+use std::borrow::Cow;
+use std::sync::Arc;
+
+/// The campaign parameters, in the order their fields are written. Names
+/// match case-insensitively.
+pub const UTM_PARAMS: [&str; 6] = [
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "utm_term",
+    "utm_content",
+    "utm_id",
+];
+
+/// The click identifiers `click_network` knows (see [`network`]).
+pub const CLICK_IDS: [&str; 9] = [
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "dclid",
+    "msclkid",
+    "fbclid",
+    "ttclid",
+    "li_fat_id",
+    "twclid",
+];
+
+/// The ad network of a click identifier (lowercase name).
+pub fn network(click_id: &str) -> Option<&'static str> {
+    Some(match click_id {
+        "gclid" | "gbraid" | "wbraid" | "dclid" => "google_ads",
+        "msclkid" => "microsoft_ads",
+        "fbclid" => "meta",
+        "ttclid" => "tiktok",
+        "li_fat_id" => "linkedin",
+        "twclid" => "x",
+        _ => return None,
+    })
+}
+
+const fn utm(name: &'static str, description: &'static str) -> Field {
+    Field {
+        name,
+        json_type: JsonType::String,
+        athena_type: "string",
+        presence: Presence::Omitted,
+        description,
+    }
+}
+
+pub const ENRICHER: Enricher = Enricher {
+    name: "campaign",
+    optional: true,
+    summary: "UTM parameters, the click identifier's ad network, and the channel",
+    fields: &[
+        utm("utm_source", "the page URL's `utm_source` query parameter: percent-decoded as UTF-8, `+` as a space, the name matched case-insensitively, the first non-empty occurrence"),
+        utm("utm_medium", "`utm_medium`, read as `utm_source` is"),
+        utm("utm_campaign", "`utm_campaign`, read as `utm_source` is"),
+        utm("utm_term", "`utm_term`, read as `utm_source` is"),
+        utm("utm_content", "`utm_content`, read as `utm_source` is"),
+        utm("utm_id", "`utm_id`, read as `utm_source` is"),
+        utm("click_network", "the ad network of the page URL's first click identifier: `google_ads` (gclid, gbraid, wbraid, dclid), `microsoft_ads` (msclkid), `meta` (fbclid), `tiktok` (ttclid), `linkedin` (li_fat_id) or `x` (twclid)"),
+        utm("channel", "GA4's default channel group of the event (`Direct`, `Organic Search`, `Paid Social`, `Email`…), plus `Internal` and `AI Assistant`; without a campaign or click identifier it needs the `referrer` enricher, and is absent without it"),
+    ],
+    variables: &[],
+    build,
+};
+
+#[derive(Debug)]
+struct CampaignStage;
+
+fn build(_: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+    Ok(Arc::new(CampaignStage))
+}
+
+/// The campaign parameters of one URL, in [`UTM_PARAMS`] order.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Campaign<'q> {
+    pub source: Option<&'q str>,
+    pub medium: Option<&'q str>,
+    pub campaign: Option<&'q str>,
+    pub term: Option<&'q str>,
+    pub content: Option<&'q str>,
+    pub id: Option<&'q str>,
+}
+
+impl Campaign<'_> {
+    fn any(&self) -> bool {
+        self.values().iter().any(Option::is_some)
+    }
+
+    fn values(&self) -> [Option<&str>; 6] {
+        [
+            self.source,
+            self.medium,
+            self.campaign,
+            self.term,
+            self.content,
+            self.id,
+        ]
+    }
+}
+
+/// The query of a URL: after the first `?`, up to a `#`. A `?` inside the
+/// fragment (`/#/route?x=1`, hash routing) is not a query, as in WHATWG
+/// URLs and GA4.
+pub fn query_of(url: &str) -> Option<&str> {
+    let q = url
+        .find(['?', '#'])
+        .filter(|&i| url.as_bytes()[i] == b'?')?;
+    let rest = &url[q + 1..];
+    Some(&rest[..rest.find('#').unwrap_or(rest.len())])
+}
+
+/// The decoded query parameters that matter here: the campaign's values
+/// and the first click identifier's network.
+#[derive(Debug, Default)]
+struct Params<'q> {
+    utm: [Option<Cow<'q, str>>; 6],
+    click_network: Option<&'static str>,
+}
+
+fn params(query: &str) -> Params<'_> {
+    let mut p = Params::default();
+    // `form_urlencoded` is the WHATWG `application/x-www-form-urlencoded`
+    // parser that `url` uses: `+` is a space, `%XX` bytes are decoded, and
+    // invalid UTF-8 becomes U+FFFD, as URLSearchParams does in browsers.
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if value.is_empty() || name.len() > 12 {
+            continue; // an empty value counts as absent; no name is longer
+        }
+        let mut lower = [0u8; 12];
+        lower[..name.len()].copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        let name = &lower[..name.len()];
+        if let Some(i) = UTM_PARAMS.iter().position(|u| u.as_bytes() == name) {
+            if p.utm[i].is_none() {
+                p.utm[i] = Some(value);
+            }
+        } else if p.click_network.is_none() {
+            p.click_network = std::str::from_utf8(name).ok().and_then(network);
+        }
+    }
+    p
+}
+
+impl Stage for CampaignStage {
+    fn run<'a>(
+        &self,
+        _: &Record<'a>,
+        facts: &mut Facts<'a>,
+        out: &mut Fields,
+    ) -> Result<(), DropReason> {
+        // The page URL stays in `facts`: the privacy controls, which run
+        // later, read it too.
+        let p = facts
+            .page_url
+            .as_deref()
+            .and_then(query_of)
+            .map(params)
+            .unwrap_or_default();
+        let [source, medium, campaign, term, content, id] = p.utm.each_ref().map(Option::as_deref);
+        let c = Campaign {
+            source,
+            medium,
+            campaign,
+            term,
+            content,
+            id,
+        };
+        for (name, value) in UTM_PARAMS.iter().zip(c.values()) {
+            out.optional(name, value);
+        }
+        out.optional("click_network", p.click_network);
+        out.optional(
+            "channel",
+            channel(&c, p.click_network, facts.referrer.as_ref()),
+        );
+        Ok(())
+    }
+}
+
+/// `^(.*cp.*|ppc|retargeting|paid.*)$`, on a lowercase medium.
+fn is_paid(medium: &str) -> bool {
+    medium.contains("cp")
+        || medium == "ppc"
+        || medium == "retargeting"
+        || medium.starts_with("paid")
+}
+
+fn is_email_spelling(s: &str) -> bool {
+    matches!(s, "email" | "e-mail" | "e_mail" | "e mail")
+}
+
+fn is_social_spelling(medium: &str) -> bool {
+    matches!(
+        medium,
+        "social" | "social-network" | "social-media" | "sm" | "social network" | "social media"
+    )
+}
+
+/// GA4's short source names that are no list entry's name or host.
+const SOCIAL_ALIASES: &[&str] = &["fb", "ig", "tw", "li", "yt"];
+
+/// Video sites, by name and host (GA4's video source category; hand
+/// assembled, host names are facts). A host matches itself and its
+/// subdomains.
+const VIDEO: &[&str] = &[
+    "youtube",
+    "youtube.com",
+    "youtu.be",
+    "yt",
+    "vimeo",
+    "vimeo.com",
+    "twitch",
+    "twitch.tv",
+    "dailymotion",
+    "dailymotion.com",
+    "dai.ly",
+    "wistia",
+    "wistia.com",
+    "vidyard",
+    "vidyard.com",
+    "netflix",
+    "netflix.com",
+    "hulu",
+    "hulu.com",
+    "disneyplus",
+    "disneyplus.com",
+    "peacocktv",
+    "peacocktv.com",
+    "crackle",
+    "crackle.com",
+    "curiositystream",
+    "curiositystream.com",
+    "bilibili",
+    "bilibili.com",
+    "rumble",
+    "rumble.com",
+    "nicovideo",
+    "nicovideo.jp",
+];
+
+/// Shopping sites, by name and host (GA4's shopping source category).
+const SHOPPING: &[&str] = &[
+    "amazon",
+    "amazon.com",
+    "ebay",
+    "ebay.com",
+    "etsy",
+    "etsy.com",
+    "shopify",
+    "shopify.com",
+    "walmart",
+    "walmart.com",
+    "aliexpress",
+    "aliexpress.com",
+    "alibaba",
+    "alibaba.com",
+    "mercadolibre",
+    "mercadolibre.com",
+    "rakuten",
+    "rakuten.com",
+    "zalando",
+    "zalando.com",
+    "target",
+    "target.com",
+    "bestbuy",
+    "bestbuy.com",
+    "shopping.google.com",
+    "igshopping",
+    "google shopping",
+    "shopzilla",
+    "shopzilla.com",
+    "pricerunner",
+    "pricerunner.com",
+    "idealo",
+    "idealo.de",
+    "temu",
+    "temu.com",
+    "wish",
+    "wish.com",
+];
+
+/// Whether a lowercase name or host is in a hand-assembled list: equal to
+/// an entry, or a subdomain of an entry that is a host (the public suffix
+/// of a list host counts too: `amazon.co.uk` is Amazon's).
+fn in_list(list: &[&str], s: &str) -> bool {
+    list.iter().any(|e| {
+        s == *e
+            || (e.contains('.')
+                && s.len() > e.len()
+                && s.ends_with(e)
+                && s.as_bytes()[s.len() - e.len() - 1] == b'.')
+    }) || site_stem(s).is_some_and(|stem| list.contains(&stem))
+}
+
+/// `amazon` for `www.amazon.co.uk`: the registrable domain's first label.
+fn site_stem(host: &str) -> Option<&str> {
+    if !host.contains('.') {
+        return None;
+    }
+    let suffix = psl::suffix_str(host)?;
+    let rest = host.strip_suffix(suffix)?.strip_suffix('.')?;
+    Some(&rest[rest.rfind('.').map_or(0, |i| i + 1)..])
+}
+
+/// What a campaign's source is, for the channel rules.
+struct Source {
+    search: bool,
+    social: bool,
+    ai: bool,
+    video: bool,
+    shopping: bool,
+}
+
+fn classify_source(source: &str) -> Source {
+    let list = list_of_source(source);
+    let video = in_list(VIDEO, source);
+    Source {
+        search: list == Some(Medium::Search),
+        // Matomo lists YouTube and Vimeo as social networks; GA4 counts
+        // them as video, as the channel without a campaign does too.
+        social: (list == Some(Medium::Social) || SOCIAL_ALIASES.contains(&source)) && !video,
+        ai: list == Some(Medium::Ai),
+        video,
+        shopping: in_list(SHOPPING, source),
+    }
+}
+
+/// ASCII-lowercase, borrowing when already lowercase.
+fn lower(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(s.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(s)
+    }
+}
+
+/// GA4's default channel group for one event: its campaign, the ad network
+/// of its click identifier, and what the referrer stage found (`None` when
+/// the referrer enricher is off, and then no channel for traffic without a
+/// campaign or click identifier). Matching is case-insensitive.
+pub fn channel(
+    c: &Campaign<'_>,
+    click_network: Option<&str>,
+    referrer: Option<&ReferrerFacts<'_>>,
+) -> Option<&'static str> {
+    if c.any() {
+        let source = lower(c.source.unwrap_or(""));
+        let medium = lower(c.medium.unwrap_or(""));
+        let (source, medium) = (source.as_ref(), medium.as_ref());
+        let s = classify_source(source);
+        let paid = is_paid(medium);
+        return Some(if is_email_spelling(source) || is_email_spelling(medium) {
+            "Email"
+        } else if s.social && paid {
+            "Paid Social"
+        } else if s.search && paid {
+            "Paid Search"
+        } else if s.video && paid {
+            "Paid Video"
+        } else if s.shopping && paid {
+            "Paid Shopping"
+        } else if matches!(
+            medium,
+            "display" | "banner" | "expandable" | "interstitial" | "cpm"
+        ) {
+            "Display"
+        } else if paid {
+            "Paid Other"
+        } else if s.social || is_social_spelling(medium) {
+            "Organic Social"
+        } else if s.video || medium.contains("video") {
+            "Organic Video"
+        } else if s.search || medium == "organic" {
+            "Organic Search"
+        } else if matches!(medium, "affiliate" | "affiliates") {
+            "Affiliates"
+        } else if matches!(medium, "referral" | "app" | "link") {
+            "Referral"
+        } else if medium == "audio" {
+            "Audio"
+        } else if medium == "sms" {
+            "SMS"
+        } else if medium.ends_with("push")
+            || medium.contains("mobile")
+            || medium.contains("notification")
+        {
+            "Mobile Push Notifications"
+        } else if s.ai {
+            "AI Assistant"
+        } else {
+            "Unassigned"
+        });
+    }
+    if matches!(click_network, Some("google_ads" | "microsoft_ads")) {
+        return Some("Paid Search");
+    }
+    let referrer = referrer?;
+    let Some(medium) = referrer.medium else {
+        return Some("Direct");
+    };
+    let video = referrer.host.as_deref().is_some_and(|h| in_list(VIDEO, h));
+    Some(match medium {
+        Medium::Internal => "Internal",
+        Medium::Search => "Organic Search",
+        _ if video => "Organic Video",
+        Medium::Social => "Organic Social",
+        Medium::Ai => "AI Assistant",
+        Medium::Email => "Email",
+        Medium::Unknown => "Referral",
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_click_id_has_a_network() {
+        for id in CLICK_IDS {
+            assert!(network(id).is_some(), "{id}");
+        }
+        assert_eq!(network("utm_source"), None);
+    }
+
+    #[test]
+    fn query_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // --- edge cases ---
+            ("", None),
+            ("https://example.com", None),
+            ("https://example.com/#/route?utm_source=x", None),
+            ("https://example.com/?", Some("")),
+            ("https://example.com/?a=1#frag?b=2", Some("a=1")),
+            ("https://example.com/p?a=1?b=2", Some("a=1?b=2")),
+            ("/relative?utm_source=x", Some("utm_source=x")),
+            // --- the plain case ---
+            ("https://example.com/p?a=1&b=2", Some("a=1&b=2")),
+        ];
+        for (url, want) in cases {
+            assert_eq!(query_of(url), *want, "{url:?}");
+        }
+    }
+
+    #[test]
+    fn paid_regex_table() {
+        let cases: &[(&str, bool)] = &[
+            ("", false),
+            ("cp", true),
+            ("cpc", true),
+            ("cpm", true),
+            ("xcpx", true),
+            ("ppc", true),
+            ("ppcx", false),
+            ("retargeting", true),
+            ("paid", true),
+            ("paidsocial", true),
+            ("unpaid", false),
+            ("c-p", false),
+            ("email", false),
+        ];
+        for (medium, want) in cases {
+            assert_eq!(is_paid(medium), *want, "{medium}");
+        }
+    }
+
+    #[test]
+    fn source_lists() {
+        let cases: &[(&str, [bool; 5])] = &[
+            // search, social, ai, video, shopping
+            ("", [false; 5]),
+            ("newsletter", [false; 5]),
+            ("google", [true, false, false, false, false]),
+            ("fb", [false, true, false, false, false]),
+            ("ig", [false, true, false, false, false]),
+            ("facebook.com", [false, true, false, false, false]),
+            ("l.facebook.com", [false, true, false, false, false]),
+            ("chatgpt.com", [false, false, true, false, false]),
+            ("youtube", [false, false, false, true, false]),
+            ("m.youtube.com", [false, false, false, true, false]),
+            ("vimeo.com", [false, false, false, true, false]),
+            ("twitch.tv", [false, false, false, true, false]),
+            ("amazon", [false, false, false, false, true]),
+            ("www.amazon.co.uk", [false, false, false, false, true]),
+            ("smile.amazon.com", [false, false, false, false, true]),
+            ("notamazon.com", [false, false, false, false, false]),
+        ];
+        for (source, want) in cases {
+            let s = classify_source(source);
+            assert_eq!(
+                [s.search, s.social, s.ai, s.video, s.shopping],
+                *want,
+                "{source}"
+            );
+        }
+    }
+}
