@@ -64,7 +64,7 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "ENRICHMENTS",
-        default: "fingerprint",
+        default: "referrer,campaign,fingerprint",
         form: ENRICHMENT_LIST,
     },
     Variable {
@@ -548,6 +548,15 @@ mod tests {
         assert_eq!(enrichments("none"), Vec::<&str>::new());
         assert_eq!(enrichments(" none "), Vec::<&str>::new());
         assert_eq!(enrichments("fingerprint, fingerprint"), vec!["fingerprint"]);
+        // Pipeline order, whatever the order named.
+        assert_eq!(
+            enrichments("fingerprint,campaign,referrer"),
+            vec!["referrer", "campaign", "fingerprint"]
+        );
+        assert_eq!(
+            Config::default().pipeline.enabled(),
+            ["referrer", "campaign", "fingerprint"]
+        );
         assert_eq!(
             Config::default().output_fields().last(),
             Some(&"event_fingerprint")

@@ -4,7 +4,7 @@
 
 mod common;
 
-use firehose_enricher::enrich::campaign::UTM_PARAMS;
+use firehose_enricher::enrich::campaign::{CHANNELS, UTM_PARAMS};
 use firehose_enricher::Config;
 use serde_json::Value;
 
@@ -306,6 +306,16 @@ fn channel_table() {
         let input = record.to_string();
         let got = field(&output(&input, &with_referrer), "channel");
         assert_eq!(got, *want, "{input}");
+    }
+    // Every value the channel takes has a case, and no case expects another.
+    for c in CHANNELS {
+        assert!(
+            cases.iter().any(|(_, _, want)| *want == c),
+            "no case for {c}"
+        );
+    }
+    for (_, _, want) in cases {
+        assert!(CHANNELS.contains(want), "{want} is not in CHANNELS");
     }
 }
 

@@ -237,7 +237,7 @@ fn decode_prints_ids_results_keys_and_json() {
     assert!(out.contains("49546986683135544286507457936321675675700192471156780001  Ok  dt=2026-11-27  hour=09  site=example.com"), "{out}");
     assert!(out.contains("49546986683135544286507457936321675675700192471156780002  ProcessingFailed (bad_base64)"), "{out}");
     assert!(
-        out.contains(r#""domain":"fresh.example.org","site":"example.org","event_fingerprint":""#),
+        out.contains(r#""domain":"fresh.example.org","site":"example.org","channel":"Direct","event_fingerprint":""#),
         "{out}"
     );
     assert!(

@@ -85,7 +85,8 @@ fn key() -> impl Strategy<Value = String> {
         3 => prop::sample::select(vec![
             "ts", "timestamp", "time", "created_at", "url", "page_url", "href", "location",
             "domain", "hostname", "host", "event_time", "event_time_source", "received_at",
-            "site", "user_agent", "event", "type", "",
+            "site", "user_agent", "event", "type", "", "referrer", "document_referrer",
+            "referrer_medium", "utm_source", "channel", "event_fingerprint",
         ])
         .prop_map(str::to_owned),
         1 => any_text(),
@@ -173,6 +174,12 @@ fn url_value() -> impl Strategy<Value = String> {
             "http://../../etc", "http://.", "http://..", "https://a.b.c.d.e.f.g.h.co.uk/",
             "!{partitionKeyFromLambda:dt}", "https://evil.com/../../x", "http://EXAMPLE.com:99999/",
             "user@host", "[::1]", "Example.COM:8080", "",
+            // Referrers on the lists, campaigns and click identifiers.
+            "https://www.google.com/search?q=x", "https://chatgpt.com/", "https://t.co/a",
+            "https://mail.google.com/mail/u/0/", "https://www.youtube.com/watch?v=1",
+            "https://www.example.com/?utm_source=Facebook&utm_medium=CPC&gclid=1",
+            "https://news.bbc.co.uk/?fbclid=1&UTM_MEDIUM=e-mail", "/p?msclkid=1",
+            "https://example.com/?utm_source=%FF&utm_source=x&utm_campaign=a+b#?utm_id=1",
         ])
         .prop_map(|s| serde_json::to_string(s).unwrap()),
         1 => "[a-z]{1,63}(\\.[a-z]{1,20}){0,4}".prop_map(|h| format!("\"https://{h}/\"")),
@@ -220,9 +227,8 @@ fn member() -> impl Strategy<Value = String> {
             "ts" | "timestamp" | "time" | "created_at" | "event_time" | "received_at" => {
                 time_value().boxed()
             }
-            "url" | "page_url" | "href" | "location" | "domain" | "hostname" | "host" | "site" => {
-                url_value().boxed()
-            }
+            "url" | "page_url" | "href" | "location" | "domain" | "hostname" | "host" | "site"
+            | "referrer" | "document_referrer" => url_value().boxed(),
             "event" => prop_oneof![
                 time_value().prop_map(|t| format!("{{\"time\":{t}}}")),
                 value()
@@ -355,6 +361,46 @@ fn configs() -> Vec<Config> {
     ]
 }
 
+/// A page view whose page and referrer hosts come from one small set, so
+/// that internal referrers, list referrers, campaigns and click
+/// identifiers all meet often.
+fn web_record() -> impl Strategy<Value = String> {
+    let host = || {
+        prop::sample::select(vec![
+            "",
+            "www.example.com",
+            "shop.example.com",
+            "www.google.co.uk",
+            "chatgpt.com",
+            "t.co",
+            "mail.google.com",
+            "www.youtube.com",
+            "news.example.org",
+            "partner.example-pay.com",
+        ])
+    };
+    let query = prop::sample::select(vec![
+        "",
+        "?utm_source=google&utm_medium=cpc",
+        "?gclid=1",
+        "?fbclid=1",
+        "?utm_medium=email",
+        "?UTM_SOURCE=fb&utm_medium=paid",
+        "?utm_source=&msclkid=",
+        "?utm_campaign=x#y",
+    ]);
+    let field = prop::sample::select(vec!["referrer", "document_referrer", "referer"]);
+    (host(), query, host(), field).prop_map(|(page, query, referrer, field)| {
+        let referrer = if referrer.is_empty() {
+            String::new()
+        } else {
+            format!("https://{referrer}/x")
+        };
+        serde_json::json!({ "url": format!("https://{page}/p{query}"), field: referrer })
+            .to_string()
+    })
+}
+
 // ------------------------------------------------------------ properties
 
 proptest! {
@@ -398,6 +444,17 @@ proptest! {
         let config = Config::default();
         let result = batch::process(&bytes, &config);
         oracle::check_batch(&bytes, &config, &result);
+    }
+
+    #[test]
+    fn web_fields_keep_the_contract(data in web_record(), internal in any::<bool>()) {
+        let config = Config::from_lookup(|name| {
+            (internal && name == "INTERNAL_SITES").then(|| "example-pay.com".to_owned())
+        })
+        .unwrap();
+        let t = record::transform(data.as_bytes(), ARRIVAL_MS, &config);
+        prop_assert!(matches!(t.outcome, record::Outcome::Ok(_)), "{:?}", t.outcome);
+        oracle::check_record(data.as_bytes(), ARRIVAL_MS, &config, &t);
     }
 
     #[test]

@@ -1,13 +1,20 @@
 //! The fast paths against straightforward reference implementations, on
 //! random inputs.
 //!
-//! The production transform splices five fields into the record's original
+//! The production transform splices its fields into the record's original
 //! bytes, and reads hosts with a hand-written fast path before falling back to
 //! the `url` crate. Both are there for speed only, so each must agree with
 //! the obvious, slow way of doing the same: a `serde_json::Value` round trip,
-//! and `Url::parse` on every URL.
+//! and `Url::parse` on every URL. The referrer and campaign fields are
+//! computed here from the `Value` too, with the public classification and
+//! channel functions (whose rules have their own tables in
+//! `tests/referrer.rs` and `tests/campaign.rs`), so what is checked is which
+//! fields are read, how the query is split and decoded, and what is written.
 
 use base64::Engine;
+use firehose_enricher::enrich::campaign::{self, Campaign};
+use firehose_enricher::enrich::referrer::{self, Medium};
+use firehose_enricher::enrich::ReferrerFacts;
 use firehose_enricher::record::{transform, Outcome};
 use firehose_enricher::{batch, domain, time, Config};
 use proptest::prelude::*;
@@ -20,6 +27,7 @@ const ARRIVAL_MS: i64 = 1_795_770_902_000;
 const TIME_FIELDS: [&str; 4] = ["timestamp", "ts", "time", "created_at"];
 const URL_FIELDS: [&str; 4] = ["url", "page_url", "href", "location"];
 const HOST_FIELDS: [&str; 3] = ["domain", "hostname", "host"];
+const REFERRER_FIELDS: [&str; 4] = ["referrer", "page_referrer", "document_referrer", "referer"];
 const OUTPUT_FIELDS: [&str; 5] = [
     "event_time",
     "event_time_source",
@@ -57,6 +65,8 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
         .or_else(|| {
             first_string(&HOST_FIELDS).and_then(|h| domain::host_from_bare(&h).map(Cow::into_owned))
         });
+    let referrer_url = first_string(&REFERRER_FIELDS);
+    let page_url = first_string(&URL_FIELDS);
     for field in config.output_fields() {
         object.remove(*field);
     }
@@ -73,8 +83,86 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
             .map(domain::site)
             .map_or(Value::Null, Value::from),
     );
+    let page_site = host.as_deref().map(domain::site).map(str::to_owned);
     object.insert("domain".into(), host.map_or(Value::Null, Value::from));
-    if config.pipeline.enabled().contains(&"fingerprint") {
+    let enabled = config.pipeline.enabled();
+    let mut referrer = None;
+    if enabled.contains(&"referrer") {
+        let mut found = ReferrerFacts::default();
+        let url = referrer_url;
+        if let Some(h) = url.as_deref().and_then(domain::host_from_url) {
+            let h = h.into_owned();
+            let site = domain::site(&h).to_owned();
+            let (medium, source) = if page_site.as_deref() == Some(site.as_str()) {
+                (Medium::Internal, None)
+            } else {
+                let path = referrer::path_of(url.as_deref().unwrap());
+                referrer::classify(&h, path).map_or((Medium::Unknown, None), |(m, n)| (m, Some(n)))
+            };
+            object.insert("referrer_domain".into(), h.clone().into());
+            object.insert("referrer_site".into(), site.into());
+            object.insert("referrer_medium".into(), medium.as_str().into());
+            if let Some(n) = source {
+                object.insert("referrer_source".into(), n.into());
+            }
+            found = ReferrerFacts {
+                host: Some(h.into()),
+                medium: Some(medium),
+                source,
+            };
+        }
+        referrer = Some(found);
+    }
+    if enabled.contains(&"campaign") {
+        // The query: cut the fragment first, then take what follows `?`.
+        let query = page_url.and_then(|u| {
+            let no_fragment = u.split('#').next().unwrap_or("").to_owned();
+            no_fragment.split_once('?').map(|(_, q)| q.to_owned())
+        });
+        let mut utm: [Option<String>; 6] = Default::default();
+        let mut click = None;
+        for (name, value) in url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+            let name = name.to_ascii_lowercase();
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(i) = campaign::UTM_PARAMS.iter().position(|u| *u == name) {
+                utm[i].get_or_insert_with(|| value.into_owned());
+            } else if click.is_none() {
+                click = match name.as_str() {
+                    "gclid" | "gbraid" | "wbraid" | "dclid" => Some("google_ads"),
+                    "msclkid" => Some("microsoft_ads"),
+                    "fbclid" => Some("meta"),
+                    "ttclid" => Some("tiktok"),
+                    "li_fat_id" => Some("linkedin"),
+                    "twclid" => Some("x"),
+                    _ => None,
+                };
+            }
+        }
+        for (name, value) in campaign::UTM_PARAMS.iter().zip(&utm) {
+            if let Some(v) = value {
+                object.insert((*name).into(), v.clone().into());
+            }
+        }
+        if let Some(n) = click {
+            object.insert("click_network".into(), n.into());
+        }
+        let [source, medium, campaign_name, term, content, id] =
+            utm.each_ref().map(Option::as_deref);
+        let c = Campaign {
+            source,
+            medium,
+            campaign: campaign_name,
+            term,
+            content,
+            id,
+        };
+        if let Some(ch) = campaign::channel(&c, click, referrer.as_ref()) {
+            object.insert("channel".into(), ch.into());
+        }
+    }
+    if enabled.contains(&"fingerprint") {
         // The hash straight from the crate, over the bytes as received.
         let hash = xxhash_rust::xxh3::xxh3_128(data.as_bytes());
         object.insert("event_fingerprint".into(), format!("{hash:032x}").into());
@@ -171,6 +259,9 @@ fn host() -> impl Strategy<Value = String> {
             "news.bbc.co.uk", "alice.github.io", "www.gov.uk", "localhost", "127.0.0.1",
             "0x7f.1", "[::1]", "[2001:DB8::1]", "example.com.", "example.com..",
             "co.uk", "github.io", "www.city.kawasaki.jp", "M.Shop.Example.co.uk",
+            // On the referrer lists (and internal when the page is there too).
+            "www.google.co.uk", "Google.com", "chatgpt.com", "mail.google.com", "t.co",
+            "m.facebook.com", "www.youtube.com", "x.com", "deref-gmx.net",
         ]).prop_map(str::to_owned),
         1 => "[ -~]{0,20}",
     ]
@@ -212,6 +303,14 @@ fn url_string() -> impl Strategy<Value = String> {
         "\u{1}/x",
         "\t/x",
         "/x@y",
+        // Campaigns and click identifiers.
+        "/?utm_source=Google&utm_medium=cpc&utm_campaign=a+b%20c",
+        "?UTM_SOURCE=fb&utm_source=x&utm_medium=Paid",
+        "/p?utm_source=&utm_source=news&utm_medium=e-mail#f",
+        "/#/r?utm_source=hash",
+        "?gclid=1&fbclid=2",
+        "/i/grok?fbclid=x&utm_content=%C3%BC%FF",
+        "?msclkid=&utm_id=7&utm_term=%zz",
     ]);
     prop_oneof![
         8 => (prefix, host(), port, rest).prop_map(|(p, h, o, r)| format!("{p}{h}{o}{r}")),
@@ -278,9 +377,10 @@ fn event() -> impl Strategy<Value = Map<String, Value>> {
             .iter()
             .chain(&URL_FIELDS)
             .chain(&HOST_FIELDS)
+            .chain(&REFERRER_FIELDS)
             .chain(&OUTPUT_FIELDS)
-            .chain(&["event_fingerprint"])
             .copied()
+            .chain(firehose_enricher::enrich::fields().map(|(_, f)| f.name))
             .collect::<Vec<_>>(),
     );
     let known = prop::collection::vec(
@@ -398,6 +498,13 @@ fn reference_table() {
         r#"{"url":"/relative","host":"[::1]:443"}"#,
         r#"{"url":"www.city.kawasaki.jp/kurashi/","ts":1795770898123456789}"#,
         "{\n  \"url\": \"https://a.b.c.github.io\"\n}",
+        // Referrers: internal by site, on a list, none; campaigns and clicks.
+        r#"{"url":"https://shop.example.com/?utm_source=Google&utm_medium=cpc","referrer":"https://www.example.com/"}"#,
+        r#"{"url":"https://www.google.co.uk/","referrer":"https://Google.co.uk/search"}"#,
+        r#"{"page_url":"https://a.com/?gclid=1","document_referrer":"https://t.co/x"}"#,
+        r#"{"url":"https://a.com/","referrer":"https://mail.google.com/","referer":"https://t.co/"}"#,
+        r#"{"url":"https://a.com/?UTM_source=&utm_SOURCE=fb&utm_medium=paid+social","referrer":""}"#,
+        r#"{"url":"https:\/\/a.com\/?utm_campaign=%C3%BC+x","referrer":"https:\/\/x.com\/i\/grok"}"#,
         // --- the plain case ---
         r#"{"type":"page_view","timestamp":"2026-11-27T09:14:58.123Z","url":"https://news.bbc.co.uk/sport"}"#,
     ];

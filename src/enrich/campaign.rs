@@ -199,6 +199,30 @@ impl Stage for CampaignStage {
     }
 }
 
+/// Every value `channel` takes: GA4's default channel groups that a single
+/// event can show, and our `Internal` and `AI Assistant`.
+pub const CHANNELS: [&str; 19] = [
+    "Direct",
+    "Internal",
+    "Organic Search",
+    "Paid Search",
+    "Organic Social",
+    "Paid Social",
+    "Organic Video",
+    "Paid Video",
+    "Paid Shopping",
+    "Display",
+    "Paid Other",
+    "Email",
+    "Affiliates",
+    "Referral",
+    "Audio",
+    "SMS",
+    "Mobile Push Notifications",
+    "AI Assistant",
+    "Unassigned",
+];
+
 /// `^(.*cp.*|ppc|retargeting|paid.*)$`, on a lowercase medium.
 fn is_paid(medium: &str) -> bool {
     medium.contains("cp")

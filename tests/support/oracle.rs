@@ -8,6 +8,8 @@
 
 use base64::Engine;
 use firehose_enricher::batch::{Processed, RequestError};
+use firehose_enricher::enrich::campaign::{network, CHANNELS, CLICK_IDS};
+use firehose_enricher::enrich::referrer::Medium;
 use firehose_enricher::partition::{self, is_safe_value};
 use firehose_enricher::record::{Outcome, Transformed, OUTPUT_FIELDS};
 use firehose_enricher::{domain, time, Config};
@@ -151,6 +153,7 @@ fn ours(text: &str, config: &Config) -> Ours {
         let raw = &members.iter().find(|(k, _)| k == name).unwrap().1;
         serde_json::from_str(raw).unwrap()
     };
+    check_optional_fields(&members, config);
     let string = |name: &str| get(name).as_str().expect(name).to_owned();
     let opt = |name: &str| match get(name) {
         Value::Null => None,
@@ -163,6 +166,94 @@ fn ours(text: &str, config: &Config) -> Ours {
         received_at: string("received_at"),
         domain: opt("domain"),
         site: opt("site"),
+    }
+}
+
+/// The optional enrichers' fields: non-empty strings when present, and
+/// consistent with each other.
+fn check_optional_fields(members: &[(String, String)], config: &Config) {
+    let get = |name: &str| -> Option<String> {
+        let raw = &members.iter().find(|(k, _)| k == name)?.1;
+        match serde_json::from_str(raw).unwrap() {
+            Value::String(s) if !s.is_empty() => Some(s),
+            v => panic!("{name} must be omitted or a non-empty string, not {v}"),
+        }
+    };
+    for name in &config.output_fields()[5..] {
+        get(name);
+    }
+    let domain = get("referrer_domain");
+    let medium = get("referrer_medium");
+    let source = get("referrer_source");
+    assert_eq!(
+        domain.is_some(),
+        medium.is_some(),
+        "referrer_domain without medium"
+    );
+    assert_eq!(
+        domain.is_some(),
+        get("referrer_site").is_some(),
+        "referrer_site"
+    );
+    if let Some(d) = &domain {
+        assert_eq!(
+            get("referrer_site").as_deref(),
+            Some(domain::site(d)),
+            "referrer_site of {d}"
+        );
+    }
+    if let Some(m) = &medium {
+        assert!(
+            Medium::ALL.iter().any(|k| k.as_str() == m),
+            "referrer_medium {m:?}"
+        );
+        let listed = matches!(m.as_str(), "search" | "social" | "ai" | "email");
+        assert_eq!(listed, source.is_some(), "referrer_source with medium {m}");
+    } else {
+        assert!(source.is_none(), "referrer_source without a referrer");
+    }
+    if let Some(n) = get("click_network") {
+        assert!(
+            CLICK_IDS.iter().any(|id| network(id) == Some(n.as_str())),
+            "click_network {n:?}"
+        );
+    }
+    if let Some(c) = get("channel") {
+        assert!(CHANNELS.contains(&c.as_str()), "channel {c:?}");
+        let campaign = [
+            "utm_source",
+            "utm_medium",
+            "utm_campaign",
+            "utm_term",
+            "utm_content",
+            "utm_id",
+        ]
+        .iter()
+        .any(|u| get(u).is_some());
+        let paid_click = matches!(
+            get("click_network").as_deref(),
+            Some("google_ads" | "microsoft_ads")
+        );
+        if !campaign && paid_click {
+            assert_eq!(c, "Paid Search", "a Google or Microsoft click");
+        } else if !campaign {
+            // Without a campaign the referrer decides; a video site is
+            // `Organic Video` whatever its list.
+            let want = match medium.as_deref() {
+                None => "Direct",
+                Some("internal") => "Internal",
+                Some("search") => "Organic Search",
+                Some("social") => "Organic Social",
+                Some("ai") => "AI Assistant",
+                Some("email") => "Email",
+                Some(_) => "Referral",
+            };
+            let video = !matches!(medium.as_deref(), None | Some("internal" | "search"));
+            assert!(
+                c == want || (video && c == "Organic Video"),
+                "channel {c} for referrer medium {medium:?}"
+            );
+        }
     }
 }
 
