@@ -53,6 +53,7 @@ type Expectation = (&'static str, (usize, usize, usize), &'static [&'static str]
 
 /// A new file in `events/` must be added here.
 const EXPECTED: &[Expectation] = &[
+    ("channels.json", (19, 0, 0), &[]),
     ("consent.json", (6, 0, 0), &[]),
     (
         "failures.json",
@@ -113,6 +114,26 @@ fn every_event_file_holds_the_invariants() {
             "{name}: one summary line"
         );
     }
+}
+
+/// `channels.json` holds one page view per channel, each naming the channel
+/// it must get in `expected_channel`, so the file documents what lands in
+/// which group.
+#[test]
+fn channels_sample_shows_every_channel() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/channels.json");
+    let response: Value = serde_json::from_slice(&invoke(&file, &[]).stdout).unwrap();
+    let mut seen = Vec::new();
+    for r in response["records"].as_array().unwrap() {
+        let v = ok_json(r);
+        assert_eq!(v["channel"], v["expected_channel"], "{v}");
+        seen.push(v["channel"].as_str().unwrap().to_owned());
+    }
+    let all: Vec<String> = firehose_enricher::enrich::campaign::CHANNELS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(seen, all, "one record per channel, in CHANNELS order");
 }
 
 #[test]
