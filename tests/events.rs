@@ -261,6 +261,12 @@ fn decode_prints_ids_results_keys_and_json() {
         out.contains(r#""domain":"fresh.example.org","site":"example.org","channel":"Direct","event_fingerprint":""#),
         "{out}"
     );
+    // String::from_utf8 above already holds that stdout is UTF-8: bytes
+    // that are not are shown escaped, as are control characters.
+    assert!(
+        out.contains("ProcessingFailed (not_utf8)\n    \\xff\\xfe{\"a\":1}\n"),
+        "{out}"
+    );
     assert!(
         out.trim_end()
             .ends_with("17 records: 7 Ok, 0 Dropped, 10 ProcessingFailed"),
@@ -370,7 +376,13 @@ fn bench_prints_one_json_line() {
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["records"], 17);
     assert_eq!(v["iterations"], 3);
-    for k in ["decoded_bytes", "median_ms", "records_per_s", "mb_per_s"] {
+    for k in [
+        "decoded_bytes",
+        "median_ms",
+        "records_per_s",
+        "mb_per_s",
+        "response_bytes",
+    ] {
         assert!(v[k].is_number(), "{k}: {stdout}");
     }
 }
