@@ -36,6 +36,19 @@ for batch in realistic tiny; do
   ratio "$ours" "$peer"
 done
 
+# The optional enrichers against none, on the realistic batch, in one run
+# (interleaved, so that a noisy neighbour hits both alike): time and the
+# response bytes the enrichers' fields add per record.
+echo "== enrichments: realistic batch, default ENRICHMENTS against ENRICHMENTS=none"
+for round in 1 2 3; do
+  default=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic.json" --iterations "$ITERATIONS")
+  none=$(ENRICHMENTS=none "$bin" bench "$DATA/realistic.json" --iterations "$ITERATIONS")
+  node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse);
+    console.log(`enrich     {"round":'"$round"',"default_ms":${a.median_ms},"none_ms":${b.median_ms},` +
+      `"ratio":${(a.median_ms/b.median_ms).toFixed(2)},` +
+      `"response_bytes_per_record":{"default":${(a.response_bytes/a.records).toFixed(1)},"none":${(b.response_bytes/b.records).toFixed(1)}}}`)' "$default" "$none"
+done
+
 echo "== whole process: invoke on the realistic batch"
 for run in 1 2 3 4 5; do
   start=$(date +%s%N)
