@@ -177,6 +177,8 @@ pub struct Config {
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
     pub max_response_bytes: usize,
+    /// `top_keys` and the output fields, indexed for the record parser.
+    pub(crate) key_index: crate::record::KeyIndex,
 }
 
 impl Default for Config {
@@ -214,6 +216,7 @@ impl Config {
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
+            key_index: crate::record::KeyIndex::default(),
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
         let mut env = Env {
@@ -224,6 +227,7 @@ impl Config {
         let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
         config.top_keys = env.top_keys;
         config.pipeline = pipeline;
+        config.key_index = crate::record::KeyIndex::new(&config.top_keys, config.output_fields());
         Ok(config)
     }
 

@@ -6,11 +6,23 @@ use firehose_enricher::{batch, lambda};
 use std::io::Write;
 use std::path::Path;
 
+/// What `invoke` reads, and where to go with anything else.
+const EXPECTED: &str = "invoke reads one Firehose transformation request, a JSON object \
+{\"records\":[{\"recordId\":\"…\",\"approximateArrivalTimestamp\":…,\"data\":\"BASE64\"}]} \
+as in events/minimal.json; for raw events (NDJSON, Firehose output objects, exports) \
+use `firehose-enricher replay --input FILE`";
+
 pub fn run(file: Option<&Path>, decode: bool) -> Result<(), String> {
     let config = config()?;
     let request = read_input(file)?;
     lambda::init_logging(true);
-    let processed = batch::process(&request, &config).map_err(|e| e.to_string())?;
+    if request.trim_ascii().is_empty() {
+        return Err(format!("the input is empty\n  {EXPECTED}"));
+    }
+    let processed = batch::process(&request, &config).map_err(|e| match e {
+        batch::RequestError::Invalid(_) => format!("{e}\n  {EXPECTED}"),
+        _ => e.to_string(),
+    })?;
     let mut out = std::io::stdout().lock();
     let written = if decode {
         // The log lines come after the records, so that on a terminal they
