@@ -7,10 +7,10 @@ EVENT ?= events/page-views.json
 .PHONY: help run test lint unit bench venv demo demo-test
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
 
 run: ## Build the CLI and run it on a sample event, printing the decoded result
-	$(CARGO) run --quiet -- invoke --decode $(EVENT)
+	$(CARGO) run -- invoke --decode $(EVENT)
 
 test: lint unit demo-test ## Every test: format, lints, unit, integration, property and doc tests
 
@@ -41,8 +41,8 @@ $(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
 
 demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the queries/ in DuckDB
 	rm -rf demo-input demo-s3
-	$(CARGO) run --quiet --example gen_events -- demo-input
-	$(CARGO) run --quiet -- replay --input demo-input --out demo-s3
+	$(CARGO) run --example gen_events -- demo-input
+	$(CARGO) run -- replay --input demo-input --out demo-s3
 	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
@@ -98,6 +98,6 @@ fuzz-tools: ## Install cargo-fuzz (once)
 
 fuzz: fuzz-record fuzz-batch ## Fuzz both targets, FUZZ_RUNS executions each (default 10M), seeded from events/
 
-fuzz-record fuzz-batch: fuzz-%: fuzz-tools
+fuzz-record fuzz-batch: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request)
 	$(PYTHON) fuzz/seed_corpus.py
 	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1

@@ -297,6 +297,10 @@ fn cli_errors_are_clear_and_never_panic() {
     std::fs::write(&bad, b"{\"not\":\"firehose\"}").unwrap();
     let binary = dir.join("binary.json");
     std::fs::write(&binary, [0xff, 0x00, 0xfe]).unwrap();
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, b" \n").unwrap();
+    let raw = dir.join("raw.ndjson");
+    std::fs::write(&raw, b"{\"url\":\"https://example.com/\"}\n").unwrap();
     type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (
@@ -313,6 +317,23 @@ fn cli_errors_are_clear_and_never_panic() {
             vec!["invoke".into(), binary.display().to_string()],
             vec![],
             "not a Firehose transformation request",
+        ),
+        // Inputs that are not requests say what is expected, and where raw
+        // events go.
+        (
+            vec!["invoke".into(), empty.display().to_string()],
+            vec![],
+            "the input is empty\n  invoke reads one Firehose transformation request",
+        ),
+        (
+            vec!["invoke".into(), "Cargo.toml".into()],
+            vec![],
+            "as in events/minimal.json",
+        ),
+        (
+            vec!["invoke".into(), raw.display().to_string()],
+            vec![],
+            "use `firehose-enricher replay --input FILE`",
         ),
         (
             vec!["invoke".into(), "events/minimal.json".into()],
