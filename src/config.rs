@@ -20,12 +20,12 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "URL_FIELDS",
         default: "url,page_url,href,location",
-        form: FIELD_LIST,
+        form: URL_FIELD_LIST,
     },
     Variable {
         name: "HOST_FIELDS",
         default: "domain,hostname,host",
-        form: FIELD_LIST,
+        form: HOST_FIELD_LIST,
     },
     Variable {
         name: "MAX_FUTURE",
@@ -50,7 +50,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
-        form: FIELD_LIST,
+        form: USER_AGENT_FIELD_LIST,
     },
     Variable {
         name: "SITE_ALLOWLIST",
@@ -70,7 +70,7 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "REFERRER_FIELDS",
         default: "referrer,page_referrer,document_referrer,referer",
-        form: FIELD_LIST,
+        form: REFERRER_FIELD_LIST,
     },
     Variable {
         name: "INTERNAL_SITES",
@@ -81,11 +81,20 @@ pub const VARIABLES: &[Variable] = &[
 
 const FIELD_LIST: &str =
     "a comma-separated list of field names or dotted paths, e.g. `timestamp,event.time`";
+// Each field variable's example names fields of its own kind.
+const URL_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `url,context.page.url`";
+const HOST_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `hostname,context.page.host`";
+const USER_AGENT_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `user_agent,context.userAgent`";
+const REFERRER_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `referrer,context.page.referrer`";
 const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12h`, `30d`";
 const DOMAIN_PATTERNS: &str =
     "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
 const BOOLEAN: &str = "`true` or `false`";
-const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
+const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
@@ -406,7 +415,12 @@ fn parse_sites(
     }
     items(&value)
         .map(|item| {
-            if is_host_name(item) {
+            // A listed public suffix (`co.uk`, `github.io`) is nobody's
+            // site: it would match no partition a real page gets. Names
+            // the list does not know (`localhost`, `intranet`) are allowed.
+            let public_suffix = psl::suffix(item.as_bytes())
+                .is_some_and(|s| s.is_known() && s.as_bytes() == item.as_bytes());
+            if is_host_name(item) && !public_suffix {
                 Ok(item.to_owned())
             } else {
                 Err(error(name, &value))
@@ -489,6 +503,12 @@ mod tests {
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
+            // Public suffixes are nobody's site.
+            ("SITE_ALLOWLIST", "co.uk"),
+            ("SITE_ALLOWLIST", "example.com,co.uk"),
+            ("SITE_ALLOWLIST", "com"),
+            ("SITE_ALLOWLIST", "github.io"),
+            ("INTERNAL_SITES", "com.au"),
             ("MAX_SITES_PER_BATCH", ""),
             ("MAX_SITES_PER_BATCH", "-1"),
             ("MAX_SITES_PER_BATCH", "+5"),
@@ -526,6 +546,20 @@ mod tests {
             ("MAX_SITES_PER_BATCH", "200"),
         ])
         .unwrap();
+        // Names no public suffix list knows are allowed as sites.
+        for sites in ["localhost", "intranet,alice.github.io", "example.internal"] {
+            assert!(with(&[("SITE_ALLOWLIST", sites)]).is_ok(), "{sites}");
+        }
+        // Each field variable's example names its own kind of field.
+        for (name, example) in [
+            ("URL_FIELDS", "`url,"),
+            ("HOST_FIELDS", "`hostname,"),
+            ("USER_AGENT_FIELDS", "`user_agent,"),
+            ("REFERRER_FIELDS", "`referrer,"),
+        ] {
+            let msg = with(&[(name, ",")]).unwrap_err().to_string();
+            assert!(msg.contains(example), "{msg}");
+        }
         assert_eq!(c.max_future_ms, 90_000);
         assert_eq!(c.max_age_ms, 12 * 3_600_000);
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);
