@@ -9,73 +9,87 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Every variable this function reads, with its default and accepted form.
-/// The README's configuration table and the SAM template's parameters are
-/// checked against this list by tests.
+/// The configuration table of `docs/configuration.md` is generated from this
+/// list ([`variables_markdown`]), and the SAM template's parameters are
+/// checked against it by tests.
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "TIME_FIELDS",
         default: "timestamp,ts,time,created_at",
         form: FIELD_LIST,
+        meaning: "where the event time is; the first present, non-null field is used",
     },
     Variable {
         name: "URL_FIELDS",
         default: "url,page_url,href,location",
         form: URL_FIELD_LIST,
+        meaning: "where the page URL is; the first string field is parsed as a URL",
     },
     Variable {
         name: "HOST_FIELDS",
         default: "domain,hostname,host",
         form: HOST_FIELD_LIST,
+        meaning: "used when no URL field yields a host: the first string field, read as a bare host",
     },
     Variable {
         name: "MAX_FUTURE",
         default: "1d",
         form: DURATION,
+        meaning: "an event time further ahead of arrival falls back to arrival",
     },
     Variable {
         name: "MAX_AGE",
         default: "30d",
         form: DURATION,
+        meaning: "an event time further before arrival falls back to arrival",
     },
     Variable {
         name: "DROP_DOMAINS",
         default: "",
         form: DOMAIN_PATTERNS,
+        meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
     },
     Variable {
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
+        meaning: "drop records whose user agent matches the bundled bot list (`src/bots.txt`)",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
         form: USER_AGENT_FIELD_LIST,
+        meaning: "where the user agent is, for `DROP_BOTS`",
     },
     Variable {
         name: "SITE_ALLOWLIST",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: off. sites outside it are partitioned as `site=other`",
     },
     Variable {
         name: "MAX_SITES_PER_BATCH",
         default: "0",
         form: COUNT,
+        meaning: "`0`: off. sites beyond the first N distinct ones of a batch are partitioned as `site=other`",
     },
     Variable {
         name: "ENRICHMENTS",
         default: "referrer,campaign,fingerprint",
         form: ENRICHMENT_LIST,
+        meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
     Variable {
         name: "REFERRER_FIELDS",
         default: "referrer,page_referrer,document_referrer,referer",
         form: REFERRER_FIELD_LIST,
+        meaning: "where the referrer URL is, for the `referrer` enricher (and `channel`); the first string field is used",
     },
     Variable {
         name: "INTERNAL_SITES",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
     },
 ];
 
@@ -99,13 +113,34 @@ const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
 
+/// The configuration table of `docs/configuration.md`, one row per
+/// variable, from [`VARIABLES`].
+pub fn variables_markdown() -> String {
+    let mut table =
+        String::from("| variable | default | accepted form | meaning |\n|---|---|---|---|\n");
+    for v in VARIABLES {
+        let default = if v.default.is_empty() {
+            "*(empty)*".to_owned()
+        } else {
+            format!("`{}`", v.default)
+        };
+        table.push_str(&format!(
+            "| `{}` | {default} | {} | {} |\n",
+            v.name, v.form, v.meaning
+        ));
+    }
+    table
+}
+
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Variable {
     pub name: &'static str,
     pub default: &'static str,
-    /// The accepted form, as the error message and README state it.
+    /// The accepted form, as the error message and the docs state it.
     pub form: &'static str,
+    /// What it does, for the docs' configuration table.
+    pub meaning: &'static str,
 }
 
 /// An invalid configuration value.
