@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench venv demo demo-test
+.PHONY: help run test lint unit bench venv demo demo-test install
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -48,6 +48,9 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
 	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
 
+install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
+	$(CARGO) install --locked --path .
+
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh
 
@@ -65,7 +68,7 @@ $(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
 	touch $@
 
-.PHONY: sam-tools build validate sam-build deploy
+.PHONY: sam-tools build validate sam-build deploy watch watch-test invoke-local
 
 sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
@@ -78,6 +81,19 @@ validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate
 
 sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
 	$(SAM_ENV) sam build
+
+# cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
+# every change. It runs in the foreground, in make's process group, so Ctrl-C
+# reaches it, and cargo-lambda then stops the function it started in a
+# session of its own: nothing is left holding the port.
+watch: $(SAM_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
+	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000
+
+watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
+	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh
+
+invoke-local: $(SAM_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
+	$(SAM_ENV) $(CARGO) lambda invoke firehose-enricher --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
 
 deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
 	@if grep -qE '^region *=' samconfig.toml; then \
