@@ -232,9 +232,25 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment. A value that is not UTF-8 is an
+    /// error naming its variable, never a silent fall back to the default.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_os_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads configuration through `lookup` of raw (OS) values: each must be
+    /// UTF-8 text.
+    pub fn from_os_lookup(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Config, ConfigError> {
+        for v in VARIABLES {
+            if let Some(raw) = lookup(v.name) {
+                if raw.to_str().is_none() {
+                    return Err(error(v.name, &raw.to_string_lossy()));
+                }
+            }
+        }
+        Config::from_lookup(|name| lookup(name).and_then(|v| v.into_string().ok()))
     }
 
     /// Reads configuration through `lookup`; unset variables take their
@@ -393,13 +409,20 @@ fn parse_fields(
 
 fn parse_duration((name, value): (&'static str, String)) -> Result<i64, ConfigError> {
     let v = value.trim();
-    let (digits, unit) = v.split_at(v.len().saturating_sub(1));
-    let unit_ms: i64 = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(error(name, &value)),
+    // By suffix, not by byte offset: a value ending in a multi-byte
+    // character (`30é`, `1日`) must be an error, not a slice off a char
+    // boundary.
+    let units = [
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    let Some((digits, unit_ms)) = units
+        .iter()
+        .find_map(|(unit, ms)| v.strip_suffix(unit).map(|d| (d, *ms)))
+    else {
+        return Err(error(name, &value));
     };
     digits
         .parse::<u32>()
@@ -526,6 +549,12 @@ mod tests {
             ("MAX_FUTURE", "99999999999d"),
             ("MAX_AGE", "thirty days"),
             ("MAX_AGE", "30D"),
+            // A multi-byte last character: an error, not a panic.
+            ("MAX_AGE", "30é"),
+            ("MAX_FUTURE", "1日"),
+            ("MAX_AGE", "µ"),
+            ("MAX_AGE", "é"),
+            ("MAX_FUTURE", "5ｓ"),
             ("DROP_DOMAINS", "*"),
             ("DROP_DOMAINS", "*."),
             ("DROP_DOMAINS", "Localhost"),
@@ -567,6 +596,29 @@ mod tests {
             let form = VARIABLES.iter().find(|v| v.name == *name).unwrap().form;
             assert!(msg.contains(form), "{msg}");
         }
+    }
+
+    #[test]
+    fn values_that_are_not_utf8_name_their_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        let cases: &[(&str, &[u8])] = &[
+            ("MAX_AGE", b"\xff"),
+            ("TIME_FIELDS", b"\xff"),
+            ("DROP_BOTS", b"true\xff"),
+            ("SITE_ALLOWLIST", b"example.com\xff"),
+            ("ENRICHMENTS", b"referrer\xc3"),
+        ];
+        for (name, raw) in cases {
+            let err = Config::from_os_lookup(|n| {
+                (n == *name).then(|| std::ffi::OsString::from_vec(raw.to_vec()))
+            })
+            .expect_err(name);
+            assert_eq!(err.variable, *name);
+            assert!(err.to_string().contains('\u{fffd}'), "{err}");
+        }
+        // UTF-8 values read as from_lookup reads them.
+        let c = Config::from_os_lookup(|n| (n == "MAX_AGE").then(|| "2h".into())).unwrap();
+        assert_eq!(c.max_age_ms, 7_200_000);
     }
 
     #[test]

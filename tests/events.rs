@@ -367,6 +367,35 @@ fn cli_errors_are_clear_and_never_panic() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Values that once crashed start-up (a multi-byte last character) or
+/// were silently replaced by the default (bytes that are not UTF-8): each
+/// exits 1 naming its variable.
+#[test]
+fn bad_environment_values_exit_1_naming_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let cases: &[(&str, &[u8])] = &[
+        ("MAX_AGE", "30é".as_bytes()),
+        ("MAX_FUTURE", "1日".as_bytes()),
+        ("MAX_AGE", "µ".as_bytes()),
+        ("MAX_AGE", b"\xff"),
+        ("TIME_FIELDS", b"\xff"),
+        ("DROP_BOTS", b"true\xff"),
+        ("SITE_ALLOWLIST", b"example.com\xff"),
+    ];
+    for (name, value) in cases {
+        let out = bin()
+            .args(["invoke", "events/minimal.json"])
+            .env(name, std::ffi::OsStr::from_bytes(value))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}={value:?}: {stderr}");
+        assert!(stderr.contains(&format!("invalid {name}=")), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
 #[test]
 fn no_arguments_prints_help() {
     let out = bin().output().unwrap();
