@@ -99,15 +99,99 @@ fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One request record. Deserialized by hand, not derived: a derived struct
+/// fails on a duplicated member, and that failed the whole request. Now
+/// only a record without a single string `recordId` (which cannot be
+/// answered) fails the request; a record with `data` or
+/// `approximateArrivalTimestamp` twice fails alone ([`RecordIn::twice`]).
 struct RecordIn<'a> {
-    #[serde(borrow)]
     record_id: &'a RawValue,
-    #[serde(borrow, default)]
     approximate_arrival_timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     data: Option<&'a RawValue>,
+    /// The reason this record fails because a member came twice: which
+    /// value would count is ambiguous, so neither does.
+    twice: Option<FailReason>,
+}
+
+/// The members of a request record we read.
+enum RecordKey {
+    RecordId,
+    ArrivalTimestamp,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RecordKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = RecordKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            // Borrowed or unescaped, the name is compared in place.
+            fn visit_str<E>(self, v: &str) -> Result<RecordKey, E> {
+                Ok(match v {
+                    "recordId" => RecordKey::RecordId,
+                    "approximateArrivalTimestamp" => RecordKey::ArrivalTimestamp,
+                    "data" => RecordKey::Data,
+                    _ => RecordKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for RecordVisitor<'a> {
+            type Value = RecordIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Firehose request record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RecordIn<'a>, A::Error> {
+                use serde::de::Error;
+                let (mut id, mut arrival, mut data, mut twice) = (None, None, None, None);
+                while let Some(key) = map.next_key::<RecordKey>()? {
+                    match key {
+                        RecordKey::RecordId if id.is_some() => {
+                            return Err(A::Error::duplicate_field("recordId"))
+                        }
+                        RecordKey::RecordId => id = Some(map.next_value()?),
+                        RecordKey::ArrivalTimestamp => {
+                            if arrival.replace(map.next_value()?).is_some() {
+                                twice = twice.or(Some(FailReason::BadArrivalTime));
+                            }
+                        }
+                        RecordKey::Data => {
+                            // The last one stays, and is what the failed
+                            // record echoes: JSON parsers that accept a
+                            // duplicated member (serde_json's `Value`,
+                            // JavaScript's `JSON.parse`) keep the last.
+                            if data.replace(map.next_value()?).is_some() {
+                                twice = Some(FailReason::MissingData);
+                            }
+                        }
+                        RecordKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RecordIn {
+                    record_id: id.ok_or_else(|| A::Error::missing_field("recordId"))?,
+                    approximate_arrival_timestamp: arrival,
+                    data,
+                    twice,
+                })
+            }
+        }
+        d.deserialize_map(RecordVisitor(std::marker::PhantomData))
+    }
 }
 
 /// What happened in one batch: the numbers logs and metrics report.
@@ -309,6 +393,9 @@ fn transform_one(
     arena: &mut Vec<u8>,
     report: &mut BatchReport,
 ) -> Outcome {
+    if let Some(reason) = r.twice {
+        return Outcome::Failed(reason);
+    }
     if let Err(reason) = decode_data(r.data, decoded) {
         return Outcome::Failed(reason);
     }
