@@ -77,6 +77,11 @@ pub const VARIABLES: &[Variable] = &[
         default: "",
         form: SITE_LIST,
     },
+    Variable {
+        name: "REINGEST_OVERFLOW",
+        default: "true",
+        form: BOOLEAN,
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -177,6 +182,10 @@ pub struct Config {
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
     pub max_response_bytes: usize,
+    /// Records that do not fit in the response are re-sent to the delivery
+    /// stream and answered `Dropped`, instead of failing. Only the Lambda
+    /// runtime reads it: the local commands never call AWS.
+    pub reingest_overflow: bool,
 }
 
 impl Default for Config {
@@ -214,6 +223,7 @@ impl Config {
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
+            reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
         let mut env = Env {
@@ -447,6 +457,7 @@ mod tests {
         assert!(c.site_allowlist.is_none());
         assert_eq!(c.max_sites_per_batch, 0);
         assert_eq!(c.top_keys[0], "timestamp");
+        assert!(c.reingest_overflow);
     }
 
     /// Every invalid value stops start-up with an error naming the variable.
@@ -482,6 +493,9 @@ mod tests {
             ("DROP_BOTS", "yes"),
             ("DROP_BOTS", "TRUE"),
             ("DROP_BOTS", "1"),
+            ("REINGEST_OVERFLOW", ""),
+            ("REINGEST_OVERFLOW", "off"),
+            ("REINGEST_OVERFLOW", "False"),
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
@@ -520,8 +534,10 @@ mod tests {
             ("DROP_BOTS", "true"),
             ("SITE_ALLOWLIST", "example.com,shop.co.uk"),
             ("MAX_SITES_PER_BATCH", "200"),
+            ("REINGEST_OVERFLOW", " false "),
         ])
         .unwrap();
+        assert!(!c.reingest_overflow);
         assert_eq!(c.max_future_ms, 90_000);
         assert_eq!(c.max_age_ms, 12 * 3_600_000);
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);

@@ -44,6 +44,7 @@ pub mod lambda;
 pub mod metrics;
 pub mod partition;
 pub mod record;
+pub mod reingest;
 pub mod replay;
 pub mod time;
 
