@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench venv demo demo-test
+.PHONY: help run test lint unit bench venv demo demo-test moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -12,7 +12,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run --quiet -- invoke --decode $(EVENT)
 
-test: lint unit demo-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -47,6 +47,19 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
 	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
+
+# ---- moto: a local Firehose and S3 for the re-ingestion and redrive tests
+$(VENV)/.moto-stamp: tools/requirements-moto.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-moto.txt
+	touch $@
+
+moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
+
+# The tests start moto_server on 127.0.0.1 themselves and give the SDK test
+# credentials and that endpoint; nothing leaves the machine.
+moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
+	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
+	  $(CARGO) test --test reingest -- --ignored
 
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh

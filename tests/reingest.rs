@@ -1,0 +1,190 @@
+//! Re-ingestion end to end: the real binary under the Runtime API emulator,
+//! re-sending what does not fit in its response to moto's Firehose (a real
+//! API emulator from PyPI, on 127.0.0.1), which writes it to S3.
+//!
+//! Ignored by default: they need moto, which `make moto-test` (part of
+//! `make test`) installs into `.venv` and names in `MOTO_SERVER`.
+
+#[path = "support/moto.rs"]
+mod moto;
+#[path = "support/runtime.rs"]
+mod runtime;
+
+use base64::Engine;
+use moto::{Fault, Moto, Proxy};
+use runtime::{Emulator, Function};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
+const STREAM: &str = "events";
+const BUCKET: &str = "enriched";
+const PREFIX: &str = "reingested/";
+
+/// About 20,000 events of about 100 bytes, each ending in `\n` so that
+/// moto's objects (records back to back) split into them: their enriched
+/// response is larger than Lambda's 6 MB, though the request is not.
+fn tiny_events(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "{{\"type\":\"page_view\",\"ts\":{},\"url\":\"https://s{}.example.com/p/{i:05}\",\"sid\":\"s-{i:06}\"}}\n",
+                1_795_770_900 + (i % 60),
+                i % 7,
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+fn request(events: &[Vec<u8>]) -> Vec<u8> {
+    let records: Vec<Value> = events
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            json!({
+                // Firehose's ids are 56 digits or more.
+                "recordId": format!("{i:0>100}"),
+                "approximateArrivalTimestamp": 1_795_770_902_000i64,
+                "data": B64.encode(e),
+            })
+        })
+        .collect();
+    serde_json::to_vec(&json!({
+        "invocationId": "reingest-test",
+        "deliveryStreamArn": format!("arn:aws:firehose:{}:{}:deliverystream/{STREAM}", moto::REGION, moto::ACCOUNT),
+        "region": moto::REGION,
+        "records": records,
+    }))
+    .unwrap()
+}
+
+/// What one overflowing invocation did.
+struct Run {
+    /// Each request record's result, in order.
+    results: Vec<String>,
+    response: Value,
+    /// Every record moto wrote to S3, with how often.
+    delivered: BTreeMap<Vec<u8>, usize>,
+    emf: Value,
+    proxy: Proxy,
+    stdout: Vec<String>,
+}
+
+fn run(events: &[Vec<u8>], fault: Fault, deadline: Duration) -> Run {
+    let moto = Moto::start();
+    moto.create_stream(STREAM, BUCKET, PREFIX);
+    let proxy = Proxy::start(moto.addr, fault);
+    let emulator = Emulator::with_deadline(vec![("req-1", request(events))], deadline);
+    let env = moto::sdk_env(proxy.addr);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let function = Function::lambda(&emulator, &env);
+    let posted = emulator.next();
+    let (stdout, stderr) = function.finish();
+    assert_eq!(posted.path, "invocation/req-1/response", "{stderr}");
+    let response: Value = serde_json::from_slice(&posted.body).unwrap();
+    let results = response["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["result"].as_str().unwrap().to_owned())
+        .collect();
+    let mut delivered = BTreeMap::new();
+    for object in moto.objects(BUCKET, PREFIX) {
+        for line in object.split_inclusive(|b| *b == b'\n') {
+            *delivered.entry(line.to_vec()).or_insert(0) += 1;
+        }
+    }
+    let emf = stdout
+        .iter()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v.get("_aws").is_some())
+        .unwrap_or_else(|| panic!("no EMF line: {stdout:?} {stderr}"));
+    Run {
+        results,
+        response,
+        delivered,
+        emf,
+        proxy,
+        stdout,
+    }
+}
+
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn overflow_is_delivered_exactly_once_through_throttling() {
+    let events = tiny_events(20_000);
+    let run = run(&events, Fault::ThrottleOnce, Duration::from_secs(300));
+    let count = |r: &str| run.results.iter().filter(|x| *x == r).count();
+    let (ok, dropped) = (count("Ok"), count("Dropped"));
+    // It overflowed, and nothing failed: every record is Ok, or was
+    // re-sent and answered Dropped.
+    assert!(ok > 0 && dropped > 0, "{ok} Ok, {dropped} Dropped");
+    assert_eq!(ok + dropped, events.len());
+    // Ok first, then the re-sent: the earliest records are delivered now.
+    assert!(run.results[..ok].iter().all(|r| r == "Ok"));
+    // Every Dropped record is in S3 exactly once, byte for byte, and
+    // nothing else is.
+    let want: BTreeMap<Vec<u8>, usize> = events[ok..].iter().map(|e| (e.clone(), 1)).collect();
+    assert_eq!(run.delivered.len(), want.len(), "distinct records in S3");
+    assert!(
+        run.delivered == want,
+        "S3 holds exactly the re-sent records, once each"
+    );
+    // The throttled half was retried: failed entries, and more calls than
+    // the records need.
+    let seen = &run.proxy.seen;
+    let failed = seen.failed.load(Ordering::SeqCst);
+    assert!(failed >= dropped / 2 - 1, "{failed} throttled of {dropped}");
+    assert!(seen.puts.load(Ordering::SeqCst) > dropped.div_ceil(500));
+    assert_eq!(seen.forwarded.load(Ordering::SeqCst), dropped);
+    // The PutRecordBatch limits held.
+    let (records, bytes) = *seen.largest.lock().unwrap();
+    assert!(
+        records <= 500 && bytes <= 4 * 1024 * 1024,
+        "{records} {bytes}"
+    );
+    // The metrics count them, exactly.
+    assert_eq!(run.emf["Reingested"], dropped);
+    assert_eq!(run.emf["ReingestFailed"], 0);
+    assert_eq!(run.emf["RecordsDropped"], dropped);
+    assert_eq!(run.emf["RecordsOk"], ok);
+    assert_eq!(run.emf["RecordsFailed"], 0);
+    // One log line for the batch, not one per record.
+    let logged = run.stdout.iter().filter(|l| !l.starts_with('{')).count();
+    assert!(logged <= 2, "{:?}", run.stdout);
+}
+
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn exhausted_retries_fall_back_to_processing_failed() {
+    let events = tiny_events(20_000);
+    // A short invocation: retries stop at its deadline less the margin.
+    let run = run(&events, Fault::ThrottleAlways, Duration::from_secs(12));
+    let count = |r: &str| run.results.iter().filter(|x| *x == r).count();
+    let (ok, failed) = (count("Ok"), count("ProcessingFailed"));
+    assert_eq!(count("Dropped"), 0);
+    assert!(ok > 0 && failed > 0, "{ok} Ok, {failed} failed");
+    assert_eq!(ok + failed, events.len());
+    // Nothing was delivered, and nothing is lost: each failed record echoes
+    // its data byte for byte, for the error prefix.
+    assert!(run.delivered.is_empty());
+    let records = run.response["records"].as_array().unwrap();
+    for (i, r) in records.iter().enumerate() {
+        if r["result"] == "ProcessingFailed" {
+            assert_eq!(B64.decode(r["data"].as_str().unwrap()).unwrap(), events[i]);
+        }
+    }
+    // It retried before giving up.
+    let seen = &run.proxy.seen;
+    let puts = seen.puts.load(Ordering::SeqCst);
+    assert!(puts >= 2 * failed.div_ceil(500), "{puts} calls");
+    assert_eq!(seen.forwarded.load(Ordering::SeqCst), 0);
+    let reingest_failed = run.emf["ReingestFailed"].as_u64().unwrap() as usize;
+    assert!(reingest_failed > 0 && reingest_failed <= failed);
+    assert_eq!(run.emf["Reingested"], 0);
+    assert_eq!(run.emf["RecordsFailed"], failed);
+    assert_eq!(run.emf["FailedResponseTooLarge"], failed);
+}
