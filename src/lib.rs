@@ -46,6 +46,7 @@ pub mod partition;
 pub mod record;
 pub mod reingest;
 pub mod replay;
+pub mod sizing;
 pub mod time;
 
 pub use config::{Config, ConfigError};
