@@ -188,3 +188,88 @@ fn exhausted_retries_fall_back_to_processing_failed() {
     assert_eq!(run.emf["RecordsFailed"], failed);
     assert_eq!(run.emf["FailedResponseTooLarge"], failed);
 }
+
+/// Redrive: `replay --to-stream` sends what Firehose wrote to the error
+/// prefix (and request files' records) back to the stream, raw, through
+/// the same sender, throttling and all.
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn replay_to_stream_redrives_error_records_once_each() {
+    let moto = Moto::start();
+    moto.create_stream(STREAM, BUCKET, PREFIX);
+    let proxy = Proxy::start(moto.addr, Fault::ThrottleOnce);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("redrive-to-stream");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("processing-failed")).unwrap();
+    // 1,200 failed records in two gzip files, as under the error prefix
+    // (more than two PutRecordBatch calls' worth), and a request file.
+    let events = tiny_events(1_200);
+    for (n, part) in events.chunks(600).enumerate() {
+        let mut text = String::new();
+        for e in part {
+            text.push_str(
+                &json!({
+                    "attemptsMade": 4,
+                    "arrivalTimestamp": 1_795_770_902_000i64,
+                    "errorCode": "Lambda.ProcessingFailedStatus",
+                    "errorMessage": "response_too_large",
+                    "attemptEndingTimestamp": 1_795_770_962_000i64,
+                    "rawData": B64.encode(e),
+                    "lambdaArn": "arn:aws:lambda:eu-central-1:123456789012:function:f:$LATEST",
+                })
+                .to_string(),
+            );
+            text.push('\n');
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, text.as_bytes()).unwrap();
+        std::fs::write(
+            dir.join(format!("processing-failed/part-{n}.gz")),
+            gz.finish().unwrap(),
+        )
+        .unwrap();
+    }
+    let extra = tiny_events(1_205)[1_200..].to_vec();
+    std::fs::write(dir.join("request.json"), request(&extra)).unwrap();
+
+    let out = std::process::Command::new(runtime::BIN)
+        .env_clear()
+        .envs(moto::sdk_env(proxy.addr))
+        .args([
+            "replay",
+            "--input",
+            dir.to_str().unwrap(),
+            "--to-stream",
+            STREAM,
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "sent 1205 of 1205 events from 3 files to stream {STREAM}"
+        )),
+        "{stdout}"
+    );
+    let mut delivered = BTreeMap::new();
+    for object in moto.objects(BUCKET, PREFIX) {
+        for line in object.split_inclusive(|b| *b == b'\n') {
+            *delivered.entry(line.to_vec()).or_insert(0usize) += 1;
+        }
+    }
+    let want: BTreeMap<Vec<u8>, usize> = events
+        .iter()
+        .chain(&extra)
+        .map(|e| (e.clone(), 1))
+        .collect();
+    assert!(delivered == want, "every event exactly once, byte for byte");
+    assert!(
+        proxy.seen.failed.load(Ordering::SeqCst) > 0,
+        "throttled and retried"
+    );
+}
