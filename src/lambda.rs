@@ -121,7 +121,7 @@ async fn resend(
         .get_or_init(|| Sender::from_env(Some(region)))
         .await;
     let data: Vec<&[u8]> = processed.reingest.iter().map(|r| &r.data[..]).collect();
-    let sent = sender.send(stream, &data, deadline, |_| {}).await;
+    let sent = sender.send(stream, &data, deadline).await;
     if sent.unsent.is_empty() {
         return Ok(processed);
     }

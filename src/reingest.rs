@@ -126,15 +126,8 @@ impl Sender {
     }
 
     /// Sends `records` to the stream named `stream`, retrying what fails
-    /// until `deadline`. `progress` is told how many records have been
-    /// accepted so far after each call.
-    pub async fn send(
-        &self,
-        stream: &str,
-        records: &[&[u8]],
-        deadline: Instant,
-        mut progress: impl FnMut(usize),
-    ) -> Sent {
+    /// until `deadline`.
+    pub async fn send(&self, stream: &str, records: &[&[u8]], deadline: Instant) -> Sent {
         let mut out = Sent::default();
         let mut pending: Vec<usize> = (0..records.len()).collect();
         let mut attempt = 0u32;
@@ -165,7 +158,6 @@ impl Sender {
                         retry.extend_from_slice(batch);
                     }
                 }
-                progress(out.sent.len());
             }
             if retry.is_empty() {
                 break;

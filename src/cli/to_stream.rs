@@ -118,7 +118,7 @@ impl Round {
         }
         let records: Vec<&[u8]> = self.events.iter().map(Vec::as_slice).collect();
         let deadline = Instant::now() + ROUND_DEADLINE;
-        let sent = runtime.block_on(sender.send(stream, &records, deadline, |_| {}));
+        let sent = runtime.block_on(sender.send(stream, &records, deadline));
         total.sent += sent.sent.len();
         total.unsent += sent.unsent.len();
         total.calls += sent.calls;
