@@ -40,6 +40,15 @@ fn tiny_events(n: usize) -> Vec<Vec<u8>> {
 }
 
 fn request(events: &[Vec<u8>]) -> Vec<u8> {
+    let arn = format!(
+        "arn:aws:firehose:{}:{}:deliverystream/{STREAM}",
+        moto::REGION,
+        moto::ACCOUNT
+    );
+    request_from(events, Some(&arn))
+}
+
+fn request_from(events: &[Vec<u8>], arn: Option<&str>) -> Vec<u8> {
     let records: Vec<Value> = events
         .iter()
         .enumerate()
@@ -52,13 +61,15 @@ fn request(events: &[Vec<u8>]) -> Vec<u8> {
             })
         })
         .collect();
-    serde_json::to_vec(&json!({
+    let mut request = json!({
         "invocationId": "reingest-test",
-        "deliveryStreamArn": format!("arn:aws:firehose:{}:{}:deliverystream/{STREAM}", moto::REGION, moto::ACCOUNT),
         "region": moto::REGION,
         "records": records,
-    }))
-    .unwrap()
+    });
+    if let Some(arn) = arn {
+        request["deliveryStreamArn"] = arn.into();
+    }
+    serde_json::to_vec(&request).unwrap()
 }
 
 /// What one overflowing invocation did.
@@ -74,12 +85,17 @@ struct Run {
 }
 
 fn run(events: &[Vec<u8>], fault: Fault, deadline: Duration) -> Run {
+    run_with(request(events), fault, deadline, &[])
+}
+
+fn run_with(request: Vec<u8>, fault: Fault, deadline: Duration, extra: &[(&str, &str)]) -> Run {
     let moto = Moto::start();
     moto.create_stream(STREAM, BUCKET, PREFIX);
     let proxy = Proxy::start(moto.addr, fault);
-    let emulator = Emulator::with_deadline(vec![("req-1", request(events))], deadline);
+    let emulator = Emulator::with_deadline(vec![("req-1", request)], deadline);
     let env = moto::sdk_env(proxy.addr);
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    env.extend_from_slice(extra);
     let function = Function::lambda(&emulator, &env);
     let posted = emulator.next();
     let (stdout, stderr) = function.finish();
@@ -187,6 +203,53 @@ fn exhausted_retries_fall_back_to_processing_failed() {
     assert_eq!(run.emf["Reingested"], 0);
     assert_eq!(run.emf["RecordsFailed"], failed);
     assert_eq!(run.emf["FailedResponseTooLarge"], failed);
+}
+
+/// With re-ingestion off, or no stream to re-send to, the overflow fails
+/// with its data, and nothing is sent.
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn without_reingestion_overflow_fails_and_nothing_is_sent() {
+    let events = tiny_events(20_000);
+    // (case, request, extra environment)
+    type Case<'a> = (&'a str, Vec<u8>, &'a [(&'a str, &'a str)]);
+    let cases: &[Case] = &[
+        (
+            "REINGEST_OVERFLOW=false",
+            request(&events),
+            &[("REINGEST_OVERFLOW", "false")],
+        ),
+        ("no deliveryStreamArn", request_from(&events, None), &[]),
+        (
+            "not a stream ARN",
+            request_from(&events, Some("arn:aws:kinesis:eu-central-1:1:stream/s")),
+            &[],
+        ),
+    ];
+    for (name, request, extra) in cases {
+        let run = run_with(
+            request.clone(),
+            Fault::None,
+            Duration::from_secs(300),
+            extra,
+        );
+        let count = |r: &str| run.results.iter().filter(|x| *x == r).count();
+        let (ok, failed) = (count("Ok"), count("ProcessingFailed"));
+        assert!(ok > 0 && failed > 0, "{name}: {ok} Ok, {failed} failed");
+        assert_eq!(ok + failed, events.len(), "{name}");
+        assert_eq!(run.proxy.seen.puts.load(Ordering::SeqCst), 0, "{name}");
+        assert!(run.delivered.is_empty(), "{name}");
+        assert_eq!(run.emf["Reingested"], 0, "{name}");
+        assert_eq!(run.emf["FailedResponseTooLarge"], failed, "{name}");
+        let records = run.response["records"].as_array().unwrap();
+        for (i, r) in records.iter().enumerate().skip(ok) {
+            assert_eq!(
+                B64.decode(r["data"].as_str().unwrap()).unwrap(),
+                events[i],
+                "{name}"
+            );
+        }
+    }
 }
 
 /// Redrive: `replay --to-stream` sends what Firehose wrote to the error
