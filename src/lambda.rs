@@ -134,6 +134,10 @@ async fn resend(
         error = sent.last_error.as_deref().unwrap_or(""),
         "re-sending overflow failed; those records fail to the error prefix"
     );
+    // Settling fails only when even every record failed would not fit (a
+    // request over 6,000,000 bytes of large records): the invocation fails
+    // as it would without re-ingestion, and Firehose retries the batch, so
+    // what was sent is sent again (at least once, as documented).
     let pick = |list: &[usize]| list.iter().map(|&k| positions[k]).collect::<Vec<_>>();
     batch::settle(
         request,
