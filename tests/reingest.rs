@@ -175,6 +175,30 @@ fn overflow_is_delivered_exactly_once_through_throttling() {
 
 #[test]
 #[ignore = "needs moto: make moto-test"]
+fn calls_that_fail_whole_are_retried() {
+    let events = tiny_events(20_000);
+    let run = run(
+        &events,
+        Fault::UnavailableFirst(3),
+        Duration::from_secs(300),
+    );
+    let ok = run.results.iter().filter(|r| *r == "Ok").count();
+    let dropped = events.len() - ok;
+    assert!(run.results[ok..].iter().all(|r| r == "Dropped"));
+    let want: BTreeMap<Vec<u8>, usize> = events[ok..].iter().map(|e| (e.clone(), 1)).collect();
+    assert!(
+        run.delivered == want,
+        "S3 holds exactly the re-sent records, once each"
+    );
+    assert_eq!(run.emf["Reingested"], dropped);
+    assert_eq!(run.emf["ReingestFailed"], 0);
+    // Three refused calls, then every call of the overflow once more.
+    let puts = run.proxy.seen.puts.load(Ordering::SeqCst);
+    assert!(puts >= 3 + dropped.div_ceil(500), "{puts} calls");
+}
+
+#[test]
+#[ignore = "needs moto: make moto-test"]
 fn exhausted_retries_fall_back_to_processing_failed() {
     let events = tiny_events(20_000);
     // A short invocation: retries stop at its deadline less the margin.

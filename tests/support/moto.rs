@@ -255,6 +255,9 @@ pub enum Fault {
     ThrottleOnce,
     /// Fails every record, every time: retries run out.
     ThrottleAlways,
+    /// Answers the first this many calls as a whole with HTTP 503
+    /// `ServiceUnavailableException`, forwarding nothing of them.
+    UnavailableFirst(usize),
 }
 
 /// What went through the proxy.
@@ -343,7 +346,20 @@ fn handle(
     if !is_put {
         return forward(upstream, &req, &req.body);
     }
-    seen.puts.fetch_add(1, Ordering::SeqCst);
+    let nth = seen.puts.fetch_add(1, Ordering::SeqCst);
+    if let Fault::UnavailableFirst(n) = fault {
+        if nth < n {
+            let body = json!({
+                "__type": "ServiceUnavailableException",
+                "message": "Slow down.",
+            });
+            let headers = vec![(
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            )];
+            return (503, headers, body.to_string().into_bytes());
+        }
+    }
     let mut call: Value = serde_json::from_slice(&req.body).expect("PutRecordBatch is JSON");
     let records = call["Records"].as_array().cloned().unwrap_or_default();
     let bytes: usize = records
@@ -363,7 +379,7 @@ fn handle(
         .iter()
         .enumerate()
         .map(|(i, r)| match fault {
-            Fault::None => false,
+            Fault::None | Fault::UnavailableFirst(_) => false,
             Fault::ThrottleAlways => true,
             Fault::ThrottleOnce => {
                 let data = r["Data"].as_str().unwrap_or("").to_owned();
