@@ -4,13 +4,13 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench venv demo demo-test moto-tools moto-test
+.PHONY: help run test lint unit bench venv demo demo-test install moto-tools moto-test
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
 
 run: ## Build the CLI and run it on a sample event, printing the decoded result
-	$(CARGO) run --quiet -- invoke --decode $(EVENT)
+	$(CARGO) run -- invoke --decode $(EVENT)
 
 test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
 
@@ -41,8 +41,8 @@ $(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
 
 demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the queries/ in DuckDB
 	rm -rf demo-input demo-s3
-	$(CARGO) run --quiet --example gen_events -- demo-input
-	$(CARGO) run --quiet -- replay --input demo-input --out demo-s3
+	$(CARGO) run --example gen_events -- demo-input
+	$(CARGO) run -- replay --input demo-input --out demo-s3
 	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
@@ -61,6 +61,9 @@ moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Fireho
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
 	  $(CARGO) test --test reingest -- --ignored
 
+install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
+	$(CARGO) install --locked --path .
+
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh
 
@@ -78,7 +81,7 @@ $(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
 	touch $@
 
-.PHONY: sam-tools build validate sam-build deploy
+.PHONY: sam-tools build validate sam-build deploy watch watch-test invoke-local
 
 sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
@@ -91,6 +94,21 @@ validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate
 
 sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
 	$(SAM_ENV) sam build
+
+# cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
+# every change. It runs in the foreground, in make's process group, so Ctrl-C
+# reaches it, and cargo-lambda then stops the function it started in a
+# session of its own: nothing is left holding the port. Re-ingestion is off:
+# a local loop never calls AWS, and overflow fails as `invoke` shows it.
+watch: $(SAM_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
+	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
+	  --env-var REINGEST_OVERFLOW=false
+
+watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
+	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh
+
+invoke-local: $(SAM_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
+	$(SAM_ENV) $(CARGO) lambda invoke firehose-enricher --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
 
 deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
 	@if grep -qE '^region *=' samconfig.toml; then \
@@ -111,6 +129,6 @@ fuzz-tools: ## Install cargo-fuzz (once)
 
 fuzz: fuzz-record fuzz-batch ## Fuzz both targets, FUZZ_RUNS executions each (default 10M), seeded from events/
 
-fuzz-record fuzz-batch: fuzz-%: fuzz-tools
+fuzz-record fuzz-batch: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request)
 	$(PYTHON) fuzz/seed_corpus.py
 	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1

@@ -1,6 +1,7 @@
 //! Generates a realistic, reproducible sample of SDK events for `make demo`:
 //! page views and consent-banner interactions over several days and sites,
-//! with the time formats real SDKs send, and a share of bad events.
+//! with the time formats real SDKs send, referrers and campaign links of
+//! every kind, a share of redelivered duplicates, and a share of bad events.
 //!
 //! ```sh
 //! cargo run --example gen_events -- OUT_DIR [EVENTS] [SEED]
@@ -92,11 +93,50 @@ const AGENTS: &[&str] = &[
     "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
 ];
 
+/// Where visits come from: search, social, video, AI assistants, webmail,
+/// other sites, the site itself (`SELF`) and no referrer at all.
 const REFERRERS: &[&str] = &[
     "https://www.google.com/",
+    "https://www.google.co.uk/",
     "https://duckduckgo.com/",
+    "https://www.bing.com/search?q=x",
     "https://t.co/x",
+    "https://l.facebook.com/",
+    "https://www.youtube.com/",
+    "https://chatgpt.com/",
+    "https://www.perplexity.ai/",
+    "https://mail.google.com/",
+    "https://reviews.example.org/best-of-2026",
+    SELF,
+    SELF,
     "",
+    "",
+    "",
+];
+const SELF: &str = "self";
+
+/// Campaign links: (query string, weight); most visits carry none.
+const CAMPAIGNS: &[(&str, u64)] = &[
+    ("", 80),
+    (
+        "?utm_source=newsletter&utm_medium=email&utm_campaign=weekly",
+        5,
+    ),
+    (
+        "?utm_source=google&utm_medium=cpc&utm_campaign=winter-sale&gclid=x1",
+        4,
+    ),
+    (
+        "?utm_source=facebook&utm_medium=paid_social&utm_campaign=winter-sale",
+        3,
+    ),
+    ("?fbclid=IwAR0x", 3),
+    (
+        "?utm_source=partner&utm_medium=display&utm_content=banner",
+        2,
+    ),
+    ("?utm_source=coupons&utm_medium=affiliate", 2),
+    ("?utm_source=app&utm_medium=push", 1),
 ];
 
 /// The event time in one of the shapes SDKs send, under one of the default
@@ -140,7 +180,13 @@ struct Event {
 fn good_event(rng: &mut Rng, n: u64, ms: i64) -> Vec<u8> {
     let site = rng.weighted(&SITES.iter().map(|s| s.2).collect::<Vec<_>>());
     let (host, paths, _, accept) = SITES[site];
-    let url = format!("https://{host}{}", rng.pick(paths));
+    let page = format!("https://{host}{}", rng.pick(paths));
+    let campaign = CAMPAIGNS[rng.weighted(&CAMPAIGNS.iter().map(|c| c.1).collect::<Vec<_>>())].0;
+    let url = format!("{page}{campaign}");
+    let referrer = match *rng.pick(REFERRERS) {
+        SELF => format!("https://{host}/"),
+        r => r.to_owned(),
+    };
     let visitor = rng.below(900);
     let (field, time) = time_field(rng, ms);
     let mut event = if rng.chance(12) {
@@ -170,7 +216,7 @@ fn good_event(rng: &mut Rng, n: u64, ms: i64) -> Vec<u8> {
             "anonymous_id": format!("anon-{visitor:04}"),
             "session_id": format!("sess-{visitor:04}-{}", ms / (6 * HOUR_MS)),
             "url": url,
-            "referrer": rng.pick(REFERRERS),
+            "referrer": referrer,
             "title": "Page",
             "user_agent": rng.pick(AGENTS),
         })
@@ -223,6 +269,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         } else {
             good_event(&mut rng, n, ms)
         };
+        // Firehose delivers at least once: about 1 % of events arrive
+        // again, byte for byte, a few minutes later.
+        if !bad && rng.chance(1) {
+            events.push(Event {
+                ms: ms + 5 * 60_000,
+                bytes: bytes.clone(),
+                bad,
+            });
+        }
         events.push(Event { ms, bytes, bad });
     }
     events.sort_by_key(|e| e.ms);

@@ -9,99 +9,144 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Every variable this function reads, with its default and accepted form.
-/// The README's configuration table and the SAM template's parameters are
-/// checked against this list by tests.
+/// The configuration table of `docs/configuration.md` is generated from this
+/// list ([`variables_markdown`]), and the SAM template's parameters are
+/// checked against it by tests.
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "TIME_FIELDS",
         default: "timestamp,ts,time,created_at",
         form: FIELD_LIST,
+        meaning: "where the event time is; the first present, non-null field is used",
     },
     Variable {
         name: "URL_FIELDS",
         default: "url,page_url,href,location",
-        form: FIELD_LIST,
+        form: URL_FIELD_LIST,
+        meaning: "where the page URL is; the first string field is parsed as a URL",
     },
     Variable {
         name: "HOST_FIELDS",
         default: "domain,hostname,host",
-        form: FIELD_LIST,
+        form: HOST_FIELD_LIST,
+        meaning: "used when no URL field yields a host: the first string field, read as a bare host",
     },
     Variable {
         name: "MAX_FUTURE",
         default: "1d",
         form: DURATION,
+        meaning: "an event time further ahead of arrival falls back to arrival",
     },
     Variable {
         name: "MAX_AGE",
         default: "30d",
         form: DURATION,
+        meaning: "an event time further before arrival falls back to arrival",
     },
     Variable {
         name: "DROP_DOMAINS",
         default: "",
         form: DOMAIN_PATTERNS,
+        meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
     },
     Variable {
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
+        meaning: "drop records whose user agent matches the bundled bot list (`src/bots.txt`)",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
-        form: FIELD_LIST,
+        form: USER_AGENT_FIELD_LIST,
+        meaning: "where the user agent is, for `DROP_BOTS`",
     },
     Variable {
         name: "SITE_ALLOWLIST",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: off. sites outside it are partitioned as `site=other`",
     },
     Variable {
         name: "MAX_SITES_PER_BATCH",
         default: "0",
         form: COUNT,
+        meaning: "`0`: off. sites beyond the first N distinct ones of a batch are partitioned as `site=other`",
     },
     Variable {
         name: "ENRICHMENTS",
         default: "referrer,campaign,fingerprint",
         form: ENRICHMENT_LIST,
+        meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
     Variable {
         name: "REFERRER_FIELDS",
         default: "referrer,page_referrer,document_referrer,referer",
-        form: FIELD_LIST,
+        form: REFERRER_FIELD_LIST,
+        meaning: "where the referrer URL is, for the `referrer` enricher (and `channel`); the first string field is used",
     },
     Variable {
         name: "INTERNAL_SITES",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
     },
     Variable {
         name: "REINGEST_OVERFLOW",
         default: "true",
         form: BOOLEAN,
+        meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
     },
 ];
 
 const FIELD_LIST: &str =
     "a comma-separated list of field names or dotted paths, e.g. `timestamp,event.time`";
+// Each field variable's example names fields of its own kind.
+const URL_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `url,context.page.url`";
+const HOST_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `hostname,context.page.host`";
+const USER_AGENT_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `user_agent,context.userAgent`";
+const REFERRER_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `referrer,context.page.referrer`";
 const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12h`, `30d`";
 const DOMAIN_PATTERNS: &str =
     "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
 const BOOLEAN: &str = "`true` or `false`";
-const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
+const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
+
+/// The configuration table of `docs/configuration.md`, one row per
+/// variable, from [`VARIABLES`].
+pub fn variables_markdown() -> String {
+    let mut table =
+        String::from("| variable | default | accepted form | meaning |\n|---|---|---|---|\n");
+    for v in VARIABLES {
+        let default = if v.default.is_empty() {
+            "*(empty)*".to_owned()
+        } else {
+            format!("`{}`", v.default)
+        };
+        table.push_str(&format!(
+            "| `{}` | {default} | {} | {} |\n",
+            v.name, v.form, v.meaning
+        ));
+    }
+    table
+}
 
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Variable {
     pub name: &'static str,
     pub default: &'static str,
-    /// The accepted form, as the error message and README state it.
+    /// The accepted form, as the error message and the docs state it.
     pub form: &'static str,
+    /// What it does, for the docs' configuration table.
+    pub meaning: &'static str,
 }
 
 /// An invalid configuration value.
@@ -186,6 +231,8 @@ pub struct Config {
     /// stream and answered `Dropped`, instead of failing. Only the Lambda
     /// runtime reads it: the local commands never call AWS.
     pub reingest_overflow: bool,
+    /// `top_keys` and the output fields, indexed for the record parser.
+    pub(crate) key_index: crate::record::KeyIndex,
 }
 
 impl Default for Config {
@@ -224,6 +271,7 @@ impl Config {
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
             reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
+            key_index: crate::record::KeyIndex::default(),
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
         let mut env = Env {
@@ -234,6 +282,7 @@ impl Config {
         let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
         config.top_keys = env.top_keys;
         config.pipeline = pipeline;
+        config.key_index = crate::record::KeyIndex::new(&config.top_keys, config.output_fields());
         Ok(config)
     }
 
@@ -412,7 +461,12 @@ fn parse_sites(
     }
     items(&value)
         .map(|item| {
-            if is_host_name(item) {
+            // A listed public suffix (`co.uk`, `github.io`) is nobody's
+            // site: it would match no partition a real page gets. Names
+            // the list does not know (`localhost`, `intranet`) are allowed.
+            let public_suffix = psl::suffix(item.as_bytes())
+                .is_some_and(|s| s.is_known() && s.as_bytes() == item.as_bytes());
+            if is_host_name(item) && !public_suffix {
                 Ok(item.to_owned())
             } else {
                 Err(error(name, &value))
@@ -499,6 +553,12 @@ mod tests {
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
+            // Public suffixes are nobody's site.
+            ("SITE_ALLOWLIST", "co.uk"),
+            ("SITE_ALLOWLIST", "example.com,co.uk"),
+            ("SITE_ALLOWLIST", "com"),
+            ("SITE_ALLOWLIST", "github.io"),
+            ("INTERNAL_SITES", "com.au"),
             ("MAX_SITES_PER_BATCH", ""),
             ("MAX_SITES_PER_BATCH", "-1"),
             ("MAX_SITES_PER_BATCH", "+5"),
@@ -538,6 +598,20 @@ mod tests {
         ])
         .unwrap();
         assert!(!c.reingest_overflow);
+        // Names no public suffix list knows are allowed as sites.
+        for sites in ["localhost", "intranet,alice.github.io", "example.internal"] {
+            assert!(with(&[("SITE_ALLOWLIST", sites)]).is_ok(), "{sites}");
+        }
+        // Each field variable's example names its own kind of field.
+        for (name, example) in [
+            ("URL_FIELDS", "`url,"),
+            ("HOST_FIELDS", "`hostname,"),
+            ("USER_AGENT_FIELDS", "`user_agent,"),
+            ("REFERRER_FIELDS", "`referrer,"),
+        ] {
+            let msg = with(&[(name, ",")]).unwrap_err().to_string();
+            assert!(msg.contains(example), "{msg}");
+        }
         assert_eq!(c.max_future_ms, 90_000);
         assert_eq!(c.max_age_ms, 12 * 3_600_000);
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);

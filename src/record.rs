@@ -229,8 +229,7 @@ fn enrich(
     let base = trimmed.as_ptr() as usize;
     let mut de = serde_json::Deserializer::from_str(trimmed);
     TopLevel {
-        keys: &config.top_keys,
-        reserved: config.output_fields(),
+        keys: &config.key_index,
         base,
         scratch: &mut *scratch,
     }
@@ -396,21 +395,68 @@ impl Visitor<'_> for KeyIs<'_> {
 /// Walks the top-level object once, noting where the configured keys' values
 /// are and which members we replace.
 struct TopLevel<'c, 's> {
-    keys: &'c [String],
-    reserved: &'c [&'static str],
+    keys: &'c KeyIndex,
     base: usize,
     scratch: &'s mut Scratch,
 }
 
 /// What a top-level key is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct KeyMatch {
     slot: Option<usize>,
     replaced: bool,
 }
 
+/// The configured keys ([`Config::top_keys`]) and the output fields, by
+/// length. Every member of every record is looked up here; with the
+/// default enrichers that is some forty names, and comparing each in turn
+/// cost more than the enrichers' own work. Grouped by length, a key meets
+/// at most a few names, most often none.
+#[derive(Debug, Clone, Default)]
+pub struct KeyIndex {
+    by_len: Vec<Vec<(Box<str>, KeyMatch)>>,
+}
+
+impl KeyIndex {
+    pub(crate) fn new(keys: &[String], reserved: &[&str]) -> KeyIndex {
+        let mut index = KeyIndex::default();
+        let names = keys
+            .iter()
+            .map(String::as_str)
+            .chain(reserved.iter().copied());
+        for name in names {
+            if index.by_len.len() <= name.len() {
+                index.by_len.resize(name.len() + 1, Vec::new());
+            }
+            let bucket = &mut index.by_len[name.len()];
+            if bucket.iter().any(|(n, _)| &**n == name) {
+                continue;
+            }
+            let found = KeyMatch {
+                slot: keys.iter().position(|k| k == name),
+                replaced: reserved.contains(&name),
+            };
+            bucket.push((name.into(), found));
+        }
+        index
+    }
+
+    fn find(&self, key: &str) -> KeyMatch {
+        self.by_len
+            .get(key.len())
+            .and_then(|bucket| bucket.iter().find(|(n, _)| &**n == key))
+            .map_or(
+                KeyMatch {
+                    slot: None,
+                    replaced: false,
+                },
+                |(_, m)| *m,
+            )
+    }
+}
+
 struct KeySeed<'c> {
-    keys: &'c [String],
-    reserved: &'c [&'static str],
+    keys: &'c KeyIndex,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
@@ -426,19 +472,8 @@ impl Visitor<'_> for KeySeed<'_> {
         f.write_str("a key")
     }
     fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
-        Ok(KeyMatch {
-            slot: self.keys.iter().position(|k| same_key(k, v)),
-            replaced: self.reserved.iter().any(|k| same_key(k, v)),
-        })
+        Ok(self.keys.find(v))
     }
-}
-
-/// `a == b`, first ruling out keys of another length or first byte inline:
-/// every member of every record is compared with some twenty configured
-/// names, and most comparisons then end before a `memcmp` call.
-#[inline]
-fn same_key(a: &str, b: &str) -> bool {
-    a.len() == b.len() && a.as_bytes().first() == b.as_bytes().first() && a == b
 }
 
 impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
@@ -454,10 +489,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed {
-            keys: self.keys,
-            reserved: self.reserved,
-        })? {
+        while let Some(key) = map.next_key_seed(KeySeed { keys: self.keys })? {
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
             if let Some(slot) = key.slot {
@@ -487,4 +519,32 @@ static BOTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
 /// Whether a user agent matches the bundled bot list (`src/bots.txt`).
 pub fn is_bot(user_agent: &str) -> bool {
     BOTS.is_match(user_agent)
+}
+
+#[cfg(test)]
+mod key_index_tests {
+    use super::{KeyIndex, KeyMatch};
+
+    #[test]
+    fn key_index_finds_slots_and_reserved_names() {
+        let keys = ["ts".to_owned(), "url".to_owned(), "domain".to_owned()];
+        let index = KeyIndex::new(&keys, &["site", "domain", "event_time"]);
+        let m = |slot, replaced| KeyMatch { slot, replaced };
+        let cases = [
+            ("", m(None, false)),
+            ("t", m(None, false)),
+            ("tS", m(None, false)),
+            ("urls", m(None, false)),
+            ("a_key_longer_than_any_configured_name", m(None, false)),
+            ("ts", m(Some(0), false)),
+            ("url", m(Some(1), false)),
+            ("domain", m(Some(2), true)),
+            ("site", m(None, true)),
+            ("sitE", m(None, false)),
+            ("event_time", m(None, true)),
+        ];
+        for (key, want) in cases {
+            assert_eq!(index.find(key), want, "{key:?}");
+        }
+    }
 }

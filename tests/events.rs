@@ -54,6 +54,7 @@ type Expectation = (&'static str, (usize, usize, usize), &'static [&'static str]
 
 /// A new file in `events/` must be added here.
 const EXPECTED: &[Expectation] = &[
+    ("channels.json", (19, 0, 0), &[]),
     ("consent.json", (6, 0, 0), &[]),
     (
         "failures.json",
@@ -135,6 +136,26 @@ fn every_event_file_holds_the_invariants() {
             .collect();
         assert_eq!(logged, *reasons, "{name}");
     }
+}
+
+/// `channels.json` holds one page view per channel, each naming the channel
+/// it must get in `expected_channel`, so the file documents what lands in
+/// which group.
+#[test]
+fn channels_sample_shows_every_channel() {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/channels.json");
+    let response: Value = serde_json::from_slice(&invoke(&file, &[]).stdout).unwrap();
+    let mut seen = Vec::new();
+    for r in response["records"].as_array().unwrap() {
+        let v = ok_json(r);
+        assert_eq!(v["channel"], v["expected_channel"], "{v}");
+        seen.push(v["channel"].as_str().unwrap().to_owned());
+    }
+    let all: Vec<String> = firehose_enricher::enrich::campaign::CHANNELS
+        .iter()
+        .map(|c| (*c).to_owned())
+        .collect();
+    assert_eq!(seen, all, "one record per channel, in CHANNELS order");
 }
 
 #[test]
@@ -262,6 +283,12 @@ fn decode_prints_ids_results_keys_and_json() {
         out.contains(r#""domain":"fresh.example.org","site":"example.org","channel":"Direct","event_fingerprint":""#),
         "{out}"
     );
+    // String::from_utf8 above already holds that stdout is UTF-8: bytes
+    // that are not are shown escaped, as are control characters.
+    assert!(
+        out.contains("ProcessingFailed (not_utf8)\n    \\xff\\xfe{\"a\":1}\n"),
+        "{out}"
+    );
     assert!(
         out.trim_end()
             .ends_with("17 records: 7 Ok, 0 Dropped, 10 ProcessingFailed"),
@@ -292,6 +319,10 @@ fn cli_errors_are_clear_and_never_panic() {
     std::fs::write(&bad, b"{\"not\":\"firehose\"}").unwrap();
     let binary = dir.join("binary.json");
     std::fs::write(&binary, [0xff, 0x00, 0xfe]).unwrap();
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, b" \n").unwrap();
+    let raw = dir.join("raw.ndjson");
+    std::fs::write(&raw, b"{\"url\":\"https://example.com/\"}\n").unwrap();
     type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (
@@ -308,6 +339,23 @@ fn cli_errors_are_clear_and_never_panic() {
             vec!["invoke".into(), binary.display().to_string()],
             vec![],
             "not a Firehose transformation request",
+        ),
+        // Inputs that are not requests say what is expected, and where raw
+        // events go.
+        (
+            vec!["invoke".into(), empty.display().to_string()],
+            vec![],
+            "the input is empty\n  invoke reads one Firehose transformation request",
+        ),
+        (
+            vec!["invoke".into(), "Cargo.toml".into()],
+            vec![],
+            "as in events/minimal.json",
+        ),
+        (
+            vec!["invoke".into(), raw.display().to_string()],
+            vec![],
+            "use `firehose-enricher replay --input FILE`",
         ),
         (
             vec!["invoke".into(), "events/minimal.json".into()],
@@ -371,7 +419,13 @@ fn bench_prints_one_json_line() {
     let v: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(v["records"], 17);
     assert_eq!(v["iterations"], 3);
-    for k in ["decoded_bytes", "median_ms", "records_per_s", "mb_per_s"] {
+    for k in [
+        "decoded_bytes",
+        "median_ms",
+        "records_per_s",
+        "mb_per_s",
+        "response_bytes",
+    ] {
         assert!(v[k].is_number(), "{k}: {stdout}");
     }
 }

@@ -44,10 +44,9 @@ fn results(p: &Processed) -> Vec<String> {
 }
 
 fn with_limit(limit: usize) -> Config {
-    Config {
-        max_response_bytes: limit,
-        ..Config::default()
-    }
+    let mut c = Config::default();
+    c.max_response_bytes = limit;
+    c
 }
 
 #[test]

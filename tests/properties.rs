@@ -433,8 +433,12 @@ proptest! {
     /// with nothing sent keeps the contract the oracle checks.
     #[test]
     fn overflow_is_resent_or_settled(request in request(), limit in 200usize..6_000) {
-        let unbounded = Config { max_response_bytes: usize::MAX, ..Config::default() };
-        let config = Config { max_response_bytes: limit, ..Config::default() };
+        let with_limit = |limit| {
+            let mut c = Config::default();
+            c.max_response_bytes = limit;
+            c
+        };
+        let (unbounded, config) = (with_limit(usize::MAX), with_limit(limit));
         let whole = batch::process(&request, &unbounded).unwrap();
         let Ok(p) = batch::process_overflow(&request, &config, batch::Overflow::Reingest) else {
             // Even every record failed would not fit: refused, as Fail is.

@@ -42,15 +42,17 @@ fn duckdb_reads_the_replayed_folder_like_athena() {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     // Known counts, on the dates the query files ask about. bbc.co.uk: 3
-    // page views on the 24th (two in hour 09), 1 on the 25th, 2 consents
-    // (1 accept_all); example.com: 1 page view; 3 bad events.
+    // page views on the 24th (two in hour 09; one from Google, one from a
+    // newsletter), 1 on the 25th, 2 consents (1 accept_all); example.com: 1
+    // page view, delivered twice as a Firehose retry would; 3 bad events.
     let events = [
         r#"{"type":"page_view","anonymous_id":"a","timestamp":"2026-11-24T09:10:00Z","url":"https://news.bbc.co.uk/"}"#,
-        r#"{"type":"page_view","anonymous_id":"b","ts":1795512600,"url":"https://www.bbc.co.uk/sport"}"#,
-        r#"{"type":"page_view","anonymous_id":"a","timestamp":"2026-11-24T13:00:00.5+01:00","url":"https://news.bbc.co.uk/x"}"#,
+        r#"{"type":"page_view","anonymous_id":"b","ts":1795512600,"url":"https://www.bbc.co.uk/sport","referrer":"https://www.google.com/"}"#,
+        r#"{"type":"page_view","anonymous_id":"a","timestamp":"2026-11-24T13:00:00.5+01:00","url":"https://news.bbc.co.uk/x?utm_source=newsletter&utm_medium=email"}"#,
         r#"{"type":"page_view","anonymous_id":"c","timestamp":"2026-11-25 08:00:00","url":"https://news.bbc.co.uk/"}"#,
         r#"{"type":"consent","action":"accept_all","timestamp":"2026-11-24T09:11:00Z","page_url":"https://news.bbc.co.uk/"}"#,
         r#"{"type":"consent","action":"reject_all","timestamp":"2026-11-24T10:00:00Z","page_url":"https://news.bbc.co.uk/"}"#,
+        r#"{"type":"page_view","timestamp":"2026-11-21T10:00:00Z","url":"https://www.example.com/"}"#,
         r#"{"type":"page_view","timestamp":"2026-11-21T10:00:00Z","url":"https://www.example.com/"}"#,
         "not json at all",
         "[\"an\",\"array\"]",
@@ -73,6 +75,8 @@ fn duckdb_reads_the_replayed_folder_like_athena() {
         q("2_consent_rate_per_site.sql"),
         q("3_hourly_traffic_one_site.sql"),
         q("4_failed_records_per_reason.sql"),
+        q("5_traffic_by_channel.sql"),
+        q("6_deduplicated_page_views.sql"),
     ];
     let mut args: Vec<&str> = vec![
         "--sql",
@@ -89,7 +93,7 @@ fn duckdb_reads_the_replayed_folder_like_athena() {
     assert_eq!(
         rows(&result, &files[0]),
         serde_json::json!([
-            ["2026-11-21", "example.com", 1],
+            ["2026-11-21", "example.com", 2],
             ["2026-11-24", "bbc.co.uk", 3],
             ["2026-11-25", "bbc.co.uk", 1],
         ])
@@ -118,5 +122,24 @@ fn duckdb_reads_the_replayed_folder_like_athena() {
             ["Lambda.ProcessingFailedStatus", "not_json", 2],
             ["Lambda.ProcessingFailedStatus", "not_object", 1],
         ])
+    );
+    assert_eq!(
+        serde_json::json!(rows(&result, &files[4])),
+        serde_json::json!([
+            ["bbc.co.uk", "Direct", 2, 2],
+            ["bbc.co.uk", "Email", 1, 1],
+            ["bbc.co.uk", "Organic Search", 1, 1],
+            ["example.com", "Direct", 2, 0],
+        ]),
+        "channels from the referrer and the UTM medium; no visitor id counts no visitor"
+    );
+    assert_eq!(
+        serde_json::json!(rows(&result, &files[5])),
+        serde_json::json!([
+            ["2026-11-21", "example.com", 2, 1],
+            ["2026-11-24", "bbc.co.uk", 3, 3],
+            ["2026-11-25", "bbc.co.uk", 1, 1],
+        ]),
+        "the redelivered copy is counted once"
     );
 }

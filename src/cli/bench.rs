@@ -12,6 +12,7 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
     let config = config()?;
     let request = read_input(Some(file))?;
     let mut report = None;
+    let mut response_bytes = 0;
     let mut times = Vec::with_capacity(iterations as usize);
     for i in 0..WARM_UP + iterations {
         let started = Instant::now();
@@ -21,6 +22,7 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
             times.push(elapsed);
         }
         std::hint::black_box(&processed.response);
+        response_bytes = processed.response.len();
         report = Some(processed.report);
     }
     let report = report.ok_or("no iteration ran")?;
@@ -40,6 +42,7 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
         median_ms: (median * 1e6).round() / 1e3,
         records_per_s: (report.records as f64 / median).round() as u64,
         mb_per_s: (report.input_bytes as f64 / 1e6 / median * 10.0).round() / 10.0,
+        response_bytes,
     };
     println!(
         "{}",
@@ -49,7 +52,8 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
 }
 
 /// The result line. A struct, so that the keys keep this order (the one the
-/// Node.js peer in bench/ prints too) and the line reads the same every time.
+/// Node.js peer in bench/ prints too, up to `mb_per_s`) and the line reads
+/// the same every time.
 #[derive(serde::Serialize)]
 struct Line {
     records: usize,
@@ -58,4 +62,7 @@ struct Line {
     median_ms: f64,
     records_per_s: u64,
     mb_per_s: f64,
+    /// The response's size, which Lambda caps at 6 MB: what the enabled
+    /// enrichers cost in payload.
+    response_bytes: usize,
 }

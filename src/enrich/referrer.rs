@@ -26,8 +26,8 @@ use crate::config::{ConfigError, Env, FieldPath};
 use crate::domain;
 use crate::record::DropReason;
 use std::borrow::Cow;
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, OnceLock};
 
 pub const ENRICHER: Enricher = Enricher {
     name: "referrer",
@@ -178,8 +178,9 @@ pub fn path_of(url: &str) -> &str {
         }
         _ => s.strip_prefix("//").unwrap_or(s),
     };
-    let after = rest.find(['/', '?', '#']).map_or("", |i| &rest[i..]);
-    &after[..after.find(['?', '#']).unwrap_or(after.len())]
+    // memchr: `str::find` with a char array tests each byte in turn.
+    let after = memchr::memchr3(b'/', b'?', b'#', rest.as_bytes()).map_or("", |i| &rest[i..]);
+    &after[..memchr::memchr2(b'?', b'#', after.as_bytes()).unwrap_or(after.len())]
 }
 
 /// The list medium and name of a referrer host (normalized, as
@@ -194,13 +195,16 @@ pub fn classify(host: &str, path: &str) -> Option<(Medium, &'static str)> {
     // `google.{}` entries (stems) match a host minus its public suffix.
     let suffix_len = psl::suffix_str(host).map_or(host.len(), str::len);
     let mut candidate = host;
+    let (host_index, stem_index) = indexes();
     loop {
         let stem = (candidate.len() > suffix_len + 1)
             .then(|| &candidate[..candidate.len() - suffix_len - 1]);
-        let found = find(&HOSTS, candidate, Some(path))
-            .or_else(|| stem.and_then(|s| find(&STEMS, s, Some(path))))
-            .or_else(|| find(&HOSTS, candidate, None))
-            .or_else(|| stem.and_then(|s| find(&STEMS, s, None)));
+        let hosts = host_index.entries(candidate);
+        let stems = stem.map_or(&[][..], |s| stem_index.entries(s));
+        let found = with_path(hosts, path)
+            .or_else(|| with_path(stems, path))
+            .or_else(|| without_path(hosts))
+            .or_else(|| without_path(stems));
         if let Some(id) = found {
             let (name, medium) = SOURCES[usize::from(id)];
             return Some((medium, name));
@@ -209,23 +213,56 @@ pub fn classify(host: &str, path: &str) -> Option<(Medium, &'static str)> {
     }
 }
 
-/// The entry for `key` in a sorted table: with `Some(path)`, the first
-/// (longest) entry path that starts the referrer's path at a segment
-/// boundary; with `None`, the entry without a path.
-fn find(table: &[(&str, &str, u16)], key: &str, path: Option<&str>) -> Option<u16> {
-    let start = table.partition_point(|e| e.0 < key);
-    table[start..]
+type Table = [(&'static str, &'static str, u16)];
+
+/// A hash index over a sorted table: where each key's run of entries
+/// (longest path first) starts, and its length. Each referrer tries every
+/// suffix of its host in both tables, and a binary search over a few
+/// thousand entries cost as much as the rest of the stage; the index,
+/// built on first use (about a thousand entries), finds a run in one lookup.
+struct Index {
+    table: &'static Table,
+    runs: HashMap<&'static str, (usize, usize)>,
+}
+
+impl Index {
+    fn new(table: &'static Table) -> Index {
+        let mut runs: HashMap<&'static str, (usize, usize)> = HashMap::with_capacity(table.len());
+        for (i, e) in table.iter().enumerate() {
+            runs.entry(e.0).or_insert((i, 0)).1 += 1;
+        }
+        Index { table, runs }
+    }
+
+    fn entries(&self, key: &str) -> &'static Table {
+        self.runs
+            .get(key)
+            .map_or(&[][..], |&(start, len)| &self.table[start..start + len])
+    }
+}
+
+/// The indexes of [`HOSTS`] and [`STEMS`].
+fn indexes() -> &'static (Index, Index) {
+    static INDEXES: OnceLock<(Index, Index)> = OnceLock::new();
+    INDEXES.get_or_init(|| (Index::new(&HOSTS), Index::new(&STEMS)))
+}
+
+/// The first (longest) entry path that starts the referrer's path at a
+/// segment boundary.
+fn with_path(entries: &Table, path: &str) -> Option<u16> {
+    entries
         .iter()
-        .take_while(|e| e.0 == key)
-        .find(|e| match path {
-            Some(p) => {
-                !e.1.is_empty()
-                    && p.starts_with(e.1)
-                    && matches!(p.as_bytes().get(e.1.len()), None | Some(b'/'))
-            }
-            None => e.1.is_empty(),
+        .find(|e| {
+            !e.1.is_empty()
+                && path.starts_with(e.1)
+                && matches!(path.as_bytes().get(e.1.len()), None | Some(b'/'))
         })
         .map(|e| e.2)
+}
+
+/// The entry without a path.
+fn without_path(entries: &Table) -> Option<u16> {
+    entries.iter().find(|e| e.1.is_empty()).map(|e| e.2)
 }
 
 /// The list medium of a campaign source (`utm_source`), lowercase: a
