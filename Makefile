@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench venv demo demo-test install
+.PHONY: help run test lint unit bench venv demo demo-test install moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -12,7 +12,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -47,6 +47,19 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
 	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
+
+# ---- moto: a local Firehose and S3 for the re-ingestion and redrive tests
+$(VENV)/.moto-stamp: tools/requirements-moto.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-moto.txt
+	touch $@
+
+moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
+
+# The tests start moto_server on 127.0.0.1 themselves and give the SDK test
+# credentials and that endpoint; nothing leaves the machine.
+moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
+	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
+	  $(CARGO) test --test reingest -- --ignored
 
 install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
 	$(CARGO) install --locked --path .
@@ -85,9 +98,11 @@ sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/bui
 # cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
 # every change. It runs in the foreground, in make's process group, so Ctrl-C
 # reaches it, and cargo-lambda then stops the function it started in a
-# session of its own: nothing is left holding the port.
+# session of its own: nothing is left holding the port. Re-ingestion is off:
+# a local loop never calls AWS, and overflow fails as `invoke` shows it.
 watch: $(SAM_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
-	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000
+	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
+	  --env-var REINGEST_OVERFLOW=false
 
 watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
 	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh

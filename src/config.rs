@@ -91,6 +91,12 @@ pub const VARIABLES: &[Variable] = &[
         form: SITE_LIST,
         meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
     },
+    Variable {
+        name: "REINGEST_OVERFLOW",
+        default: "true",
+        form: BOOLEAN,
+        meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -221,6 +227,10 @@ pub struct Config {
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
     pub max_response_bytes: usize,
+    /// Records that do not fit in the response are re-sent to the delivery
+    /// stream and answered `Dropped`, instead of failing. Only the Lambda
+    /// runtime reads it: the local commands never call AWS.
+    pub reingest_overflow: bool,
     /// `top_keys` and the output fields, indexed for the record parser.
     pub(crate) key_index: crate::record::KeyIndex,
 }
@@ -276,6 +286,7 @@ impl Config {
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
+            reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
             key_index: crate::record::KeyIndex::default(),
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
@@ -523,6 +534,7 @@ mod tests {
         assert!(c.site_allowlist.is_none());
         assert_eq!(c.max_sites_per_batch, 0);
         assert_eq!(c.top_keys[0], "timestamp");
+        assert!(c.reingest_overflow);
     }
 
     /// Every invalid value stops start-up with an error naming the variable.
@@ -564,6 +576,9 @@ mod tests {
             ("DROP_BOTS", "yes"),
             ("DROP_BOTS", "TRUE"),
             ("DROP_BOTS", "1"),
+            ("REINGEST_OVERFLOW", ""),
+            ("REINGEST_OVERFLOW", "off"),
+            ("REINGEST_OVERFLOW", "False"),
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
@@ -631,8 +646,10 @@ mod tests {
             ("DROP_BOTS", "true"),
             ("SITE_ALLOWLIST", "example.com,shop.co.uk"),
             ("MAX_SITES_PER_BATCH", "200"),
+            ("REINGEST_OVERFLOW", " false "),
         ])
         .unwrap();
+        assert!(!c.reingest_overflow);
         // Names no public suffix list knows are allowed as sites.
         for sites in ["localhost", "intranet,alice.github.io", "example.internal"] {
             assert!(with(&[("SITE_ALLOWLIST", sites)]).is_ok(), "{sites}");

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{check_invariants, ok_json};
+use firehose_enricher::lambda;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -101,18 +102,39 @@ fn every_event_file_holds_the_invariants() {
             *want,
             "{name}"
         );
-        // Each failed record's reason is logged with its id.
+        // One line per batch, naming the first failed records' ids and
+        // reasons.
         let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains("batch processed"), "{name}: {stderr}");
+        let first = stderr
+            .split("first_failures=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        let logged: Vec<&str> = first
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(|f| f.rsplit(':').next().unwrap())
+            .collect();
+        let named = reasons.len().min(lambda::LOGGED_FAILURES);
+        assert_eq!(logged, reasons[..named], "{name}");
+        // Per-record lines only at debug.
+        let debug = bin()
+            .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+            .arg("invoke")
+            .arg(file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&debug.stderr);
         let logged: Vec<&str> = stderr
             .lines()
             .filter(|l| l.contains("record failed"))
-            .map(|l| l.rsplit("reason=\"").next().unwrap().trim_end_matches('"'))
+            .map(|l| l.rsplit("reason=").next().unwrap().trim_matches('"'))
             .collect();
         assert_eq!(logged, *reasons, "{name}");
-        assert!(
-            stderr.contains("batch processed"),
-            "{name}: one summary line"
-        );
     }
 }
 
@@ -445,23 +467,34 @@ fn log_format_and_level_follow_lambda_controls() {
     type Case<'a> = (&'a [(&'a str, &'a str)], usize, bool);
     let cases: &[Case] = &[
         // (environment, expected stderr lines, JSON)
+        // One line per batch (a warning, as records failed); one more per
+        // failed record at debug.
         (&[("AWS_LAMBDA_LOG_LEVEL", "error")], 0, false),
         (&[("RUST_LOG", "error")], 0, false),
         (
             &[("AWS_LAMBDA_LOG_LEVEL", "warn"), ("RUST_LOG", "error")],
-            10,
+            1,
             false,
         ),
-        (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 10, false),
-        (&[], 11, false),
-        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 11, false),
-        (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 11, true),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 1, false),
+        (&[], 1, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 1, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "debug")], 11, false),
+        (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 1, true),
         (
             &[
                 ("AWS_LAMBDA_LOG_FORMAT", "json"),
                 ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
             ],
-            10,
+            1,
+            true,
+        ),
+        (
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "json"),
+                ("AWS_LAMBDA_LOG_LEVEL", "debug"),
+            ],
+            11,
             true,
         ),
     ];

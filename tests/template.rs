@@ -234,10 +234,10 @@ fn the_stream_invokes_this_function_and_no_delimiter_processor() {
     };
     assert_eq!(target, format!("{function}.Arn"));
 
-    // The processor buffer: default 1 MB, and never above Firehose's 3 MB.
+    // The processor buffer: never above Firehose's 3 MB; its default is
+    // checked against the samples in tests/sizing.rs.
     let size = intrinsic(param("BufferSizeInMBs"), "Ref").expect("a parameter");
     let size = get(&t, &["Parameters", size.as_str().unwrap()]);
-    assert_eq!(text(get(size, &["Default"])), "1");
     assert_eq!(text(get(size, &["MaxValue"])), "3");
     param("NumberOfRetries");
 }
@@ -484,6 +484,8 @@ fn alarms_watch_metrics_the_function_emits() {
         "FailedInternalError",
         "FailedResponseTooLarge",
         "SiteOther",
+        "Reingested",
+        "ReingestFailed",
     ] {
         assert!(watched.contains(required), "no alarm on {required}");
     }
@@ -514,7 +516,11 @@ fn resource_strings(v: &Value) -> Vec<String> {
 fn allowed(t: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (role, r) in resources_of_type(t, "AWS::IAM::Role") {
-        for policy in get(r, &["Properties", "Policies"]).as_sequence().unwrap() {
+        let policies = get(r, &["Properties", "Policies"]).as_sequence().unwrap();
+        for policy in policies.iter().flat_map(branches) {
+            if policy.as_mapping().is_none() {
+                continue; // the !Ref AWS::NoValue branch
+            }
             let statements = get(policy, &["PolicyDocument", "Statement"]);
             for st in statements.as_sequence().unwrap().iter().flat_map(branches) {
                 if st.as_mapping().is_none() {
@@ -535,6 +541,9 @@ fn allowed(t: &Value) -> Vec<(String, String, String)> {
     }
     out
 }
+
+/// The delivery stream's ARN, as the function's re-ingestion grant spells it.
+const STREAM_ARN: &str = "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/${AWS::StackName}-events";
 
 #[test]
 fn roles_reach_only_this_stacks_resources() {
@@ -562,6 +571,8 @@ fn roles_reach_only_this_stacks_resources() {
                     || resource.starts_with("${DeliveryLogGroup.Arn}")
             }
             "glue" => resource.contains("${GlueDatabase}") || resource.ends_with(":catalog"),
+            // Re-ingestion: this stack's stream only, by the name it is given.
+            "firehose" => resource == STREAM_ARN,
             _ => false,
         };
         assert!(ok, "{role}: {action} on {resource}");
@@ -576,16 +587,41 @@ fn roles_reach_only_this_stacks_resources() {
     let function_role = function_role.trim_end_matches(".Arn");
     for (role, action, resource) in &grants {
         if role == function_role {
-            assert!(
-                action.starts_with("logs:"),
-                "the function only logs: {action}"
-            );
-            assert!(
-                resource.starts_with("${EnricherLogGroup.Arn}"),
-                "{resource}"
-            );
+            match action.as_str() {
+                "firehose:PutRecordBatch" => assert_eq!(resource, STREAM_ARN),
+                _ => {
+                    assert!(
+                        action.starts_with("logs:"),
+                        "the function only logs and re-ingests: {action}"
+                    );
+                    assert!(
+                        resource.starts_with("${EnricherLogGroup.Arn}"),
+                        "{resource}"
+                    );
+                }
+            }
         }
     }
+    // The re-ingestion grant names the stream the template creates.
+    let stream_name = text(
+        intrinsic(
+            get(
+                &t,
+                &[
+                    "Resources",
+                    "DeliveryStream",
+                    "Properties",
+                    "DeliveryStreamName",
+                ],
+            ),
+            "Sub",
+        )
+        .unwrap(),
+    );
+    assert!(STREAM_ARN.ends_with(&format!("deliverystream/{stream_name}")));
+    assert!(grants
+        .iter()
+        .any(|(r, a, _)| r == function_role && a == "firehose:PutRecordBatch"));
     for required in ["lambda:InvokeFunction", "s3:PutObject", "logs:PutLogEvents"] {
         assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
     }
