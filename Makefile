@@ -81,19 +81,31 @@ $(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
 	touch $@
 
-.PHONY: sam-tools build validate sam-build deploy watch watch-test invoke-local
+.PHONY: sam-tools build validate sam-build deploy deploy-ci watch watch-test invoke-local
 
 sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
+# cargo-lambda adds the Rust target it cross-compiles for to the user's
+# toolchain when it is missing; say so first rather than change it silently.
+LAMBDA_TARGET = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
 build: $(SAM_STAMP) ## Build the Lambda artifact with cargo-lambda (ARCH=arm64 or x86_64)
+	@if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx '$(LAMBDA_TARGET)'; then \
+	  echo "make build: adding the Rust target $(LAMBDA_TARGET) to your toolchain (rustup target add)"; \
+	fi
 	$(SAM_ENV) $(CARGO) lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64)
 
 validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate --lint
 	$(SAM_ENV) cfn-lint template.yaml
 	$(SAM_ENV) sam validate --lint --region $(REGION)
 
+# The parameter overrides samconfig.toml holds, passed to `sam build` and
+# `sam deploy` alike: the builder picks the binary's architecture from the
+# template's parameters, so both must see the same (tools/sam_overrides.py).
+SAM_OVERRIDES = $(shell $(PYTHON) tools/sam_overrides.py)
+SAM_PARAMS = $(if $(strip $(SAM_OVERRIDES)),--parameter-overrides $(SAM_OVERRIDES))
+
 sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
-	$(SAM_ENV) sam build
+	$(SAM_ENV) sam build $(SAM_PARAMS)
 
 # cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
 # every change. It runs in the foreground, in make's process group, so Ctrl-C
@@ -110,12 +122,19 @@ watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl
 invoke-local: $(SAM_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
 	$(SAM_ENV) $(CARGO) lambda invoke firehose-enricher --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
 
+# The first time, `sam deploy --guided` asks for the parameters after the
+# build; if its answers change what is built (Architecture), the second
+# round rebuilds with them and deploys again.
 deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
 	@if grep -qE '^region *=' samconfig.toml; then \
-	  $(SAM_ENV) sam deploy; \
+	  $(SAM_ENV) sam deploy $(SAM_PARAMS); \
 	else \
-	  $(SAM_ENV) sam deploy --guided; \
+	  $(SAM_ENV) sam deploy --guided $(SAM_PARAMS) && $(MAKE) --no-print-directory deploy; \
 	fi
+
+deploy-ci: sam-build ## sam deploy without questions (CI): REGION, overrides from samconfig.toml
+	$(SAM_ENV) sam deploy $(SAM_PARAMS) --region $(REGION) --no-confirm-changeset \
+	  --no-fail-on-empty-changeset --no-progressbar
 
 # --- Fuzzing: cargo-fuzz targets in fuzz/ (not part of `test`, nor of CI) -----
 # cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 allows them on stable.
