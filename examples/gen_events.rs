@@ -329,9 +329,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(out.join("exports"))?;
     std::fs::write(out.join("exports/sdk-export.ndjson"), &ndjson)?;
     std::fs::write(out.join("exports/pretty.json"), &pretty)?;
+    let bad = events.iter().filter(|e| e.bad).count();
     println!(
-        "wrote {total} events to {}: {} hourly Firehose objects, an NDJSON export, a pretty-printed export",
+        "wrote {} events to {}: {total} generated plus {} copies redelivered as Firehose retries do, \
+         {bad} broken (not JSON, truncated, no time, no URL…)",
+        events.len(),
         out.display(),
+        events.len() as u64 - total,
+    );
+    println!(
+        "  as {} hourly Firehose objects, an NDJSON export and a pretty-printed export",
         hourly.len()
     );
     Ok(())

@@ -118,7 +118,9 @@ fn default_layout_is_the_templates() {
         out.to_str().unwrap(),
     ]);
     assert!(
-        summary.contains(&format!("prefix {prefix}, error prefix {error_prefix})")),
+        summary.contains(&format!(
+            "data under   {prefix}\n  errors under {error_prefix}\n"
+        )),
         "{summary}"
     );
     // Evaluate the template's expressions by hand for this event.
@@ -556,4 +558,59 @@ fn error_records_and_requests_replay_the_events_they_carry() {
     assert!(lines
         .iter()
         .all(|l| !l.contains("rawData") && !l.contains("recordId")));
+}
+
+/// The summary reads as English at every count, keeps its lines short, and
+/// an input with no events says so.
+#[test]
+fn summary_counts_read_right_and_empty_input_warns() {
+    let dir = scratch("grammar");
+    let one = dir.join("one.ndjson");
+    std::fs::write(
+        &one,
+        "{\"url\":\"https://a.example.com/\",\"ts\":1795770900}\n",
+    )
+    .unwrap();
+    let empty = dir.join("empty.ndjson");
+    std::fs::write(&empty, "\n").unwrap();
+    let run = |input: &Path, out: &str| {
+        Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .args(["replay", "--input"])
+            .arg(input)
+            .arg("--out")
+            .arg(dir.join(out))
+            .output()
+            .unwrap()
+    };
+    let single = run(&one, "out-one");
+    assert!(single.status.success());
+    let summary = String::from_utf8(single.stdout).unwrap();
+    let cases = [
+        "replayed 1 event from 1 file in 1 invocation\n",
+        "written: 1 data object in 1 partition, 0 error objects,",
+    ];
+    for want in cases {
+        assert!(summary.contains(want), "{want:?} in:\n{summary}");
+    }
+    // Every line fits 100 columns, but the one naming the output folder.
+    let out_dir = dir.join("out-one").display().to_string();
+    for line in summary.lines().filter(|l| !l.contains(&out_dir)) {
+        assert!(
+            line.chars().count() <= 100,
+            "{} columns: {line}",
+            line.len()
+        );
+    }
+    assert!(String::from_utf8_lossy(&single.stderr).is_empty());
+
+    let nothing = run(&empty, "out-empty");
+    assert!(nothing.status.success(), "no events is not an error");
+    let stderr = String::from_utf8_lossy(&nothing.stderr);
+    assert!(
+        stderr.contains("warning: the input held no events (1 file read); nothing was written"),
+        "{stderr}"
+    );
+    assert!(String::from_utf8(nothing.stdout)
+        .unwrap()
+        .starts_with("replayed 0 events from 1 file in 0 invocations"));
 }

@@ -162,9 +162,11 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
 
     let files = collect_files(&args.input, Some(out))?;
     let total: u64 = files.iter().map(|(_, len)| len).sum();
+    // A fixed-width bar and no file name: the line stays under 80 columns
+    // and never wraps.
     let progress = progress_bar(
         total,
-        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+        "{spinner} {elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
     )?;
 
     let mut stats = Stats::default();
@@ -172,7 +174,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
     let mut pending = Pending::default();
     for (path, len) in &files {
         stats.files += 1;
-        progress.set_message(path.display().to_string());
+        let file_start = progress.position();
         let (data, mtime_ms) = match read_file(path, &mut stats) {
             Ok(read) => read,
             Err(why) => {
@@ -182,6 +184,13 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
             }
         };
         for piece in split(&data) {
+            // Progress inside the file too, as the share of its decoded
+            // bytes read so far, so one large file does not hold the ETA at
+            // zero until its end.
+            let done = piece.bytes.as_ptr() as usize - data.as_ptr() as usize + piece.bytes.len();
+            progress.set_position(
+                file_start + (*len as f64 * done as f64 / data.len().max(1) as f64) as u64,
+            );
             match piece.kind {
                 PieceKind::Value => {}
                 PieceKind::Truncated => stats.not_values[0] += 1,
@@ -215,11 +224,17 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
                 pending.push(event, arrival_ms);
             }
         }
-        progress.inc(*len);
+        progress.set_position(file_start + len);
     }
     pending.flush(&config, &settings, &mut writer, &mut stats)?;
     writer.finish(&mut stats)?;
     progress.finish_and_clear();
+    if stats.events == 0 {
+        eprintln!(
+            "firehose-enricher: warning: the input held no events ({} read); nothing was written",
+            plural(stats.files, "file")
+        );
+    }
 
     print_summary(
         args,
@@ -651,14 +666,14 @@ fn print_summary(
     };
     writeln!(
         out,
-        "replayed {} events from {} files in {} invocations (layout {}, prefix {}, error prefix {})",
-        stats.events,
-        stats.files,
-        stats.batches,
-        settings.layout_name,
-        settings.prefix.as_str(),
-        settings.error_prefix.as_str()
+        "replayed {} from {} in {}",
+        plural(stats.events, "event"),
+        plural(stats.files, "file"),
+        plural(stats.batches, "invocation"),
     )?;
+    writeln!(out, "  layout {}", settings.layout_name)?;
+    writeln!(out, "  data under   {}", settings.prefix.as_str())?;
+    writeln!(out, "  errors under {}", settings.error_prefix.as_str())?;
     writeln!(out, "  Ok                {:>10}", stats.ok)?;
     writeln!(
         out,
@@ -698,7 +713,16 @@ fn print_summary(
     if truncated + garbage > 0 {
         writeln!(
             out,
-            "  input that is not whole JSON: {truncated} truncated, {garbage} garbage pieces (in the error output)"
+            "  input that is not whole JSON: {truncated} truncated, {} (in the error output)",
+            plural(garbage, "garbage piece")
+        )?;
+        writeln!(
+            out,
+            "    (in concatenated input a truncated record takes the records after it along,"
+        )?;
+        writeln!(
+            out,
+            "    up to where the brackets balance again: they count as one event here)"
         )?;
     }
     match args.arrival {
@@ -712,10 +736,10 @@ fn print_summary(
     }
     writeln!(
         out,
-        "  written: {} data objects in {} partitions, {} error objects, {:.1} MiB under {}",
-        stats.data_objects,
-        stats.partitions.len(),
-        stats.error_objects,
+        "  written: {} in {}, {}, {:.1} MiB\n    under {}",
+        plural(stats.data_objects, "data object"),
+        plural(stats.partitions.len(), "partition"),
+        plural(stats.error_objects, "error object"),
         stats.bytes_written as f64 / MIB,
         dir.display()
     )?;
@@ -729,4 +753,13 @@ fn print_summary(
         stats.events as f64 / seconds
     )?;
     Ok(())
+}
+
+/// `1 event`, `2 events`: the count with its noun, in the number it needs.
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
 }
