@@ -4,7 +4,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 EVENT ?= events/page-views.json
 
-.PHONY: help run test lint unit bench venv demo demo-test install moto-tools moto-test
+.PHONY: help run test lint unit bench venv demo demo-test install docs-numbers moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -64,13 +64,20 @@ moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Fireho
 install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
 	$(CARGO) install --locked --path .
 
+docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and write their numbers into docs/
+	MAKE="$(MAKE)" CARGO=$(CARGO) tools/docs_numbers.sh
+
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
-# Pinned tools (tools/requirements-sam.txt) go into .venv once; the stamp
-# reinstalls them when the requirements change.
+# Pinned tools go into .venv once; a stamp reinstalls them when their
+# requirements change. Two sets, so that linting the template does not
+# download a cross-compiler: tools/requirements-sam.txt (the SAM CLI and
+# cfn-lint) for validate, and tools/requirements-lambda.txt (cargo-lambda,
+# which brings zig, about 410 MB) for building and running the function.
 SAM_STAMP := $(VENV)/.sam-tools.stamp
+LAMBDA_STAMP := $(VENV)/.lambda-tools.stamp
 ARCH ?= arm64
 REGION ?= eu-central-1
 # The venv's bin first: cargo finds the `cargo lambda` subcommand there, and
@@ -81,14 +88,18 @@ $(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
 	touch $@
 
+$(LAMBDA_STAMP): tools/requirements-lambda.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-lambda.txt
+	touch $@
+
 .PHONY: sam-tools build validate sam-build deploy deploy-ci watch watch-test invoke-local
 
-sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
+sam-tools: $(SAM_STAMP) $(LAMBDA_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
 # cargo-lambda adds the Rust target it cross-compiles for to the user's
 # toolchain when it is missing; say so first rather than change it silently.
 LAMBDA_TARGET = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
-build: $(SAM_STAMP) ## Build the Lambda artifact with cargo-lambda (ARCH=arm64 or x86_64)
+build: $(LAMBDA_STAMP) ## Build the Lambda artifact with cargo-lambda (ARCH=arm64 or x86_64)
 	@if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx '$(LAMBDA_TARGET)'; then \
 	  echo "make build: adding the Rust target $(LAMBDA_TARGET) to your toolchain (rustup target add)"; \
 	fi
@@ -104,7 +115,7 @@ validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate
 SAM_OVERRIDES = $(shell $(PYTHON) tools/sam_overrides.py)
 SAM_PARAMS = $(if $(strip $(SAM_OVERRIDES)),--parameter-overrides $(SAM_OVERRIDES))
 
-sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
+sam-build: $(SAM_STAMP) $(LAMBDA_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
 	$(SAM_ENV) sam build $(SAM_PARAMS)
 
 # cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
@@ -112,14 +123,14 @@ sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/bui
 # reaches it, and cargo-lambda then stops the function it started in a
 # session of its own: nothing is left holding the port. Re-ingestion is off:
 # a local loop never calls AWS, and overflow fails as `invoke` shows it.
-watch: $(SAM_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
+watch: $(LAMBDA_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
 	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
 	  --env-var REINGEST_OVERFLOW=false
 
-watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
+watch-test: $(LAMBDA_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
 	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh
 
-invoke-local: $(SAM_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
+invoke-local: $(LAMBDA_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
 	$(SAM_ENV) $(CARGO) lambda invoke firehose-enricher --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
 
 # The first time, `sam deploy --guided` asks for the parameters after the
