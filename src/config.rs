@@ -77,6 +77,11 @@ pub const VARIABLES: &[Variable] = &[
         default: "",
         form: SITE_LIST,
     },
+    Variable {
+        name: "COLUMNS",
+        default: "",
+        form: COLUMN_LIST,
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -89,6 +94,8 @@ const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrab
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
+
+const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]

@@ -45,6 +45,7 @@ pub mod metrics;
 pub mod partition;
 pub mod record;
 pub mod replay;
+pub mod schema;
 pub mod time;
 
 pub use config::{Config, ConfigError};

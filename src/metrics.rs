@@ -13,6 +13,7 @@
 //! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` |
 //! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code |
 //! | `SiteOther` | Count | `Ok` records partitioned as `site=other` |
+//! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` |
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
 //! | `ProcessingTime` | Milliseconds | from request bytes to response bytes |
@@ -53,6 +54,7 @@ pub fn metric_names() -> Vec<(String, &'static str)> {
             .map(|r| (format!("Failed{}", camel(r.code())), "Count")),
     );
     names.push(("SiteOther".into(), "Count"));
+    names.push(("MovedToExtra".into(), "Count"));
     for n in ["InputBytes", "OutputBytes", "RequestBytes", "ResponseBytes"] {
         names.push((n.into(), "Bytes"));
     }
@@ -76,6 +78,7 @@ pub fn emf_line(
     values.extend(report.dropped.iter().map(|&n| Value::from(n)));
     values.extend(report.failed.iter().map(|&n| Value::from(n)));
     values.push(report.site_other.into());
+    values.push(report.moved_to_extra.into());
     values.extend(
         [
             report.input_bytes,
@@ -120,6 +123,7 @@ mod tests {
             records: 7,
             ok: 3,
             site_other: 1,
+            moved_to_extra: 2,
             input_bytes: 100,
             ..Default::default()
         };
@@ -144,6 +148,7 @@ mod tests {
         assert_eq!(v["DroppedBot"], 1);
         assert_eq!(v["RecordsDropped"], 1);
         assert_eq!(v["SiteOther"], 1);
+        assert_eq!(v["MovedToExtra"], 2);
         assert_eq!(v["ProcessingTime"], 1.235);
         assert_eq!(v["FunctionName"], "fn");
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);

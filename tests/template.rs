@@ -443,6 +443,26 @@ fn environment_is_the_configuration_with_the_same_defaults() {
     let mut lookup = BTreeMap::new();
     for var in config::VARIABLES {
         let value = &env[var.name];
+        if intrinsic(value, "If").is_some() {
+            // Set only under a condition (COLUMNS in Parquet mode): one
+            // branch leaves it unset, so its default applies, and the other
+            // is a literal the function accepts.
+            let values = branches(value);
+            assert_eq!(values.len(), 2, "{}", var.name);
+            assert!(
+                values
+                    .iter()
+                    .any(|v| intrinsic(v, "Ref").and_then(Value::as_str) == Some("AWS::NoValue")),
+                "{}: one branch leaves it unset",
+                var.name
+            );
+            let literals = values.iter().filter(|v| !matches!(v, Value::Tagged(_)));
+            for v in literals.map(|v| v.as_str().expect("a literal string")) {
+                Config::from_lookup(|name| (name == var.name).then(|| v.to_owned()))
+                    .unwrap_or_else(|e| panic!("{}: {e}", var.name));
+            }
+            continue;
+        }
         let param = intrinsic(value, "Ref")
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("{} must be fed by a parameter", var.name));
