@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 EVENT ?= events/page-views.json
+EVENTS ?= events/
 
-.PHONY: help run test lint unit bench venv demo demo-test
+.PHONY: help run test lint unit bench venv demo demo-test schema
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +48,9 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 
 demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
 	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
+
+schema: ## Infer the columns of EVENTS (default events/) and rewrite template.yaml's generated blocks
+	$(CARGO) run --quiet -- schema $(EVENTS) --write-template template.yaml
 
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh

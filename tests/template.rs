@@ -610,3 +610,35 @@ fn roles_reach_only_this_stacks_resources() {
         assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
     }
 }
+
+/// Lambda refuses a function whose environment variables exceed 4 KB in
+/// total (names and values); COLUMNS grows with every column `make schema`
+/// adds, so the template's largest environment (Parquet, with the
+/// parameters' defaults) must fit, with room for longer values.
+#[test]
+fn the_parquet_environment_fits_lambdas_4_kb() {
+    let t = template();
+    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let env = get(function, &["Properties", "Environment", "Variables"])
+        .as_mapping()
+        .unwrap();
+    let mut total = 0;
+    for (name, value) in env {
+        let name = text(name);
+        let largest = branches(value)
+            .into_iter()
+            .map(|v| match intrinsic(v, "Ref").and_then(Value::as_str) {
+                Some("AWS::NoValue") => 0,
+                Some(param) => text(get(&t, &["Parameters", param, "Default"])).len(),
+                None => text(v).len(),
+            })
+            .max()
+            .unwrap();
+        total += name.len() + largest;
+    }
+    assert!(total > 1000, "COLUMNS is counted: {total}");
+    assert!(
+        total <= 3 * 1024,
+        "{total} bytes of 4096: COLUMNS is too long"
+    );
+}

@@ -31,6 +31,30 @@ TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "int": "INTEGER", "bigin
          "double": "DOUBLE", "boolean": "BOOLEAN"}
 
 
+def duckdb_type(athena):
+    """An Athena type (`array<struct<a:bigint>>`) as DuckDB's (`STRUCT(a BIGINT)[]`)."""
+    def parse(text, i):
+        if text.startswith("array<", i):
+            inner, i = parse(text, i + len("array<"))
+            return f"{inner}[]", i + 1
+        if text.startswith("struct<", i):
+            i += len("struct<")
+            members = []
+            while True:
+                colon = text.index(":", i)
+                name = text[i:colon]
+                kind, i = parse(text, colon + 1)
+                members.append(f'"{name}" {kind}')
+                i += 1
+                if text[i - 1] == ">":
+                    return f"STRUCT({', '.join(members)})", i
+        end = i
+        while end < len(text) and text[end] not in ",>":
+            end += 1
+        return TYPES.get(text[i:end].lower(), "VARCHAR"), end
+    return parse(athena, 0)[0]
+
+
 def table_columns():
     """The events table's columns, in order, from the template's Glue table."""
     with open(TEMPLATE, encoding="utf-8") as f:
@@ -40,8 +64,8 @@ def table_columns():
         sys.exit("athena_local: template.yaml has no EventsTable Columns")
     block = text[start:text.find("\n\n", start)]
     columns = {}
-    for name, kind in re.findall(r"\{\s*Name:\s*(\w+),\s*Type:\s*(\w+)\s*\}", block):
-        columns.setdefault(name, TYPES.get(kind.lower(), "VARCHAR"))
+    for name, kind in re.findall(r'\{\s*Name:\s*(\w+),\s*Type:\s*"?([\w<>:,]+?)"?\s*\}', block):
+        columns.setdefault(name, duckdb_type(kind))
     return columns
 
 

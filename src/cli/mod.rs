@@ -1,9 +1,10 @@
-//! The command-line adapter: `invoke`, `bench` and `replay` over the same core
+//! The command-line adapter: `invoke`, `bench`, `replay` and `schema` over the same core
 //! as the Lambda function.
 
 mod bench;
 mod invoke;
 mod replay;
+mod schema;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -47,6 +48,10 @@ enum Command {
     /// Replay or backfill files of events through the transform into a
     /// folder laid out like the delivery stream's S3 bucket.
     Replay(replay::ReplayArgs),
+    /// Infer the Athena/Glue columns of sample events as the function
+    /// writes them: the value of COLUMNS and the Glue table's columns for
+    /// Parquet output.
+    Schema(schema::SchemaArgs),
 }
 
 /// Runs a parsed command line.
@@ -60,6 +65,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Invoke { decode, file }) => invoke::run(file.as_deref(), decode),
         Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
         Some(Command::Replay(args)) => replay::run(&args),
+        Some(Command::Schema(args)) => schema::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,9 @@
 //! assert!(!Type::Bigint.accepts(r#""7""#));
 //! ```
 
+pub mod render;
+pub mod sample;
+
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -346,6 +349,11 @@ impl Inference {
             Ok(_) => Err("not a JSON object".into()),
             Err(e) => Err(e.to_string()),
         }
+    }
+
+    /// Whether any object had a top-level member of this column name.
+    pub fn has(&self, name: &str) -> bool {
+        self.top.0.iter().any(|(n, _, _)| n == name)
     }
 
     /// The inferred columns, in first-seen order, leaving out `skip` (our
