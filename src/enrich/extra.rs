@@ -20,7 +20,6 @@ use super::{Edit, Enricher, Facts, Field, Fields, JsonType, Presence, Record, St
 use crate::config::{ConfigError, Env};
 use crate::record::DropReason;
 use crate::schema::{column_of, Type};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The field's name, and the key a moved input `extra` member keeps.
@@ -43,8 +42,38 @@ pub const ENRICHER: Enricher = Enricher {
 
 #[derive(Debug)]
 struct Extra {
-    /// Column name to type; `None` when `COLUMNS` is not set.
-    columns: Option<HashMap<String, Type>>,
+    /// The columns; `None` when `COLUMNS` is not set.
+    columns: Option<Columns>,
+}
+
+/// The columns, and their indexes grouped by name length: every member of
+/// every record is looked up here, and a name meets at most a few others of
+/// its length (a hash per key cost more, measured).
+#[derive(Debug)]
+struct Columns {
+    list: Vec<(String, Type)>,
+    by_len: Vec<Vec<usize>>,
+}
+
+impl Columns {
+    fn new(list: Vec<(String, Type)>) -> Columns {
+        let mut by_len: Vec<Vec<usize>> = Vec::new();
+        for (i, (name, _)) in list.iter().enumerate() {
+            if by_len.len() <= name.len() {
+                by_len.resize(name.len() + 1, Vec::new());
+            }
+            by_len[name.len()].push(i);
+        }
+        Columns { list, by_len }
+    }
+
+    fn find(&self, name: &str) -> Option<usize> {
+        self.by_len
+            .get(name.len())?
+            .iter()
+            .copied()
+            .find(|&i| self.list[i].0 == name)
+    }
 }
 
 fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
@@ -56,8 +85,19 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
         .filter(|c| c.iter().any(|(n, t)| n == EXTRA && *t == Type::String))
         .ok_or_else(|| crate::config::error(name, &value))?;
     Ok(Arc::new(Extra {
-        columns: Some(columns.into_iter().collect()),
+        columns: Some(Columns::new(columns)),
     }))
+}
+
+/// What one member is to this stage.
+#[derive(Clone, Copy, PartialEq)]
+enum Slot {
+    /// One of our fields, written by the stages: never moved.
+    Ours,
+    /// The member of this column.
+    Column(usize),
+    /// No column's (or an input `extra`): always moved.
+    Moved,
 }
 
 impl Stage for Extra {
@@ -74,24 +114,38 @@ impl Stage for Extra {
         let Some(columns) = &self.columns else {
             return Ok(());
         };
-        // Each member's column name; `None` for ours, which stay out.
-        let names: Vec<Option<String>> = (0..record.member_count())
+        // How many members of this record each column has: with two, the
+        // SerDe would keep one, so both move.
+        let mut hits = vec![0u8; columns.list.len()];
+        let slots: Vec<Slot> = (0..record.member_count())
             .map(|i| {
-                let key = crate::time::json_string(record.member_key(i))?;
-                if record.member_is_ours(i) && key != EXTRA {
-                    return None;
+                let Some(key) = crate::time::json_string(record.member_key(i)) else {
+                    return Slot::Moved;
+                };
+                if key == EXTRA {
+                    return Slot::Moved;
                 }
-                Some(column_of(&key))
+                if record.member_is_ours(i) {
+                    return Slot::Ours;
+                }
+                match columns.find(&column_of(&key)) {
+                    Some(c) => {
+                        hits[c] = hits[c].saturating_add(1);
+                        Slot::Column(c)
+                    }
+                    None => Slot::Moved,
+                }
             })
             .collect();
         let mut moved = String::new();
-        for (i, name) in names.iter().enumerate() {
-            let Some(name) = name else { continue };
-            let stays = name != EXTRA
-                && columns
-                    .get(name)
-                    .is_some_and(|t| t.accepts(record.member_value(i)))
-                && names.iter().filter(|n| n.as_ref() == Some(name)).count() == 1;
+        for (i, slot) in slots.into_iter().enumerate() {
+            let stays = match slot {
+                Slot::Ours => continue,
+                Slot::Column(c) => {
+                    hits[c] == 1 && columns.list[c].1.accepts(record.member_value(i))
+                }
+                Slot::Moved => false,
+            };
             if stays {
                 continue;
             }

@@ -23,7 +23,9 @@
 pub mod render;
 pub mod sample;
 
-use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use std::collections::BTreeSet;
 use std::fmt;
 
@@ -75,9 +77,15 @@ pub fn is_column_name(name: &str) -> bool {
 }
 
 /// The name a JSON key maps to: Glue stores lowercase names, and the JSON
-/// SerDes match keys to columns ignoring case.
-pub fn column_of(key: &str) -> String {
-    key.to_lowercase()
+/// SerDes match keys to columns ignoring case. Borrowed when it already is
+/// one, as nearly every key is: this runs for every member of every record
+/// in Parquet mode.
+pub fn column_of(key: &str) -> std::borrow::Cow<'_, str> {
+    if key.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+        std::borrow::Cow::Owned(key.to_lowercase())
+    } else {
+        std::borrow::Cow::Borrowed(key)
+    }
 }
 
 impl Type {
@@ -152,35 +160,102 @@ impl Type {
                 _ => false,
             },
             Some(b'[' | b'{') if matches!(self, Type::Array(_) | Type::Struct(_)) => {
-                serde_json::from_str::<serde_json::Value>(raw).is_ok_and(|v| self.accepts_value(&v))
+                let mut de = serde_json::Deserializer::from_str(raw);
+                Accepts(self)
+                    .deserialize(&mut de)
+                    .and_then(|ok| de.end().map(|()| ok))
+                    .unwrap_or(false)
             }
             _ => false,
         }
     }
+}
 
-    fn accepts_value(&self, v: &serde_json::Value) -> bool {
-        use serde_json::Value as V;
-        match (self, v) {
-            (_, V::Null) => true,
-            (Type::Boolean | Type::String, V::Bool(_)) => true,
-            (Type::String, V::Number(_) | V::String(_)) => true,
-            (Type::Double, V::Number(n)) => n.as_f64().is_some_and(f64::is_finite),
-            (Type::Bigint, V::Number(n)) => n.is_i64(),
-            (Type::Timestamp, V::String(s)) => is_timestamp(s),
-            (Type::Array(t), V::Array(items)) => items.iter().all(|i| t.accepts_value(i)),
-            (Type::Struct(members), V::Object(map)) => {
-                let mut seen = BTreeSet::new();
-                map.iter().all(|(key, value)| {
-                    let name = column_of(key);
-                    let Some((_, t)) = members.iter().find(|(n, _)| *n == name) else {
-                        return false;
-                    };
-                    // Two keys on one member: one of them would be lost.
-                    seen.insert(name) && t.accepts_value(value)
-                })
-            }
-            _ => false,
+/// Checks a value against a type while it is parsed, without building it:
+/// this runs for every array and object member of every record in Parquet
+/// mode, and a `serde_json::Value` per member cost more than the rest of
+/// the check (measured). The whole value is always consumed.
+struct Accepts<'t>(&'t Type);
+
+impl<'de> DeserializeSeed<'de> for Accepts<'_> {
+    type Value = bool;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Accepts<'_> {
+    type Value = bool;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<bool, E> {
+        Ok(true)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<bool, E> {
+        Ok(matches!(self.0, Type::Boolean | Type::String))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<bool, E> {
+        Ok(matches!(self.0, Type::Bigint | Type::Double | Type::String))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<bool, E> {
+        match self.0 {
+            Type::Bigint => Ok(i64::try_from(v).is_ok()),
+            Type::Double | Type::String => Ok(true),
+            _ => Ok(false),
         }
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<bool, E> {
+        Ok(match self.0 {
+            Type::Double => v.is_finite(),
+            Type::String => true,
+            _ => false,
+        })
+    }
+    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
+        Ok(match self.0 {
+            Type::String => true,
+            Type::Timestamp => is_timestamp(v),
+            _ => false,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<bool, A::Error> {
+        let mut ok = true;
+        match self.0 {
+            Type::Array(t) => {
+                while let Some(item) = seq.next_element_seed(Accepts(t))? {
+                    ok &= item;
+                }
+            }
+            _ => {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                ok = false;
+            }
+        }
+        Ok(ok)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<bool, A::Error> {
+        let Type::Struct(members) = self.0 else {
+            while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+            return Ok(false);
+        };
+        let mut ok = true;
+        let mut seen = vec![false; members.len()];
+        while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+            let name = column_of(&key);
+            match members.iter().position(|(n, _)| *n == name) {
+                // Two keys on one member: one of them would be lost.
+                Some(i) if !seen[i] => {
+                    seen[i] = true;
+                    ok &= map.next_value_seed(Accepts(&members[i].1))?;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                    ok = false;
+                }
+            }
+        }
+        Ok(ok)
     }
 }
 
@@ -228,7 +303,7 @@ struct Members(Vec<(String, BTreeSet<String>, Shape)>);
 
 impl Members {
     fn add(&mut self, key: String, shape: Shape) {
-        let name = column_of(&key);
+        let name = column_of(&key).into_owned();
         match self.0.iter_mut().find(|(n, _, _)| *n == name) {
             Some((_, spellings, old)) => {
                 spellings.insert(key);
