@@ -5,15 +5,15 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench venv demo demo-parquet demo-test schema
+.PHONY: help run test lint unit bench venv demo demo-parquet demo-test schema install moto-tools moto-test
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
 
 run: ## Build the CLI and run it on a sample event, printing the decoded result
-	$(CARGO) run --quiet -- invoke --decode $(EVENT)
+	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -42,8 +42,8 @@ $(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
 
 demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the queries/ in DuckDB
 	rm -rf demo-input demo-s3
-	$(CARGO) run --quiet --example gen_events -- demo-input
-	$(CARGO) run --quiet -- replay --input demo-input --out demo-s3
+	$(CARGO) run --example gen_events -- demo-input
+	$(CARGO) run -- replay --input demo-input --out demo-s3
 	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
 
 # Parquet mode: the function's COLUMNS are the schema of events/, as the
@@ -67,6 +67,22 @@ demo-test: $(VENV)/.demo-stamp ## The DuckDB tests: queries over a replayed fold
 schema: ## Infer the columns of EVENTS (default events/) and rewrite template.yaml's generated blocks
 	$(CARGO) run --quiet -- schema $(EVENTS) --write-template template.yaml
 
+# ---- moto: a local Firehose and S3 for the re-ingestion and redrive tests
+$(VENV)/.moto-stamp: tools/requirements-moto.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-moto.txt
+	touch $@
+
+moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
+
+# The tests start moto_server on 127.0.0.1 themselves and give the SDK test
+# credentials and that endpoint; nothing leaves the machine.
+moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
+	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
+	  $(CARGO) test --test reingest -- --ignored
+
+install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
+	$(CARGO) install --locked --path .
+
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) bench/run.sh
 
@@ -84,26 +100,60 @@ $(SAM_STAMP): tools/requirements-sam.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-sam.txt
 	touch $@
 
-.PHONY: sam-tools build validate sam-build deploy
+.PHONY: sam-tools build validate sam-build deploy deploy-ci watch watch-test invoke-local
 
 sam-tools: $(SAM_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
+# cargo-lambda adds the Rust target it cross-compiles for to the user's
+# toolchain when it is missing; say so first rather than change it silently.
+LAMBDA_TARGET = $(if $(filter x86_64,$(ARCH)),x86_64,aarch64)-unknown-linux-gnu
 build: $(SAM_STAMP) ## Build the Lambda artifact with cargo-lambda (ARCH=arm64 or x86_64)
+	@if command -v rustup >/dev/null && ! rustup target list --installed | grep -qx '$(LAMBDA_TARGET)'; then \
+	  echo "make build: adding the Rust target $(LAMBDA_TARGET) to your toolchain (rustup target add)"; \
+	fi
 	$(SAM_ENV) $(CARGO) lambda build --release $(if $(filter x86_64,$(ARCH)),--x86-64,--arm64)
 
 validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate --lint
 	$(SAM_ENV) cfn-lint template.yaml
 	$(SAM_ENV) sam validate --lint --region $(REGION)
 
-sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
-	$(SAM_ENV) sam build
+# The parameter overrides samconfig.toml holds, passed to `sam build` and
+# `sam deploy` alike: the builder picks the binary's architecture from the
+# template's parameters, so both must see the same (tools/sam_overrides.py).
+SAM_OVERRIDES = $(shell $(PYTHON) tools/sam_overrides.py)
+SAM_PARAMS = $(if $(strip $(SAM_OVERRIDES)),--parameter-overrides $(SAM_OVERRIDES))
 
+sam-build: $(SAM_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
+	$(SAM_ENV) sam build $(SAM_PARAMS)
+
+# cargo lambda watch serves the function on 127.0.0.1:9000 and rebuilds it on
+# every change. It runs in the foreground, in make's process group, so Ctrl-C
+# reaches it, and cargo-lambda then stops the function it started in a
+# session of its own: nothing is left holding the port. Re-ingestion is off:
+# a local loop never calls AWS, and overflow fails as `invoke` shows it.
+watch: $(SAM_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
+	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
+	  --env-var REINGEST_OVERFLOW=false
+
+watch-test: $(SAM_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
+	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh
+
+invoke-local: $(SAM_STAMP) ## Send EVENT (default events/page-views.json) to the function `make watch` runs
+	$(SAM_ENV) $(CARGO) lambda invoke firehose-enricher --invoke-address 127.0.0.1 --invoke-port 9000 --data-file $(EVENT)
+
+# The first time, `sam deploy --guided` asks for the parameters after the
+# build; if its answers change what is built (Architecture), the second
+# round rebuilds with them and deploys again.
 deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
 	@if grep -qE '^region *=' samconfig.toml; then \
-	  $(SAM_ENV) sam deploy; \
+	  $(SAM_ENV) sam deploy $(SAM_PARAMS); \
 	else \
-	  $(SAM_ENV) sam deploy --guided; \
+	  $(SAM_ENV) sam deploy --guided $(SAM_PARAMS) && $(MAKE) --no-print-directory deploy; \
 	fi
+
+deploy-ci: sam-build ## sam deploy without questions (CI): REGION, overrides from samconfig.toml
+	$(SAM_ENV) sam deploy $(SAM_PARAMS) --region $(REGION) --no-confirm-changeset \
+	  --no-fail-on-empty-changeset --no-progressbar
 
 # --- Fuzzing: cargo-fuzz targets in fuzz/ (not part of `test`, nor of CI) -----
 # cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 allows them on stable.
@@ -117,6 +167,6 @@ fuzz-tools: ## Install cargo-fuzz (once)
 
 fuzz: fuzz-record fuzz-batch ## Fuzz both targets, FUZZ_RUNS executions each (default 10M), seeded from events/
 
-fuzz-record fuzz-batch: fuzz-%: fuzz-tools
+fuzz-record fuzz-batch: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request)
 	$(PYTHON) fuzz/seed_corpus.py
 	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1

@@ -7,10 +7,13 @@
 //! * Every record runs under `catch_unwind`, so a bug that panics on one
 //!   record fails that record, not the batch.
 //! * The response is written once, straight from the transformed records,
-//!   and never exceeds [`Config::max_response_bytes`]: when the enriched
-//!   records would not fit, the last `Ok` records become `ProcessingFailed`
-//!   with reason `response_too_large`, so Firehose writes them, raw, to the
-//!   error prefix. Nothing is lost, and nothing needs AWS credentials.
+//!   and never exceeds [`Config::max_response_bytes`]. When the enriched
+//!   records would not fit, the last `Ok` records are the overflow, answered
+//!   as [`Overflow`] says: `Dropped` and listed with their decoded bytes for
+//!   the Lambda adapter to re-send to the delivery stream (AWS's blueprint
+//!   behaviour), or `ProcessingFailed` with reason `response_too_large`, so
+//!   Firehose writes them, raw, to the error prefix. [`settle`] answers the
+//!   re-sends that failed the second way. The core itself never calls AWS.
 
 use crate::config::Config;
 use crate::partition::{self, SiteGuard};
@@ -66,6 +69,8 @@ impl RequestError {
 struct RequestIn<'a> {
     #[serde(borrow, default)]
     invocation_id: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    delivery_stream_arn: Option<&'a RawValue>,
     #[serde(borrow, deserialize_with = "objects")]
     records: Vec<RecordIn<'a>>,
 }
@@ -99,21 +104,107 @@ fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// One request record. Deserialized by hand, not derived: a derived struct
+/// fails on a duplicated member, and that failed the whole request. Now
+/// only a record without a single string `recordId` (which cannot be
+/// answered) fails the request; a record with `data` or
+/// `approximateArrivalTimestamp` twice fails alone ([`RecordIn::twice`]).
 struct RecordIn<'a> {
-    #[serde(borrow)]
     record_id: &'a RawValue,
-    #[serde(borrow, default)]
     approximate_arrival_timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     data: Option<&'a RawValue>,
+    /// The reason this record fails because a member came twice: which
+    /// value would count is ambiguous, so neither does.
+    twice: Option<FailReason>,
+}
+
+/// The members of a request record we read.
+enum RecordKey {
+    RecordId,
+    ArrivalTimestamp,
+    Data,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for RecordKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl serde::de::Visitor<'_> for KeyVisitor {
+            type Value = RecordKey;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a member name")
+            }
+            // Borrowed or unescaped, the name is compared in place.
+            fn visit_str<E>(self, v: &str) -> Result<RecordKey, E> {
+                Ok(match v {
+                    "recordId" => RecordKey::RecordId,
+                    "approximateArrivalTimestamp" => RecordKey::ArrivalTimestamp,
+                    "data" => RecordKey::Data,
+                    _ => RecordKey::Other,
+                })
+            }
+        }
+        d.deserialize_identifier(KeyVisitor)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for RecordVisitor<'a> {
+            type Value = RecordIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a Firehose request record")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RecordIn<'a>, A::Error> {
+                use serde::de::Error;
+                let (mut id, mut arrival, mut data, mut twice) = (None, None, None, None);
+                while let Some(key) = map.next_key::<RecordKey>()? {
+                    match key {
+                        RecordKey::RecordId if id.is_some() => {
+                            return Err(A::Error::duplicate_field("recordId"))
+                        }
+                        RecordKey::RecordId => id = Some(map.next_value()?),
+                        RecordKey::ArrivalTimestamp => {
+                            if arrival.replace(map.next_value()?).is_some() {
+                                twice = twice.or(Some(FailReason::BadArrivalTime));
+                            }
+                        }
+                        RecordKey::Data => {
+                            // The last one stays, and is what the failed
+                            // record echoes: JSON parsers that accept a
+                            // duplicated member (serde_json's `Value`,
+                            // JavaScript's `JSON.parse`) keep the last.
+                            if data.replace(map.next_value()?).is_some() {
+                                twice = Some(FailReason::MissingData);
+                            }
+                        }
+                        RecordKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RecordIn {
+                    record_id: id.ok_or_else(|| A::Error::missing_field("recordId"))?,
+                    approximate_arrival_timestamp: arrival,
+                    data,
+                    twice,
+                })
+            }
+        }
+        d.deserialize_map(RecordVisitor(std::marker::PhantomData))
+    }
 }
 
 /// What happened in one batch: the numbers logs and metrics report.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct BatchReport {
     pub invocation_id: Option<String>,
+    /// The stream that invoked us, where overflow is re-sent.
+    pub delivery_stream_arn: Option<String>,
     pub records: usize,
     pub ok: usize,
     /// Counts by [`DropReason::ALL`] order.
@@ -132,11 +223,22 @@ pub struct BatchReport {
     pub response_bytes: usize,
     /// Each failed record's id and reason, in request order.
     pub failures: Vec<(String, FailReason)>,
+    /// `Ok` records that did not fit in the response. With
+    /// [`Overflow::Reingest`], those answered `Dropped` to be re-sent; with
+    /// [`Overflow::Fail`], how many re-ingestion would have re-sent (its
+    /// `Dropped` answers are smaller, so fewer records overflow).
+    pub overflow: usize,
+    /// Records answered `Dropped` because they are re-sent to the stream.
+    pub reingested: usize,
+    /// Overflow records whose re-send failed: `ProcessingFailed`
+    /// (`response_too_large`), data echoed.
+    pub reingest_failed: usize,
 }
 
 impl BatchReport {
+    /// Every `Dropped` answer: by reason, and for re-ingestion.
     pub fn dropped_total(&self) -> usize {
-        self.dropped.iter().sum()
+        self.dropped.iter().sum::<usize>() + self.reingested
     }
     pub fn failed_total(&self) -> usize {
         self.failed.iter().sum()
@@ -155,19 +257,94 @@ pub struct Processed {
     /// The response JSON, ready to return to Firehose.
     pub response: Vec<u8>,
     pub report: BatchReport,
+    /// With [`Overflow::Reingest`]: the records answered `Dropped` because
+    /// they did not fit, in request order, for the adapter to re-send.
+    pub reingest: Vec<Resend>,
+}
+
+/// An overflow record to re-send to the delivery stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resend {
+    /// Its position in the request's `records`.
+    pub index: usize,
+    /// Its original data, decoded: Firehose brings it back in a later batch,
+    /// where it is enriched like any other record.
+    pub data: Vec<u8>,
+}
+
+/// How the `Ok` records that do not fit in the response are answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Overflow {
+    /// `ProcessingFailed` (`response_too_large`) with the data echoed:
+    /// Firehose writes them to the error prefix. What `invoke`, `bench` and
+    /// `replay` answer, and the Lambda with `REINGEST_OVERFLOW=false`.
+    #[default]
+    Fail,
+    /// `Dropped`, listed in [`Processed::reingest`]. A `Dropped` answer is
+    /// about 50 bytes where a failed one echoes the record's base64, so far
+    /// fewer records overflow.
+    Reingest,
 }
 
 /// The per-record transform [`process_with`] applies; [`record::transform_into`]
 /// in production.
 pub type TransformFn = fn(&[u8], i64, &Config, &mut Scratch, &mut Vec<u8>) -> Outcome;
 
-/// Processes one Firehose request.
+/// Processes one Firehose request; overflow fails ([`Overflow::Fail`]).
 pub fn process(request: &[u8], config: &Config) -> Result<Processed, RequestError> {
     process_with(request, config, record::transform_into)
 }
 
+/// Processes one Firehose request, answering overflow as `overflow` says.
+pub fn process_overflow(
+    request: &[u8],
+    config: &Config,
+    overflow: Overflow,
+) -> Result<Processed, RequestError> {
+    let plan = Plan {
+        overflow,
+        ..Plan::default()
+    };
+    run(request, config, record::transform_into, &plan)
+}
+
+/// The final answer once the adapter has tried to re-send a
+/// [`Overflow::Reingest`] batch's overflow: the records of `resent` stay
+/// `Dropped`; those of `unsent` (request positions) become
+/// `ProcessingFailed` with their data echoed, so nothing is lost. Echoing
+/// is larger than dropping, so more `Ok` records from the end may have to
+/// fail too; they go the same way.
+///
+/// The batch is transformed again (the transform is pure, so every other
+/// record answers as before): this runs only when a re-send failed.
+pub fn settle(
+    request: &[u8],
+    config: &Config,
+    resent: &[usize],
+    unsent: &[usize],
+) -> Result<Processed, RequestError> {
+    let plan = Plan {
+        overflow: Overflow::Fail,
+        resent,
+        unsent,
+    };
+    run(request, config, record::transform_into, &plan)
+}
+
+/// What [`run`] is asked to do beyond the transform.
+#[derive(Default)]
+struct Plan<'p> {
+    overflow: Overflow,
+    /// Request positions answered `Dropped`: already re-sent.
+    resent: &'p [usize],
+    /// Request positions answered `ProcessingFailed`: re-sending failed.
+    unsent: &'p [usize],
+}
+
 /// One record's result, with everything the response needs.
 struct Entry {
+    /// `Dropped` for re-ingestion: answered so whatever `outcome` says.
+    resend: bool,
     outcome: Outcome,
     /// The output line in the arena (`Ok` only).
     output: Range<usize>,
@@ -187,6 +364,15 @@ pub fn process_with(
     config: &Config,
     transform: TransformFn,
 ) -> Result<Processed, RequestError> {
+    run(request, config, transform, &Plan::default())
+}
+
+fn run(
+    request: &[u8],
+    config: &Config,
+    transform: TransformFn,
+    plan: &Plan,
+) -> Result<Processed, RequestError> {
     // Parsed from a `str` when the request is UTF-8 (it always is from
     // Lambda): serde_json then borrows each record's `data` without checking
     // its UTF-8 again, and one SIMD pass over the request is several times
@@ -199,6 +385,7 @@ pub fn process_with(
     .map_err(|e| RequestError::Invalid(e.to_string()))?;
     let mut report = BatchReport {
         invocation_id: parsed.invocation_id.and_then(json_string),
+        delivery_stream_arn: parsed.delivery_stream_arn.and_then(json_string),
         records: parsed.records.len(),
         request_bytes: request.len(),
         ..BatchReport::default()
@@ -216,17 +403,43 @@ pub fn process_with(
     let mut decoded = Vec::new();
     let mut scratch = Scratch::default();
     let mut entries = Vec::with_capacity(parsed.records.len());
-    for r in &parsed.records {
+    let mut forced = vec![None; parsed.records.len()];
+    for &i in plan.resent {
+        if let Some(f) = forced.get_mut(i) {
+            *f = Some(true);
+        }
+    }
+    for &i in plan.unsent {
+        if let Some(f) = forced.get_mut(i) {
+            *f = Some(false);
+        }
+    }
+    for (r, forced) in parsed.records.iter().zip(&forced) {
         let mark = arena.len();
-        let outcome = transform_one(
-            r,
-            config,
-            transform,
-            &mut decoded,
-            &mut scratch,
-            &mut arena,
-            &mut report,
-        );
+        let outcome = match forced {
+            None => transform_one(
+                r,
+                config,
+                transform,
+                &mut decoded,
+                &mut scratch,
+                &mut arena,
+                &mut report,
+            ),
+            // Re-sent or not, these records' answers are already decided.
+            Some(resent) => {
+                if decode_data(r.data, &mut decoded).is_ok() {
+                    report.input_bytes += decoded.len();
+                }
+                if *resent {
+                    report.reingested += 1;
+                } else {
+                    report.reingest_failed += 1;
+                }
+                report.overflow += 1;
+                Outcome::Failed(FailReason::ResponseTooLarge)
+            }
+        };
         let (output, site_key) = match &outcome {
             Outcome::Ok(e) => {
                 let site = std::str::from_utf8(&arena[e.site.clone()]).unwrap_or("");
@@ -239,6 +452,7 @@ pub fn process_with(
             _ => (0..0, SiteKey::Static(partition::UNKNOWN)),
         };
         entries.push(Entry {
+            resend: *forced == Some(true),
             outcome,
             output,
             site_key,
@@ -271,18 +485,37 @@ pub fn process_with(
     const FOOTER: &[u8] = b"]}";
     let limit = config.max_response_bytes;
     if response.len() + FOOTER.len() > limit {
+        let limit = limit - FOOTER.len().min(limit);
+        if plan.overflow == Overflow::Fail && plan.resent.is_empty() && plan.unsent.is_empty() {
+            // What re-ingestion would have re-sent, for `invoke` and `bench`.
+            let sizes = Sizes::new(&entries, &parsed.records, Overflow::Reingest);
+            if let Some(k) = sizes.fit_point(&starts, response.len(), limit) {
+                report.overflow += entries[k..].iter().filter(|e| is_ok(e)).count();
+            }
+        }
         fit(
             &mut response,
             &mut entries,
             &parsed.records,
             &starts,
-            limit - FOOTER.len().min(limit),
+            limit,
+            plan.overflow,
             &mut report,
         )?;
     }
     response.extend_from_slice(FOOTER);
 
-    for (e, r) in entries.iter().zip(&parsed.records) {
+    let mut reingest = Vec::new();
+    for (i, (e, r)) in entries.iter().zip(&parsed.records).enumerate() {
+        if e.resend {
+            if plan.overflow == Overflow::Reingest {
+                // Decoded again: only overflow records pay for the copy.
+                let mut data = Vec::new();
+                let _ = decode_data(r.data, &mut data);
+                reingest.push(Resend { index: i, data });
+            }
+            continue;
+        }
         match &e.outcome {
             Outcome::Ok(enriched) => {
                 report.ok += 1;
@@ -299,7 +532,15 @@ pub fn process_with(
         }
     }
     report.response_bytes = response.len();
-    Ok(Processed { response, report })
+    Ok(Processed {
+        response,
+        report,
+        reingest,
+    })
+}
+
+fn is_ok(e: &Entry) -> bool {
+    !e.resend && matches!(e.outcome, Outcome::Ok(_))
 }
 
 /// Decodes and transforms one request record.
@@ -312,6 +553,9 @@ fn transform_one(
     arena: &mut Vec<u8>,
     report: &mut BatchReport,
 ) -> Outcome {
+    if let Some(reason) = r.twice {
+        return Outcome::Failed(reason);
+    }
     if let Err(reason) = decode_data(r.data, decoded) {
         return Outcome::Failed(reason);
     }
@@ -386,11 +630,18 @@ fn json_string(raw: &RawValue) -> Option<String> {
     crate::time::json_string(raw.get()).map(|s| s.into_owned())
 }
 
+/// A `Dropped` answer after its record id.
+const DROPPED: &[u8] = b",\"result\":\"Dropped\",\"data\":\"\"}";
+
 fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {
     out.extend_from_slice(b"{\"recordId\":");
     // The id's JSON text as it came, so the response can never disagree with
     // the request on it.
     out.extend_from_slice(r.record_id.get().as_bytes());
+    if e.resend {
+        out.extend_from_slice(DROPPED);
+        return;
+    }
     match &e.outcome {
         Outcome::Ok(enriched) => {
             out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
@@ -411,7 +662,7 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {
         // original bytes of the other to the error prefix. (The status-model
         // docs list `data` as required, so it is present, if empty.) Keeping
         // them small is what lets an over-limit response always be fitted.
-        Outcome::Dropped(_) => out.extend_from_slice(b",\"result\":\"Dropped\",\"data\":\"\"}"),
+        Outcome::Dropped(_) => out.extend_from_slice(DROPPED),
         Outcome::Failed(_) => {
             out.extend_from_slice(b",\"result\":\"ProcessingFailed\",\"data\":");
             // The data exactly as it came: byte-identical, even when it is
@@ -425,70 +676,90 @@ fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {
     }
 }
 
-/// Makes the response fit in `limit` bytes (footer excluded) by failing the
-/// fewest `Ok` records from the end of the batch: records keep their order,
-/// and the earliest ones are delivered.
+/// The size of every suffix of the response if its `Ok` records overflowed.
+struct Sizes {
+    /// `suffix[k]`: entries `k..` with each of their `Ok` records demoted.
+    suffix: Vec<usize>,
+    overflow: Overflow,
+}
+
+impl Sizes {
+    fn new(entries: &[Entry], records: &[RecordIn], overflow: Overflow) -> Sizes {
+        let n = entries.len();
+        let mut suffix = vec![0usize; n + 1];
+        let mut tmp = Vec::new();
+        for k in (0..n).rev() {
+            tmp.clear();
+            if k > 0 {
+                tmp.push(b',');
+            }
+            let demoted = demote(&entries[k], overflow);
+            write_entry(
+                &mut tmp,
+                demoted.as_ref().unwrap_or(&entries[k]),
+                &records[k],
+                &[],
+            );
+            suffix[k] = suffix[k + 1] + tmp.len();
+        }
+        Sizes { suffix, overflow }
+    }
+
+    /// The first entry to demote so the response fits in `limit`: the
+    /// latest such point, so the fewest records overflow.
+    fn fit_point(&self, starts: &[usize], written: usize, limit: usize) -> Option<usize> {
+        (0..self.suffix.len())
+            .rev()
+            .find(|&k| starts.get(k).copied().unwrap_or(written) + self.suffix[k] <= limit)
+    }
+}
+
+/// Makes the response fit in `limit` bytes (footer excluded) by demoting
+/// the fewest `Ok` records from the end of the batch: records keep their
+/// order, and the earliest ones are delivered.
 fn fit(
     response: &mut Vec<u8>,
     entries: &mut [Entry],
     records: &[RecordIn],
     starts: &[usize],
     limit: usize,
+    overflow: Overflow,
     report: &mut BatchReport,
 ) -> Result<(), RequestError> {
-    let n = entries.len();
-    // suffix[k]: the size of entries k.. if every Ok among them failed.
-    let mut suffix = vec![0usize; n + 1];
-    let mut tmp = Vec::new();
-    let empty = Vec::new();
-    for k in (0..n).rev() {
-        tmp.clear();
-        if k > 0 {
-            tmp.push(b',');
-        }
-        let demoted = demote(&entries[k]);
-        write_entry(
-            &mut tmp,
-            demoted.as_ref().unwrap_or(&entries[k]),
-            &records[k],
-            &empty,
-        );
-        suffix[k] = suffix[k + 1] + tmp.len();
-    }
-    let k = (0..=n)
-        .rev()
-        .find(|&k| starts.get(k).copied().unwrap_or(response.len()) + suffix[k] <= limit)
-        .ok_or(RequestError::ResponseTooLarge {
-            bytes: starts.first().copied().unwrap_or(0) + suffix[0],
-            limit,
-        })?;
+    let sizes = Sizes::new(entries, records, overflow);
+    let k =
+        sizes
+            .fit_point(starts, response.len(), limit)
+            .ok_or(RequestError::ResponseTooLarge {
+                bytes: starts.first().copied().unwrap_or(0) + sizes.suffix[0],
+                limit,
+            })?;
     response.truncate(starts.get(k).copied().unwrap_or(response.len()));
     for (i, e) in entries.iter_mut().enumerate().skip(k) {
-        if let Some(d) = demote(e) {
-            *e = d;
+        if let Some(d) = demote(e, sizes.overflow) {
             if let SiteKey::Static(partition::OTHER) = e.site_key {
                 report.site_other -= 1;
             }
+            if d.resend {
+                report.overflow += 1;
+                report.reingested += 1;
+            }
+            *e = d;
         }
         if i > 0 {
             response.push(b',');
         }
-        write_entry(response, e, &records[i], &empty);
+        write_entry(response, e, &records[i], &[]);
     }
     Ok(())
 }
 
-/// The failed form of an `Ok` entry; `None` for other outcomes.
-fn demote(e: &Entry) -> Option<Entry> {
-    match e.outcome {
-        Outcome::Ok(_) => Some(Entry {
-            outcome: Outcome::Failed(FailReason::ResponseTooLarge),
-            output: 0..0,
-            site_key: match &e.site_key {
-                SiteKey::Static(s) => SiteKey::Static(s),
-                SiteKey::Arena(_) => SiteKey::Static(partition::UNKNOWN),
-            },
-        }),
-        _ => None,
-    }
+/// The overflow form of an `Ok` entry; `None` for other outcomes.
+fn demote(e: &Entry, overflow: Overflow) -> Option<Entry> {
+    is_ok(e).then(|| Entry {
+        resend: overflow == Overflow::Reingest,
+        outcome: Outcome::Failed(FailReason::ResponseTooLarge),
+        output: 0..0,
+        site_key: SiteKey::Static(partition::UNKNOWN),
+    })
 }

@@ -9,101 +9,151 @@ use std::collections::HashSet;
 use std::fmt;
 
 /// Every variable this function reads, with its default and accepted form.
-/// The README's configuration table and the SAM template's parameters are
-/// checked against this list by tests.
+/// The configuration table of `docs/configuration.md` is generated from this
+/// list ([`variables_markdown`]), and the SAM template's parameters are
+/// checked against it by tests.
 pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "TIME_FIELDS",
         default: "timestamp,ts,time,created_at",
         form: FIELD_LIST,
+        meaning: "where the event time is; the first present, non-null field is used",
     },
     Variable {
         name: "URL_FIELDS",
         default: "url,page_url,href,location",
-        form: FIELD_LIST,
+        form: URL_FIELD_LIST,
+        meaning: "where the page URL is; the first string field is parsed as a URL",
     },
     Variable {
         name: "HOST_FIELDS",
         default: "domain,hostname,host",
-        form: FIELD_LIST,
+        form: HOST_FIELD_LIST,
+        meaning: "used when no URL field yields a host: the first string field, read as a bare host",
     },
     Variable {
         name: "MAX_FUTURE",
         default: "1d",
         form: DURATION,
+        meaning: "an event time further ahead of arrival falls back to arrival",
     },
     Variable {
         name: "MAX_AGE",
         default: "30d",
         form: DURATION,
+        meaning: "an event time further before arrival falls back to arrival",
     },
     Variable {
         name: "DROP_DOMAINS",
         default: "",
         form: DOMAIN_PATTERNS,
+        meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
     },
     Variable {
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
+        meaning: "drop records whose user agent matches the bundled bot list (`src/bots.txt`)",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
-        form: FIELD_LIST,
+        form: USER_AGENT_FIELD_LIST,
+        meaning: "where the user agent is, for `DROP_BOTS`",
     },
     Variable {
         name: "SITE_ALLOWLIST",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: off. sites outside it are partitioned as `site=other`",
     },
     Variable {
         name: "MAX_SITES_PER_BATCH",
         default: "0",
         form: COUNT,
+        meaning: "`0`: off. sites beyond the first N distinct ones of a batch are partitioned as `site=other`",
     },
     Variable {
         name: "ENRICHMENTS",
         default: "referrer,campaign,fingerprint",
         form: ENRICHMENT_LIST,
+        meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
     Variable {
         name: "REFERRER_FIELDS",
         default: "referrer,page_referrer,document_referrer,referer",
-        form: FIELD_LIST,
+        form: REFERRER_FIELD_LIST,
+        meaning: "where the referrer URL is, for the `referrer` enricher (and `channel`); the first string field is used",
     },
     Variable {
         name: "INTERNAL_SITES",
         default: "",
         form: SITE_LIST,
+        meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
+    },
+    Variable {
+        name: "REINGEST_OVERFLOW",
+        default: "true",
+        form: BOOLEAN,
+        meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
     },
     Variable {
         name: "COLUMNS",
         default: "",
         form: COLUMN_LIST,
+        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
     },
 ];
 
 const FIELD_LIST: &str =
     "a comma-separated list of field names or dotted paths, e.g. `timestamp,event.time`";
+// Each field variable's example names fields of its own kind.
+const URL_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `url,context.page.url`";
+const HOST_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `hostname,context.page.host`";
+const USER_AGENT_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `user_agent,context.userAgent`";
+const REFERRER_FIELD_LIST: &str =
+    "a comma-separated list of field names or dotted paths, e.g. `referrer,context.page.referrer`";
 const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12h`, `30d`";
 const DOMAIN_PATTERNS: &str =
     "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
 const BOOLEAN: &str = "`true` or `false`";
-const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains, e.g. `example.com,shop.co.uk`";
+const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
 
 const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
+/// The configuration table of `docs/configuration.md`, one row per
+/// variable, from [`VARIABLES`].
+pub fn variables_markdown() -> String {
+    let mut table =
+        String::from("| variable | default | accepted form | meaning |\n|---|---|---|---|\n");
+    for v in VARIABLES {
+        let default = if v.default.is_empty() {
+            "*(empty)*".to_owned()
+        } else {
+            format!("`{}`", v.default)
+        };
+        table.push_str(&format!(
+            "| `{}` | {default} | {} | {} |\n",
+            v.name, v.form, v.meaning
+        ));
+    }
+    table
+}
 
 /// One configuration variable.
 #[derive(Debug, Clone, Copy)]
 pub struct Variable {
     pub name: &'static str,
     pub default: &'static str,
-    /// The accepted form, as the error message and README state it.
+    /// The accepted form, as the error message and the docs state it.
     pub form: &'static str,
+    /// What it does, for the docs' configuration table.
+    pub meaning: &'static str,
 }
 
 /// An invalid configuration value.
@@ -184,6 +234,10 @@ pub struct Config {
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
     pub max_response_bytes: usize,
+    /// Records that do not fit in the response are re-sent to the delivery
+    /// stream and answered `Dropped`, instead of failing. Only the Lambda
+    /// runtime reads it: the local commands never call AWS.
+    pub reingest_overflow: bool,
     /// `top_keys` and the output fields, indexed for the record parser.
     pub(crate) key_index: crate::record::KeyIndex,
 }
@@ -195,9 +249,25 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads the process environment.
+    /// Reads the process environment. A value that is not UTF-8 is an
+    /// error naming its variable, never a silent fall back to the default.
     pub fn from_env() -> Result<Config, ConfigError> {
-        Config::from_lookup(|name| std::env::var(name).ok())
+        Config::from_os_lookup(|name| std::env::var_os(name))
+    }
+
+    /// Reads configuration through `lookup` of raw (OS) values: each must be
+    /// UTF-8 text.
+    pub fn from_os_lookup(
+        lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Config, ConfigError> {
+        for v in VARIABLES {
+            if let Some(raw) = lookup(v.name) {
+                if raw.to_str().is_none() {
+                    return Err(error(v.name, &raw.to_string_lossy()));
+                }
+            }
+        }
+        Config::from_lookup(|name| lookup(name).and_then(|v| v.into_string().ok()))
     }
 
     /// Reads configuration through `lookup`; unset variables take their
@@ -223,6 +293,7 @@ impl Config {
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
+            reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
             key_index: crate::record::KeyIndex::default(),
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
@@ -356,13 +427,20 @@ fn parse_fields(
 
 fn parse_duration((name, value): (&'static str, String)) -> Result<i64, ConfigError> {
     let v = value.trim();
-    let (digits, unit) = v.split_at(v.len().saturating_sub(1));
-    let unit_ms: i64 = match unit {
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(error(name, &value)),
+    // By suffix, not by byte offset: a value ending in a multi-byte
+    // character (`30é`, `1日`) must be an error, not a slice off a char
+    // boundary.
+    let units = [
+        ("s", 1_000),
+        ("m", 60_000),
+        ("h", 3_600_000),
+        ("d", 86_400_000),
+    ];
+    let Some((digits, unit_ms)) = units
+        .iter()
+        .find_map(|(unit, ms)| v.strip_suffix(unit).map(|d| (d, *ms)))
+    else {
+        return Err(error(name, &value));
     };
     digits
         .parse::<u32>()
@@ -413,7 +491,12 @@ fn parse_sites(
     }
     items(&value)
         .map(|item| {
-            if is_host_name(item) {
+            // A listed public suffix (`co.uk`, `github.io`) is nobody's
+            // site: it would match no partition a real page gets. Names
+            // the list does not know (`localhost`, `intranet`) are allowed.
+            let public_suffix = psl::suffix(item.as_bytes())
+                .is_some_and(|s| s.is_known() && s.as_bytes() == item.as_bytes());
+            if is_host_name(item) && !public_suffix {
                 Ok(item.to_owned())
             } else {
                 Err(error(name, &value))
@@ -458,6 +541,7 @@ mod tests {
         assert!(c.site_allowlist.is_none());
         assert_eq!(c.max_sites_per_batch, 0);
         assert_eq!(c.top_keys[0], "timestamp");
+        assert!(c.reingest_overflow);
     }
 
     /// Every invalid value stops start-up with an error naming the variable.
@@ -484,6 +568,12 @@ mod tests {
             ("MAX_FUTURE", "99999999999d"),
             ("MAX_AGE", "thirty days"),
             ("MAX_AGE", "30D"),
+            // A multi-byte last character: an error, not a panic.
+            ("MAX_AGE", "30é"),
+            ("MAX_FUTURE", "1日"),
+            ("MAX_AGE", "µ"),
+            ("MAX_AGE", "é"),
+            ("MAX_FUTURE", "5ｓ"),
             ("DROP_DOMAINS", "*"),
             ("DROP_DOMAINS", "*."),
             ("DROP_DOMAINS", "Localhost"),
@@ -493,9 +583,18 @@ mod tests {
             ("DROP_BOTS", "yes"),
             ("DROP_BOTS", "TRUE"),
             ("DROP_BOTS", "1"),
+            ("REINGEST_OVERFLOW", ""),
+            ("REINGEST_OVERFLOW", "off"),
+            ("REINGEST_OVERFLOW", "False"),
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
+            // Public suffixes are nobody's site.
+            ("SITE_ALLOWLIST", "co.uk"),
+            ("SITE_ALLOWLIST", "example.com,co.uk"),
+            ("SITE_ALLOWLIST", "com"),
+            ("SITE_ALLOWLIST", "github.io"),
+            ("INTERNAL_SITES", "com.au"),
             ("MAX_SITES_PER_BATCH", ""),
             ("MAX_SITES_PER_BATCH", "-1"),
             ("MAX_SITES_PER_BATCH", "+5"),
@@ -522,6 +621,29 @@ mod tests {
     }
 
     #[test]
+    fn values_that_are_not_utf8_name_their_variable() {
+        use std::os::unix::ffi::OsStringExt;
+        let cases: &[(&str, &[u8])] = &[
+            ("MAX_AGE", b"\xff"),
+            ("TIME_FIELDS", b"\xff"),
+            ("DROP_BOTS", b"true\xff"),
+            ("SITE_ALLOWLIST", b"example.com\xff"),
+            ("ENRICHMENTS", b"referrer\xc3"),
+        ];
+        for (name, raw) in cases {
+            let err = Config::from_os_lookup(|n| {
+                (n == *name).then(|| std::ffi::OsString::from_vec(raw.to_vec()))
+            })
+            .expect_err(name);
+            assert_eq!(err.variable, *name);
+            assert!(err.to_string().contains('\u{fffd}'), "{err}");
+        }
+        // UTF-8 values read as from_lookup reads them.
+        let c = Config::from_os_lookup(|n| (n == "MAX_AGE").then(|| "2h".into())).unwrap();
+        assert_eq!(c.max_age_ms, 7_200_000);
+    }
+
+    #[test]
     fn valid_values() {
         let c = with(&[
             ("TIME_FIELDS", " event.time , ts "),
@@ -531,8 +653,24 @@ mod tests {
             ("DROP_BOTS", "true"),
             ("SITE_ALLOWLIST", "example.com,shop.co.uk"),
             ("MAX_SITES_PER_BATCH", "200"),
+            ("REINGEST_OVERFLOW", " false "),
         ])
         .unwrap();
+        assert!(!c.reingest_overflow);
+        // Names no public suffix list knows are allowed as sites.
+        for sites in ["localhost", "intranet,alice.github.io", "example.internal"] {
+            assert!(with(&[("SITE_ALLOWLIST", sites)]).is_ok(), "{sites}");
+        }
+        // Each field variable's example names its own kind of field.
+        for (name, example) in [
+            ("URL_FIELDS", "`url,"),
+            ("HOST_FIELDS", "`hostname,"),
+            ("USER_AGENT_FIELDS", "`user_agent,"),
+            ("REFERRER_FIELDS", "`referrer,"),
+        ] {
+            let msg = with(&[(name, ",")]).unwrap_err().to_string();
+            assert!(msg.contains(example), "{msg}");
+        }
         assert_eq!(c.max_future_ms, 90_000);
         assert_eq!(c.max_age_ms, 12 * 3_600_000);
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);

@@ -1,26 +1,52 @@
 //! The Lambda adapter: the only place that knows about the Lambda runtime.
 //!
-//! It hands the invocation's raw JSON to [`batch::process`], logs each failed
-//! record's id and reason, logs the batch's counts, and prints one CloudWatch
-//! EMF metrics line. A request that is not a Firehose event is answered with
-//! a Lambda error (`InvalidFirehoseRequest`), which Firehose retries and then
-//! sends to its error prefix.
+//! It hands the invocation's raw JSON to [`batch::process_overflow`]. When
+//! records did not fit in the response, it re-sends them to the delivery
+//! stream (`REINGEST_OVERFLOW`, [`reingest`]) and settles the answer: `Dropped`
+//! for what was sent, `ProcessingFailed` with the data echoed for what was
+//! not. Then it logs one line per batch and prints one CloudWatch EMF metrics
+//! line. A request that is not a Firehose event is answered with a Lambda
+//! error (`InvalidFirehoseRequest`), which Firehose retries and then sends to
+//! its error prefix.
 
-use crate::batch::{self, BatchReport};
+use crate::batch::{self, BatchReport, Overflow, Processed};
 use crate::config::Config;
 use crate::metrics;
 use crate::record::{DropReason, FailReason};
+use crate::reingest::{self, Sender};
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 use std::io::Write;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// Time kept back from the invocation's deadline when re-sending: settling
+/// the answer transforms the batch again, and the response must still be
+/// posted before Lambda stops the function.
+const SAFETY_MARGIN: Duration = Duration::from_secs(2);
+
+/// The function's state across invocations.
+pub struct Function {
+    pub config: Config,
+    /// Created on the first overflow, so that a function that never
+    /// overflows never loads the AWS configuration (no init cost).
+    sender: tokio::sync::OnceCell<Sender>,
+}
+
+impl Function {
+    pub fn new(config: Config) -> Function {
+        Function {
+            config,
+            sender: tokio::sync::OnceCell::new(),
+        }
+    }
+}
 
 /// Runs the Lambda runtime loop until the process is stopped.
 pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
-    let config: &'static Config = Box::leak(Box::new(config));
+    let function: &'static Function = Box::leak(Box::new(Function::new(config)));
     lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handler(config, event)
+        handler(function, event)
     }))
     .await
 }
@@ -28,31 +54,104 @@ pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
 /// Handles one invocation. The payload stays raw JSON: the runtime only checks
 /// that it is JSON, and the batch layer parses it with borrowed types.
 pub async fn handler(
-    config: &Config,
+    function: &Function,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Diagnostic> {
     let started = Instant::now();
-    match batch::process(event.payload.get().as_bytes(), config) {
-        Ok(processed) => {
-            let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-            log_report(&processed.report);
-            let function =
-                std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
-            let now_ms = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
-            // EMF must be a log line of its own, so it bypasses `tracing`.
-            let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &function);
-            let _ = writeln!(std::io::stdout().lock(), "{line}");
-            String::from_utf8(processed.response)
-                .map(Response)
-                .map_err(|e| internal(e.to_string()))
-        }
-        // The runtime logs the error it reports, so it is not logged here too.
-        Err(e) => Err(Diagnostic {
-            error_type: e.error_type().into(),
-            error_message: e.to_string(),
-        }),
+    let config = &function.config;
+    let request = event.payload.get().as_bytes();
+    let overflow = match config.reingest_overflow {
+        true => Overflow::Reingest,
+        false => Overflow::Fail,
+    };
+    // The runtime logs the error it reports, so it is not logged here too.
+    let mut processed = batch::process_overflow(request, config, overflow).map_err(diagnostic)?;
+    if !processed.reingest.is_empty() {
+        let margin = SAFETY_MARGIN + started.elapsed();
+        let deadline = deadline(event.context.deadline, margin);
+        processed = resend(function, request, processed, deadline).await?;
+    }
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    log_report(&processed.report);
+    let name = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".into());
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    // EMF must be a log line of its own, so it bypasses `tracing`.
+    let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &name);
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+    String::from_utf8(processed.response)
+        .map(Response)
+        .map_err(|e| internal(e.to_string()))
+}
+
+/// The instant `margin` before the invocation's deadline (epoch ms).
+fn deadline(deadline_ms: u64, margin: Duration) -> Instant {
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let left = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+    Instant::now() + left.saturating_sub(margin)
+}
+
+/// Re-sends the overflow to the stream that invoked us; what cannot be sent
+/// is settled as `ProcessingFailed`.
+async fn resend(
+    function: &Function,
+    request: &[u8],
+    processed: Processed,
+    deadline: Instant,
+) -> Result<Processed, Diagnostic> {
+    let arn = processed
+        .report
+        .delivery_stream_arn
+        .as_deref()
+        .unwrap_or("");
+    let positions: Vec<usize> = processed.reingest.iter().map(|r| r.index).collect();
+    let Some((stream, region)) = reingest::parse_stream_arn(arn) else {
+        tracing::warn!(
+            delivery_stream_arn = arn,
+            records = positions.len(),
+            "no delivery stream to re-send overflow to; failing it instead"
+        );
+        return batch::settle(request, &function.config, &[], &positions).map_err(diagnostic);
+    };
+    let sender = function
+        .sender
+        .get_or_init(|| Sender::from_env(Some(region)))
+        .await;
+    let data: Vec<&[u8]> = processed.reingest.iter().map(|r| &r.data[..]).collect();
+    let sent = sender.send(stream, &data, deadline).await;
+    if sent.unsent.is_empty() {
+        return Ok(processed);
+    }
+    tracing::warn!(
+        stream,
+        sent = sent.sent.len(),
+        unsent = sent.unsent.len(),
+        calls = sent.calls,
+        retried = sent.retried,
+        error = sent.last_error.as_deref().unwrap_or(""),
+        "re-sending overflow failed; those records fail to the error prefix"
+    );
+    // Settling fails only when even every record failed would not fit (a
+    // request over 6,000,000 bytes of large records): the invocation fails
+    // as it would without re-ingestion, and Firehose retries the batch, so
+    // what was sent is sent again (at least once, as documented).
+    let pick = |list: &[usize]| list.iter().map(|&k| positions[k]).collect::<Vec<_>>();
+    batch::settle(
+        request,
+        &function.config,
+        &pick(&sent.sent),
+        &pick(&sent.unsent),
+    )
+    .map_err(diagnostic)
+}
+
+fn diagnostic(e: batch::RequestError) -> Diagnostic {
+    Diagnostic {
+        error_type: e.error_type().into(),
+        error_message: e.to_string(),
     }
 }
 
@@ -90,11 +189,47 @@ fn internal(message: String) -> Diagnostic {
     }
 }
 
-/// One warning per failed record (its id and reason code), then one summary.
+/// Failed records named in the batch line; the rest are counted only.
+pub const LOGGED_FAILURES: usize = 10;
+
+/// One line per batch: the counts by result and reason, and the first
+/// [`LOGGED_FAILURES`] failed record ids with their reasons. A line per
+/// failed record cost more than the transform on a batch of small events
+/// (about 20,000 lines, 4.4 MB, per invocation), so those are `debug` only.
 pub fn log_report(report: &BatchReport) {
     for (record_id, reason) in &report.failures {
-        tracing::warn!(record_id = %record_id, reason = reason.code(), "record failed");
+        tracing::debug!(record_id = %record_id, reason = reason.code(), "record failed");
     }
+    // A warning when records failed, so that a WARN log level still shows
+    // them; `info` otherwise.
+    macro_rules! batch_line {
+        ($level:expr) => {
+            tracing::event!(
+                $level,
+                invocation_id = report.invocation_id.as_deref().unwrap_or(""),
+                records = report.records,
+                ok = report.ok,
+                dropped = report.dropped_total(),
+                failed = report.failed_total(),
+                reingested = report.reingested,
+                reingest_failed = report.reingest_failed,
+                overflow = report.overflow,
+                site_other = report.site_other,
+                reasons = %reasons(report),
+                first_failures = %first_failures(report),
+                "batch processed"
+            )
+        };
+    }
+    if report.failed_total() > 0 {
+        batch_line!(tracing::Level::WARN);
+    } else {
+        batch_line!(tracing::Level::INFO);
+    }
+}
+
+/// `bad_base64=3,domain=1`: the non-zero counts by reason code.
+pub fn reasons(report: &BatchReport) -> String {
     let reasons: Vec<String> = FailReason::ALL
         .iter()
         .map(|r| (r.code(), report.failed_count(*r)))
@@ -103,19 +238,22 @@ pub fn log_report(report: &BatchReport) {
                 .iter()
                 .map(|r| (r.code(), report.dropped_count(*r))),
         )
+        .chain([("reingested", report.reingested)])
         .filter(|(_, n)| *n > 0)
         .map(|(code, n)| format!("{code}={n}"))
         .collect();
-    tracing::info!(
-        invocation_id = report.invocation_id.as_deref().unwrap_or(""),
-        records = report.records,
-        ok = report.ok,
-        dropped = report.dropped_total(),
-        failed = report.failed_total(),
-        site_other = report.site_other,
-        reasons = %reasons.join(","),
-        "batch processed"
-    );
+    reasons.join(",")
+}
+
+/// `id-1:bad_base64,id-7:not_json`: the first failed records.
+pub fn first_failures(report: &BatchReport) -> String {
+    let first: Vec<String> = report
+        .failures
+        .iter()
+        .take(LOGGED_FAILURES)
+        .map(|(id, reason)| format!("{id}:{reason}"))
+        .collect();
+    first.join(",")
 }
 
 /// Installs the `tracing` subscriber the Lambda runtime's own helper would,

@@ -13,10 +13,11 @@
 //! 4. returns the object as one newline-terminated JSON line, with partition
 //!    keys `site`, `dt` and `hour` for Firehose dynamic partitioning.
 //!
-//! Everything in this library is pure: bytes and a [`Config`] in, bytes and
-//! counts out, with no AWS, IO or clock. The Lambda runtime, the `invoke`,
-//! `bench` and `replay` commands are thin adapters over [`batch::process`]
-//! and [`record::transform_into`].
+//! Everything in this library but its two adapters is pure: bytes and a
+//! [`Config`] in, bytes and counts out, with no AWS, IO or clock. The Lambda
+//! runtime ([`lambda`], which re-sends overflow through [`reingest`]), the
+//! `invoke`, `bench`, `sizing` and `replay` commands are thin adapters over
+//! [`batch::process`] and [`record::transform_into`].
 //!
 //! ```
 //! use base64::Engine;
@@ -44,8 +45,10 @@ pub mod lambda;
 pub mod metrics;
 pub mod partition;
 pub mod record;
+pub mod reingest;
 pub mod replay;
 pub mod schema;
+pub mod sizing;
 pub mod time;
 
 pub use config::{Config, ConfigError};

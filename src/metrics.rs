@@ -13,6 +13,8 @@
 //! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` |
 //! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code |
 //! | `SiteOther` | Count | `Ok` records partitioned as `site=other` |
+//! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` |
+//! | `ReingestFailed` | Count | of those, records whose re-send failed: `ProcessingFailed` instead |
 //! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` |
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
@@ -54,6 +56,8 @@ pub fn metric_names() -> Vec<(String, &'static str)> {
             .map(|r| (format!("Failed{}", camel(r.code())), "Count")),
     );
     names.push(("SiteOther".into(), "Count"));
+    names.push(("Reingested".into(), "Count"));
+    names.push(("ReingestFailed".into(), "Count"));
     names.push(("MovedToExtra".into(), "Count"));
     for n in ["InputBytes", "OutputBytes", "RequestBytes", "ResponseBytes"] {
         names.push((n.into(), "Bytes"));
@@ -78,6 +82,8 @@ pub fn emf_line(
     values.extend(report.dropped.iter().map(|&n| Value::from(n)));
     values.extend(report.failed.iter().map(|&n| Value::from(n)));
     values.push(report.site_other.into());
+    values.push(report.reingested.into());
+    values.push(report.reingest_failed.into());
     values.push(report.moved_to_extra.into());
     values.extend(
         [
@@ -120,9 +126,11 @@ mod tests {
     #[test]
     fn line_is_valid_emf_with_every_metric() {
         let mut report = BatchReport {
-            records: 7,
+            records: 9,
             ok: 3,
             site_other: 1,
+            reingested: 2,
+            reingest_failed: 1,
             moved_to_extra: 2,
             input_bytes: 100,
             ..Default::default()
@@ -141,12 +149,15 @@ mod tests {
             let name = m["Name"].as_str().unwrap();
             assert!(v[name].is_number(), "{name} has no value");
         }
-        assert_eq!(v["Records"], 7);
+        assert_eq!(v["Records"], 9);
         assert_eq!(v["RecordsFailed"], 3);
+        assert_eq!(v["Reingested"], 2);
+        assert_eq!(v["ReingestFailed"], 1);
         assert_eq!(v["FailedNotJson"], 2);
         assert_eq!(v["FailedBadBase64"], 1);
         assert_eq!(v["DroppedBot"], 1);
-        assert_eq!(v["RecordsDropped"], 1);
+        // Re-sent records are Dropped answers too.
+        assert_eq!(v["RecordsDropped"], 3);
         assert_eq!(v["SiteOther"], 1);
         assert_eq!(v["MovedToExtra"], 2);
         assert_eq!(v["ProcessingTime"], 1.235);

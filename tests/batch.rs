@@ -51,6 +51,11 @@ fn malformed_requests_get_a_clear_error() {
             "records[0].recordId is not a string",
         ),
         (r#"{"records":[]} trailing"#, "trailing characters"),
+        // A record whose id is given twice cannot be answered.
+        (
+            r#"{"records":[{"recordId":"a","recordId":"b","data":"e30="}]}"#,
+            "duplicate field `recordId`",
+        ),
     ];
     for (input, want) in cases {
         let err = process(input.as_bytes(), &Config::default()).expect_err(input);
@@ -167,6 +172,80 @@ fn lenient_record_parsing() {
     );
     // A number `data` cannot be echoed as a string: it comes back empty.
     assert_eq!(res["records"][3]["data"], "");
+}
+
+/// A member given twice in one request record fails that record alone,
+/// echoing the last `data` byte for byte (what JSON parsers that allow
+/// duplicates keep); the other records are processed.
+#[test]
+fn duplicated_members_fail_their_record_alone() {
+    let good = b64(br#"{"ts":1795770900,"url":"https://a.example.com/"}"#);
+    let other = b64(br#"{"url":"https://b.example.com/"}"#);
+    let a = ARRIVAL_MS;
+    let records = [
+        format!(
+            r#"{{"recordId":"data-twice","approximateArrivalTimestamp":{a},"data":"{good}","data":"{other}"}}"#
+        ),
+        format!(
+            r#"{{"recordId":"data-twice-same","approximateArrivalTimestamp":{a},"data":"{good}","data":"{good}"}}"#
+        ),
+        format!(
+            r#"{{"recordId":"data-twice-escaped","approximateArrivalTimestamp":{a},"data":"{good}","\u0064ata":"{other}"}}"#
+        ),
+        format!(
+            r#"{{"recordId":"arrival-twice","approximateArrivalTimestamp":{a},"approximateArrivalTimestamp":{a},"data":"{good}"}}"#
+        ),
+        format!(
+            r#"{{"recordId":"both-twice","approximateArrivalTimestamp":1,"data":"{good}","approximateArrivalTimestamp":2,"data":"x"}}"#
+        ),
+        format!(
+            r#"{{"recordId":"unknown-twice","approximateArrivalTimestamp":{a},"data":"{good}","x":1,"x":2}}"#
+        ),
+        format!(r#"{{"recordId":"fine","approximateArrivalTimestamp":{a},"data":"{good}"}}"#),
+    ];
+    let request = format!(r#"{{"records":[{}]}}"#, records.join(","));
+    let (res, report) = run(request.as_bytes());
+    let got: Vec<(&str, &str, &str)> = res["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let result = r["result"].as_str().unwrap();
+            let data = if result == "Ok" {
+                ""
+            } else {
+                r["data"].as_str().unwrap()
+            };
+            (r["recordId"].as_str().unwrap(), result, data)
+        })
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            ("data-twice", "ProcessingFailed", other.as_str()),
+            ("data-twice-same", "ProcessingFailed", good.as_str()),
+            ("data-twice-escaped", "ProcessingFailed", other.as_str()),
+            ("arrival-twice", "ProcessingFailed", good.as_str()),
+            ("both-twice", "ProcessingFailed", "x"),
+            ("unknown-twice", "Ok", ""),
+            ("fine", "Ok", ""),
+        ]
+    );
+    let reasons: Vec<(&str, FailReason)> = report
+        .failures
+        .iter()
+        .map(|(id, r)| (id.as_str(), *r))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            ("data-twice", FailReason::MissingData),
+            ("data-twice-same", FailReason::MissingData),
+            ("data-twice-escaped", FailReason::MissingData),
+            ("arrival-twice", FailReason::BadArrivalTime),
+            ("both-twice", FailReason::MissingData),
+        ]
+    );
 }
 
 #[test]

@@ -4,6 +4,7 @@
 mod common;
 
 use common::{check_invariants, ok_json};
+use firehose_enricher::lambda;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -101,18 +102,39 @@ fn every_event_file_holds_the_invariants() {
             *want,
             "{name}"
         );
-        // Each failed record's reason is logged with its id.
+        // One line per batch, naming the first failed records' ids and
+        // reasons.
         let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{name}: {stderr}");
+        assert!(stderr.contains("batch processed"), "{name}: {stderr}");
+        let first = stderr
+            .split("first_failures=")
+            .nth(1)
+            .unwrap()
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
+        let logged: Vec<&str> = first
+            .split(',')
+            .filter(|f| !f.is_empty())
+            .map(|f| f.rsplit(':').next().unwrap())
+            .collect();
+        let named = reasons.len().min(lambda::LOGGED_FAILURES);
+        assert_eq!(logged, reasons[..named], "{name}");
+        // Per-record lines only at debug.
+        let debug = bin()
+            .env("AWS_LAMBDA_LOG_LEVEL", "debug")
+            .arg("invoke")
+            .arg(file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&debug.stderr);
         let logged: Vec<&str> = stderr
             .lines()
             .filter(|l| l.contains("record failed"))
-            .map(|l| l.rsplit("reason=\"").next().unwrap().trim_end_matches('"'))
+            .map(|l| l.rsplit("reason=").next().unwrap().trim_matches('"'))
             .collect();
         assert_eq!(logged, *reasons, "{name}");
-        assert!(
-            stderr.contains("batch processed"),
-            "{name}: one summary line"
-        );
     }
 }
 
@@ -297,6 +319,10 @@ fn cli_errors_are_clear_and_never_panic() {
     std::fs::write(&bad, b"{\"not\":\"firehose\"}").unwrap();
     let binary = dir.join("binary.json");
     std::fs::write(&binary, [0xff, 0x00, 0xfe]).unwrap();
+    let empty = dir.join("empty.json");
+    std::fs::write(&empty, b" \n").unwrap();
+    let raw = dir.join("raw.ndjson");
+    std::fs::write(&raw, b"{\"url\":\"https://example.com/\"}\n").unwrap();
     type Case<'a> = (Vec<String>, Vec<(&'a str, &'a str)>, &'a str);
     let cases: Vec<Case> = vec![
         (
@@ -313,6 +339,23 @@ fn cli_errors_are_clear_and_never_panic() {
             vec!["invoke".into(), binary.display().to_string()],
             vec![],
             "not a Firehose transformation request",
+        ),
+        // Inputs that are not requests say what is expected, and where raw
+        // events go.
+        (
+            vec!["invoke".into(), empty.display().to_string()],
+            vec![],
+            "the input is empty\n  invoke reads one Firehose transformation request",
+        ),
+        (
+            vec!["invoke".into(), "Cargo.toml".into()],
+            vec![],
+            "as in events/minimal.json",
+        ),
+        (
+            vec!["invoke".into(), raw.display().to_string()],
+            vec![],
+            "use `firehose-enricher replay --input FILE`",
         ),
         (
             vec!["invoke".into(), "events/minimal.json".into()],
@@ -344,6 +387,35 @@ fn cli_errors_are_clear_and_never_panic() {
         assert!(out.stdout.is_empty());
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Values that once crashed start-up (a multi-byte last character) or
+/// were silently replaced by the default (bytes that are not UTF-8): each
+/// exits 1 naming its variable.
+#[test]
+fn bad_environment_values_exit_1_naming_the_variable() {
+    use std::os::unix::ffi::OsStrExt;
+    let cases: &[(&str, &[u8])] = &[
+        ("MAX_AGE", "30é".as_bytes()),
+        ("MAX_FUTURE", "1日".as_bytes()),
+        ("MAX_AGE", "µ".as_bytes()),
+        ("MAX_AGE", b"\xff"),
+        ("TIME_FIELDS", b"\xff"),
+        ("DROP_BOTS", b"true\xff"),
+        ("SITE_ALLOWLIST", b"example.com\xff"),
+    ];
+    for (name, value) in cases {
+        let out = bin()
+            .args(["invoke", "events/minimal.json"])
+            .env(name, std::ffi::OsStr::from_bytes(value))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}={value:?}: {stderr}");
+        assert!(stderr.contains(&format!("invalid {name}=")), "{stderr}");
+        assert!(out.stdout.is_empty());
+    }
 }
 
 #[test]
@@ -395,23 +467,34 @@ fn log_format_and_level_follow_lambda_controls() {
     type Case<'a> = (&'a [(&'a str, &'a str)], usize, bool);
     let cases: &[Case] = &[
         // (environment, expected stderr lines, JSON)
+        // One line per batch (a warning, as records failed); one more per
+        // failed record at debug.
         (&[("AWS_LAMBDA_LOG_LEVEL", "error")], 0, false),
         (&[("RUST_LOG", "error")], 0, false),
         (
             &[("AWS_LAMBDA_LOG_LEVEL", "warn"), ("RUST_LOG", "error")],
-            10,
+            1,
             false,
         ),
-        (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 10, false),
-        (&[], 11, false),
-        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 11, false),
-        (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 11, true),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 1, false),
+        (&[], 1, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 1, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "debug")], 11, false),
+        (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 1, true),
         (
             &[
                 ("AWS_LAMBDA_LOG_FORMAT", "json"),
                 ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
             ],
-            10,
+            1,
+            true,
+        ),
+        (
+            &[
+                ("AWS_LAMBDA_LOG_FORMAT", "json"),
+                ("AWS_LAMBDA_LOG_LEVEL", "debug"),
+            ],
+            11,
             true,
         ),
     ];

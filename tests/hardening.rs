@@ -562,19 +562,19 @@ fn no_profile_aborts_on_panic() {
 // ---------------------------------------------------------------- metrics
 
 #[test]
-fn readme_names_every_metric() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme
-        .find("### Metrics")
-        .expect("README has a Metrics section");
-    let section = &readme[start..];
-    let section = &section[..section[4..].find("\n### ").map_or(section.len(), |i| i + 4)];
+fn docs_name_every_metric() {
+    let page = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/operations.md"))
+        .unwrap();
+    let start = page
+        .find("## Metrics")
+        .expect("docs/operations.md has a Metrics section");
+    let section = &page[start..];
+    let section = &section[..section[3..].find("\n## ").map_or(section.len(), |i| i + 3)];
     for (name, unit) in metrics::metric_names() {
         let row = section
             .lines()
             .find(|l| l.starts_with('|') && l.contains(&format!("`{name}`")))
-            .unwrap_or_else(|| panic!("README's metrics table lacks {name}"));
+            .unwrap_or_else(|| panic!("the docs' metrics table lacks {name}"));
         assert!(row.contains(&format!("| {unit} |")), "{name}: {row}");
     }
 }

@@ -17,7 +17,7 @@ async fn handler_transforms_a_batch() {
     let request =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/events/consent.json"))
             .unwrap();
-    let response = lambda::handler(&Config::default(), event(&request))
+    let response = lambda::handler(&lambda::Function::new(Config::default()), event(&request))
         .await
         .unwrap();
     let v: Value = serde_json::from_str(response.get()).unwrap();
@@ -36,7 +36,7 @@ async fn handler_rejects_what_is_not_a_firehose_event() {
         "null",
     ];
     for payload in cases {
-        let err = lambda::handler(&Config::default(), event(payload))
+        let err = lambda::handler(&lambda::Function::new(Config::default()), event(payload))
             .await
             .unwrap_err();
         assert_eq!(err.error_type, "InvalidFirehoseRequest", "{payload}");

@@ -433,6 +433,64 @@ proptest! {
         }
     }
 
+    /// Overflow, answered either way: re-sent records are exactly the ones
+    /// that were `Ok` without a limit and did not fit, with their original
+    /// bytes; every other record answers as without a limit; and settling
+    /// with nothing sent keeps the contract the oracle checks.
+    #[test]
+    fn overflow_is_resent_or_settled(request in request(), limit in 200usize..6_000) {
+        let with_limit = |limit| {
+            let mut c = Config::default();
+            c.max_response_bytes = limit;
+            c
+        };
+        let (unbounded, config) = (with_limit(usize::MAX), with_limit(limit));
+        let whole = batch::process(&request, &unbounded).unwrap();
+        let Ok(p) = batch::process_overflow(&request, &config, batch::Overflow::Reingest) else {
+            // Even every record failed would not fit: refused, as Fail is.
+            prop_assert!(batch::process(&request, &config).is_err());
+            return Ok(());
+        };
+        prop_assert!(p.response.len() <= limit);
+        let parse = |b: &[u8]| -> Vec<serde_json::Value> {
+            serde_json::from_slice::<serde_json::Value>(b).unwrap()["records"].as_array().unwrap().clone()
+        };
+        let (before, after) = (parse(&whole.response), parse(&p.response));
+        let resent: BTreeSet<usize> = p.reingest.iter().map(|r| r.index).collect();
+        for (i, (b, a)) in before.iter().zip(&after).enumerate() {
+            if resent.contains(&i) {
+                prop_assert_eq!(&b["result"], "Ok");
+                prop_assert_eq!(&a["result"], "Dropped");
+            } else {
+                prop_assert_eq!(b, a);
+            }
+        }
+        // The request's own data, read without `Value` (whose numbers
+        // cannot hold every arrival time the strategies write).
+        #[derive(serde::Deserialize)]
+        struct Req { records: Vec<Rec> }
+        #[derive(serde::Deserialize)]
+        struct Rec { data: Option<Box<serde_json::value::RawValue>> }
+        let requested: Req = serde_json::from_slice(&request).unwrap();
+        for r in &p.reingest {
+            let raw = requested.records[r.index].data.as_ref().unwrap();
+            let text: String = serde_json::from_str(raw.get()).unwrap();
+            prop_assert_eq!(&BASE64.decode(text).unwrap(), &r.data);
+        }
+        let unsent: Vec<usize> = resent.iter().copied().collect();
+        let settled = batch::settle(&request, &config, &[], &unsent);
+        oracle::check_batch(&request, &config, &settled);
+        // Settling fails exactly when failing every record would not fit
+        // either (a `Dropped` answer is smaller than an echo); the function
+        // then reports the invocation as failed, as without re-ingestion.
+        let Ok(settled) = settled else {
+            prop_assert!(batch::process(&request, &config).is_err());
+            return Ok(());
+        };
+        prop_assert_eq!(settled.report.reingest_failed, unsent.len());
+        prop_assert!(settled.response.len() <= limit);
+    }
+
     #[test]
     fn records_keep_the_contract(data in data(), arrival in prop_oneof![
         4 => (-3_600_000i64..3_600_000).prop_map(|d| ARRIVAL_MS + d),

@@ -230,9 +230,9 @@ fn referrer_table() {
 
 /// Snowplow's referer-parser suite (`tests/data/snowplow-referer-parser/`)
 /// as an outside check of `referrer_medium`: their `chatbot` is our `ai`;
-/// `paid` is out of scope. The agreement is stated in the README, and this
+/// `paid` is out of scope. The agreement is stated in docs/output.md, and this
 /// test keeps that statement true: a change in the lists or the matching
-/// that moves it fails here until the README says so.
+/// that moves it fails here until the docs say so.
 #[test]
 fn snowplow_referer_parser_suite() {
     #[derive(serde::Deserialize)]
@@ -247,7 +247,7 @@ fn snowplow_referer_parser_suite() {
     let config = config(&[]);
     let (mut total, mut agree) = (0, 0);
     let mut misses = Vec::new();
-    // (medium, agree, total), in the order the README states them.
+    // (medium, agree, total), in the order the docs state them.
     let mut by_medium = [
         ("search", 0, 0),
         ("social", 0, 0),
@@ -282,8 +282,8 @@ fn snowplow_referer_parser_suite() {
         misses.join("\n")
     );
     assert!(total >= 100, "the suite has {total} cases in scope");
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/output.md")).unwrap();
     let per_medium: Vec<String> = by_medium
         .iter()
         .map(|(m, a, t)| format!("{m} {a}/{t}"))
@@ -294,8 +294,8 @@ fn snowplow_referer_parser_suite() {
         per_medium.join(", ")
     );
     assert!(
-        readme.contains(&claim),
-        "README must state the measured agreement: {claim}; misses:\n{}",
+        docs.contains(&claim),
+        "docs/output.md must state the measured agreement: {claim}; misses:\n{}",
         misses.join("\n")
     );
 }

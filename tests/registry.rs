@@ -1,42 +1,18 @@
-//! The field registry drives the docs and the template: the README's field
-//! table is generated from it, and the Glue table declares every field with
-//! its registry type. Either drifting from the code fails here.
+//! The field registry drives the docs and the template: the field table of
+//! `docs/output.md` is generated from it, and the Glue table declares every
+//! field with its registry type. Either drifting from the code fails here.
 //!
-//! `UPDATE_DOCS=1 cargo test --test registry` rewrites the README's table.
+//! `UPDATE_DOCS=1 cargo test --test registry` rewrites the docs' table.
 
 use firehose_enricher::enrich::{self, Presence};
 use serde_yaml::Value;
 
-const BEGIN: &str =
-    "<!-- fields:begin (generated from src/enrich; UPDATE_DOCS=1 cargo test --test registry) -->\n";
-const END: &str = "<!-- fields:end -->";
-
-fn readme_path() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")
-}
+#[path = "support/generated.rs"]
+mod generated;
 
 #[test]
-fn readme_field_table_is_the_registry() {
-    let readme = std::fs::read_to_string(readme_path()).unwrap();
-    let start = readme
-        .find(BEGIN)
-        .expect("README has the fields:begin marker")
-        + BEGIN.len();
-    let end = start
-        + readme[start..]
-            .find(END)
-            .expect("README has the fields:end marker");
-    let want = enrich::fields_markdown();
-    if readme[start..end] != want && std::env::var_os("UPDATE_DOCS").is_some() {
-        let updated = format!("{}{want}{}", &readme[..start], &readme[end..]);
-        std::fs::write(readme_path(), updated).unwrap();
-        return;
-    }
-    assert_eq!(
-        readme[start..end],
-        want,
-        "README's field table differs from the registry; run UPDATE_DOCS=1 cargo test --test registry"
-    );
+fn docs_field_table_is_the_registry() {
+    generated::check_block("docs/output.md", "fields", &enrich::fields_markdown());
 }
 
 #[test]

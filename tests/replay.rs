@@ -440,3 +440,120 @@ fn an_event_too_large_for_a_response_fails_its_batch_like_firehose() {
         .unwrap();
     assert_eq!(raw, big.as_bytes());
 }
+
+/// Redrive: what Firehose wrote to the error prefix, and Firehose requests,
+/// replay as the events they carry.
+#[test]
+fn error_records_and_requests_replay_the_events_they_carry() {
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let dir = scratch("redrive");
+    // 1. Bad events fail into the error output...
+    let bad: [&[u8]; 3] = [b"{\"a\":", b"[1]", b"plain text"];
+    let mut input = Vec::new();
+    for b in bad {
+        input.extend_from_slice(b);
+        input.push(b'\n');
+    }
+    std::fs::write(dir.join("in"), &input).unwrap();
+    let first = dir.join("first");
+    replay(&[
+        "--input",
+        dir.join("in").to_str().unwrap(),
+        "--out",
+        first.to_str().unwrap(),
+    ]);
+    // 2. ...and replaying that error output replays their raw bytes, which
+    // fail the same way: nothing is enriched as an error document.
+    let second = dir.join("second");
+    let summary = replay(&[
+        "--input",
+        first.join("errors").to_str().unwrap(),
+        "--out",
+        second.to_str().unwrap(),
+    ]);
+    assert!(summary.starts_with("replayed 3 events"), "{summary}");
+    assert!(
+        summary.contains("3 events from Firehose error records"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("Ok                         0"),
+        "{summary}"
+    );
+    let raws = |out: &Path| -> Vec<String> {
+        let mut raws: Vec<String> = files(out)
+            .iter()
+            .filter(|f| f.starts_with("errors/"))
+            .flat_map(|f| {
+                gunzip(&out.join(f))
+                    .lines()
+                    .map(|l| {
+                        serde_json::from_str::<serde_json::Value>(l).unwrap()["rawData"].to_string()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        raws.sort();
+        raws
+    };
+    assert_eq!(raws(&second), raws(&first));
+    assert_eq!(raws(&second).len(), 3);
+
+    // 3. Error records in the wild: either spelling of the function's ARN,
+    // gzip, one per line; a good event in them is enriched.
+    let good = br#"{"ts":1518352207,"url":"https://shop.example.co.uk/"}"#;
+    let docs = [
+        format!(
+            r#"{{"attemptsMade":4,"arrivalTimestamp":1518352210000,"errorCode":"Lambda.FunctionError","errorMessage":"timeout","attemptEndingTimestamp":1518352290000,"rawData":"{}","lambdaArn":"arn:aws:lambda:eu-west-1:1:function:f:$LATEST"}}"#,
+            b64(good)
+        ),
+        format!(
+            r#"{{"attemptsMade":1,"arrivalTimestamp":1518352210000,"errorCode":"Lambda.ProcessingFailedStatus","errorMessage":"x","attemptEndingTimestamp":1518352290000,"rawData":"{}","lambdaARN":"arn:aws:lambda:eu-west-1:1:function:f:$LATEST"}}"#,
+            b64(good)
+        ),
+    ];
+    let wild = dir.join("wild");
+    std::fs::create_dir_all(&wild).unwrap();
+    std::fs::write(
+        wild.join("a"),
+        gzip(format!("{}\n{}\n", docs[0], docs[1]).as_bytes()),
+    )
+    .unwrap();
+    // 4. A Firehose request file: its 17 records, not one envelope.
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("events/page-views.json"),
+        wild.join("request.json"),
+    )
+    .unwrap();
+    let out = dir.join("wild-out");
+    let summary = replay(&[
+        "--input",
+        wild.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(summary.starts_with("replayed 19 events"), "{summary}");
+    assert!(
+        summary
+            .contains("2 events from Firehose error records (rawData), 17 from Firehose requests"),
+        "{summary}"
+    );
+    let lines: Vec<String> = files(&out)
+        .iter()
+        .filter(|f| f.starts_with("events/"))
+        .flat_map(|f| {
+            gunzip(&out.join(f))
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let shop = lines
+        .iter()
+        .filter(|l| l.contains("shop.example.co.uk/\""))
+        .count();
+    assert_eq!(shop, 2, "{lines:?}");
+    assert!(lines
+        .iter()
+        .all(|l| !l.contains("rawData") && !l.contains("recordId")));
+}

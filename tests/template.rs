@@ -234,10 +234,10 @@ fn the_stream_invokes_this_function_and_no_delimiter_processor() {
     };
     assert_eq!(target, format!("{function}.Arn"));
 
-    // The processor buffer: default 1 MB, and never above Firehose's 3 MB.
+    // The processor buffer: never above Firehose's 3 MB; its default is
+    // checked against the samples in tests/sizing.rs.
     let size = intrinsic(param("BufferSizeInMBs"), "Ref").expect("a parameter");
     let size = get(&t, &["Parameters", size.as_str().unwrap()]);
-    assert_eq!(text(get(size, &["Default"])), "1");
     assert_eq!(text(get(size, &["MaxValue"])), "3");
     param("NumberOfRetries");
 }
@@ -314,30 +314,33 @@ fn table_locations_follow_the_stream_prefixes() {
 #[test]
 fn the_errors_table_reads_where_every_layout_writes_failed_records() {
     let t = template();
-    assert_eq!(resources_of_type(&t, "AWS::Glue::Table").len(), 2);
-    let input = get(
-        &t,
-        &["Resources", "ErrorsTable", "Properties", "TableInput"],
-    );
-    let params = get(input, &["Parameters"]);
-    assert_eq!(text(get(params, &["projection.dt.format"])), "yyyy-MM-dd");
-    let location = intrinsic(get(params, &["storage.location.template"]), "Sub")
-        .map(text)
-        .expect("a !Sub over the bucket");
-    // `${!dt}` is !Sub's escape for a literal `${dt}`.
-    let location = location.replace("${!dt}", "${dt}");
-    let layouts = get(&t, &["Mappings", "Layouts"]).as_mapping().unwrap();
-    for (name, layout) in layouts {
-        // Firehose's `yyyy-MM-dd` timestamp is the projection's `yyyy-MM-dd`.
-        let expected = text(get(layout, &["ErrorOutputPrefix"]))
-            .replace("!{firehose:error-output-type}", "processing-failed")
-            .replace("!{timestamp:yyyy-MM-dd}", "${dt}");
-        assert_eq!(
-            location,
-            format!("s3://${{DataBucket}}/{expected}"),
-            "{}",
-            text(name)
-        );
+    assert_eq!(resources_of_type(&t, "AWS::Glue::Table").len(), 3);
+    // Each error table reads the folder of one `error-output-type`.
+    for (resource, output_type) in [
+        ("ErrorsTable", "processing-failed"),
+        ("ConversionErrorsTable", "format-conversion-failed"),
+    ] {
+        let input = get(&t, &["Resources", resource, "Properties", "TableInput"]);
+        let params = get(input, &["Parameters"]);
+        assert_eq!(text(get(params, &["projection.dt.format"])), "yyyy-MM-dd");
+        let location = intrinsic(get(params, &["storage.location.template"]), "Sub")
+            .map(text)
+            .expect("a !Sub over the bucket");
+        // `${!dt}` is !Sub's escape for a literal `${dt}`.
+        let location = location.replace("${!dt}", "${dt}");
+        let layouts = get(&t, &["Mappings", "Layouts"]).as_mapping().unwrap();
+        for (name, layout) in layouts {
+            // Firehose's `yyyy-MM-dd` timestamp is the projection's `yyyy-MM-dd`.
+            let expected = text(get(layout, &["ErrorOutputPrefix"]))
+                .replace("!{firehose:error-output-type}", output_type)
+                .replace("!{timestamp:yyyy-MM-dd}", "${dt}");
+            assert_eq!(
+                location,
+                format!("s3://${{DataBucket}}/{expected}"),
+                "{resource}, {}",
+                text(name)
+            );
+        }
     }
 }
 
@@ -504,6 +507,8 @@ fn alarms_watch_metrics_the_function_emits() {
         "FailedInternalError",
         "FailedResponseTooLarge",
         "SiteOther",
+        "Reingested",
+        "ReingestFailed",
     ] {
         assert!(watched.contains(required), "no alarm on {required}");
     }
@@ -534,7 +539,11 @@ fn resource_strings(v: &Value) -> Vec<String> {
 fn allowed(t: &Value) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for (role, r) in resources_of_type(t, "AWS::IAM::Role") {
-        for policy in get(r, &["Properties", "Policies"]).as_sequence().unwrap() {
+        let policies = get(r, &["Properties", "Policies"]).as_sequence().unwrap();
+        for policy in policies.iter().flat_map(branches) {
+            if policy.as_mapping().is_none() {
+                continue; // the !Ref AWS::NoValue branch
+            }
             let statements = get(policy, &["PolicyDocument", "Statement"]);
             for st in statements.as_sequence().unwrap().iter().flat_map(branches) {
                 if st.as_mapping().is_none() {
@@ -555,6 +564,9 @@ fn allowed(t: &Value) -> Vec<(String, String, String)> {
     }
     out
 }
+
+/// The delivery stream's ARN, as the function's re-ingestion grant spells it.
+const STREAM_ARN: &str = "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/${AWS::StackName}-events";
 
 #[test]
 fn roles_reach_only_this_stacks_resources() {
@@ -582,6 +594,8 @@ fn roles_reach_only_this_stacks_resources() {
                     || resource.starts_with("${DeliveryLogGroup.Arn}")
             }
             "glue" => resource.contains("${GlueDatabase}") || resource.ends_with(":catalog"),
+            // Re-ingestion: this stack's stream only, by the name it is given.
+            "firehose" => resource == STREAM_ARN,
             _ => false,
         };
         assert!(ok, "{role}: {action} on {resource}");
@@ -596,16 +610,41 @@ fn roles_reach_only_this_stacks_resources() {
     let function_role = function_role.trim_end_matches(".Arn");
     for (role, action, resource) in &grants {
         if role == function_role {
-            assert!(
-                action.starts_with("logs:"),
-                "the function only logs: {action}"
-            );
-            assert!(
-                resource.starts_with("${EnricherLogGroup.Arn}"),
-                "{resource}"
-            );
+            match action.as_str() {
+                "firehose:PutRecordBatch" => assert_eq!(resource, STREAM_ARN),
+                _ => {
+                    assert!(
+                        action.starts_with("logs:"),
+                        "the function only logs and re-ingests: {action}"
+                    );
+                    assert!(
+                        resource.starts_with("${EnricherLogGroup.Arn}"),
+                        "{resource}"
+                    );
+                }
+            }
         }
     }
+    // The re-ingestion grant names the stream the template creates.
+    let stream_name = text(
+        intrinsic(
+            get(
+                &t,
+                &[
+                    "Resources",
+                    "DeliveryStream",
+                    "Properties",
+                    "DeliveryStreamName",
+                ],
+            ),
+            "Sub",
+        )
+        .unwrap(),
+    );
+    assert!(STREAM_ARN.ends_with(&format!("deliverystream/{stream_name}")));
+    assert!(grants
+        .iter()
+        .any(|(r, a, _)| r == function_role && a == "firehose:PutRecordBatch"));
     for required in ["lambda:InvokeFunction", "s3:PutObject", "logs:PutLogEvents"] {
         assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
     }
@@ -641,4 +680,249 @@ fn the_parquet_environment_fits_lambdas_4_kb() {
         total <= 3 * 1024,
         "{total} bytes of 4096: COLUMNS is too long"
     );
+}
+
+// ------------------------------------------------------------ deploy wiring
+
+/// A Makefile target's recipe lines.
+fn recipe(target: &str) -> Vec<String> {
+    let makefile = include_str!("../Makefile");
+    let mut lines = makefile.lines().skip_while(|l| {
+        !l.split(':')
+            .next()
+            .is_some_and(|names| names.split_whitespace().any(|n| n == target))
+            || !l.contains(':')
+            || l.starts_with('\t')
+    });
+    assert!(lines.next().is_some(), "Makefile has no {target} target");
+    lines
+        .take_while(|l| l.starts_with('\t'))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn build_and_deploy_see_the_same_parameters() {
+    // The builder picks the binary's architecture from the parameters it
+    // is given: every sam build and sam deploy gets samconfig's overrides.
+    for target in ["sam-build", "deploy", "deploy-ci"] {
+        let lines = recipe(target);
+        let sam: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains("sam build") || l.contains("sam deploy"))
+            .collect();
+        assert!(!sam.is_empty() || target == "deploy", "{target}: {lines:?}");
+        for line in sam {
+            assert!(line.contains("$(SAM_PARAMS)"), "{target}: {line}");
+        }
+    }
+    // CI deploys through the same target, never with a bare sam command.
+    let workflow = include_str!("../.github/workflows/deploy.yml");
+    assert!(workflow.contains("make deploy-ci"));
+    for bare in ["run: sam ", "sam build", "sam deploy"] {
+        assert!(!workflow.contains(bare), "deploy.yml runs `{bare}` itself");
+    }
+    // The merge: later sections win per key, list and string forms alike.
+    let dir = std::env::temp_dir().join(format!("fe-samconfig-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases: &[(&str, &str)] = &[
+        ("version = 0.1\n", ""),
+        (
+            "[default.global.parameters]\nparameter_overrides = \"Architecture=\\\"x86_64\\\"\"\n",
+            "Architecture=x86_64",
+        ),
+        (
+            "[default.global.parameters]\nparameter_overrides = \"Architecture=arm64 TimeFields=\\\"ts,time\\\"\"\n\
+             [default.deploy.parameters]\nparameter_overrides = [\"Architecture=x86_64\"]\n",
+            "Architecture=x86_64 TimeFields=ts,time",
+        ),
+    ];
+    for (i, (toml, want)) in cases.iter().enumerate() {
+        let path = dir.join(format!("{i}.toml"));
+        std::fs::write(&path, toml).unwrap();
+        let out = std::process::Command::new("python3")
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tools/sam_overrides.py"
+            ))
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            *want,
+            "{toml}"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn log_level_keeps_the_metrics_line() {
+    // Lambda reads the EMF line (no level) as INFO; a higher
+    // ApplicationLogLevel would filter it out.
+    let t = template();
+    let allowed = get(&t, &["Parameters", "LogLevel", "AllowedValues"])
+        .as_sequence()
+        .unwrap();
+    for level in allowed {
+        assert!(
+            ["TRACE", "DEBUG", "INFO"].contains(&text(level).as_str()),
+            "LogLevel allows {level:?}"
+        );
+    }
+}
+
+#[test]
+fn alarms_notify_a_topic_in_their_own_region() {
+    let t = template();
+    assert!(t["Parameters"].get("AlarmTopicArn").is_none());
+    for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
+        for key in ["AlarmActions", "OKActions"] {
+            let actions = format!("{:?}", alarm["Properties"][key]);
+            assert!(
+                actions.contains("${AWS::Region}") && actions.contains("${AlarmTopicName}"),
+                "{name}.{key}: {actions}"
+            );
+        }
+    }
+}
+
+/// An alarm on a metric of the AWS/Firehose namespace, with its condition.
+fn firehose_alarm<'v>(t: &'v Value, metric: &str) -> &'v Value {
+    resources_of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .map(|(_, a)| a)
+        .find(|a| {
+            a["Properties"]["Namespace"] == "AWS/Firehose"
+                && a["Properties"]["MetricName"] == metric
+        })
+        .unwrap_or_else(|| panic!("no alarm on AWS/Firehose {metric}"))
+}
+
+#[test]
+fn throttling_and_conversion_failures_have_alarms() {
+    let t = template();
+    let throttled = firehose_alarm(&t, "ThrottledRecords");
+    assert_eq!(
+        throttled["Properties"]["ComparisonOperator"],
+        "GreaterThanThreshold"
+    );
+    assert!(throttled.get("Condition").is_none(), "always on");
+    let conversion = firehose_alarm(&t, "FailedConversion.Records");
+    assert_eq!(conversion["Condition"], "IsParquet");
+}
+
+#[test]
+fn switching_back_to_json_turns_conversion_off() {
+    // UpdateDestination keeps what is left out: the JSON branch must say
+    // Enabled: false, not AWS::NoValue.
+    let t = template();
+    let conversion = &s3_destination(&t)["DataFormatConversionConfiguration"];
+    let args = intrinsic(conversion, "If").expect("an !If on IsParquet");
+    let args = args.as_sequence().unwrap();
+    assert_eq!(args[0], "IsParquet");
+    assert_eq!(args[1]["Enabled"], true);
+    assert_eq!(args[2]["Enabled"], false, "{:?}", args[2]);
+}
+
+#[test]
+fn conversion_errors_have_a_table_over_their_prefix() {
+    let t = template();
+    let (_, table) = resources_of_type(&t, "AWS::Glue::Table")
+        .into_iter()
+        .find(|(_, r)| r["Properties"]["TableInput"]["Name"] == "conversion_errors")
+        .expect("a conversion_errors table");
+    assert_eq!(table["Condition"], "IsParquet");
+    let location = format!(
+        "{:?}",
+        table["Properties"]["TableInput"]["StorageDescriptor"]["Location"]
+    );
+    assert!(
+        location.contains("/errors/format-conversion-failed/"),
+        "{location}"
+    );
+    let columns = format!(
+        "{:?}",
+        table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
+    );
+    for field in ["errorcode", "errormessage", "rawdata", "datacatalogtable"] {
+        assert!(columns.contains(field), "{field}: {columns}");
+    }
+}
+
+/// `30d`, `12h`, `90s` in milliseconds.
+fn duration_ms(s: &str) -> i64 {
+    let (n, unit) = s.split_at(s.len() - 1);
+    let n: i64 = n.parse().unwrap();
+    n * match unit {
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => panic!("{s}"),
+    }
+}
+
+/// `NOW-5YEARS,NOW+1DAYS` as (past, future) in milliseconds, a year as 365
+/// days (the shorter reading, so the check errs on the safe side).
+fn projection_bounds(range: &str) -> (i64, i64) {
+    let bound = |part: &str, sign: char| -> i64 {
+        let rest = part
+            .strip_prefix("NOW")
+            .unwrap()
+            .strip_prefix(sign)
+            .unwrap();
+        let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+        let n: i64 = digits.parse().unwrap();
+        let day = 86_400_000;
+        n * match &rest[digits.len()..] {
+            "YEARS" => 365 * day,
+            "MONTHS" => 28 * day,
+            "DAYS" => day,
+            "HOURS" => 3_600_000,
+            other => panic!("{other}"),
+        }
+    };
+    let (past, future) = range.split_once(',').unwrap();
+    (bound(past, '-'), bound(future, '+'))
+}
+
+#[test]
+fn skew_bounds_stay_inside_the_projection_range() {
+    let t = template();
+    assert_eq!(
+        projection_bounds("NOW-5YEARS,NOW+1DAYS"),
+        (1825 * 86_400_000, 86_400_000)
+    );
+    let values = |name: &str| -> Vec<i64> {
+        get(&t, &["Parameters", name, "AllowedValues"])
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name} is bounded by AllowedValues"))
+            .iter()
+            .map(|v| duration_ms(&text(v)))
+            .collect()
+    };
+    let (max_future, max_age) = (
+        values("MaxFuture").into_iter().max().unwrap(),
+        values("MaxAge").into_iter().max().unwrap(),
+    );
+    for (name, table) in resources_of_type(&t, "AWS::Glue::Table") {
+        let Some(range) =
+            table["Properties"]["TableInput"]["Parameters"].get("projection.dt.range")
+        else {
+            continue;
+        };
+        let (past, future) = projection_bounds(&text(range));
+        assert!(
+            max_future <= future,
+            "{name}: MaxFuture reaches past {range:?}"
+        );
+        assert!(max_age <= past, "{name}: MaxAge reaches before {range:?}");
+    }
 }

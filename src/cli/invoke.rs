@@ -1,4 +1,7 @@
-//! `invoke`: one Firehose request through the handler path, as Lambda would.
+//! `invoke`: one Firehose request through the handler path, as Lambda would
+//! with `REINGEST_OVERFLOW=false`: it never calls AWS, so records that do
+//! not fit in the response fail, and the batch line says how many the
+//! function would have re-sent (`overflow=`).
 
 use super::{config, read_input};
 use base64::Engine;
@@ -99,7 +102,15 @@ fn print_decoded(out: &mut impl Write, processed: &batch::Processed) -> std::io:
         r.ok,
         r.dropped_total(),
         r.failed_total()
-    )
+    )?;
+    if r.overflow > 0 {
+        writeln!(
+            out,
+            "{} records did not fit in the response; with REINGEST_OVERFLOW the function re-sends them",
+            r.overflow
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -5,6 +5,8 @@ mod bench;
 mod invoke;
 mod replay;
 mod schema;
+mod sizing;
+mod to_stream;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -46,8 +48,20 @@ enum Command {
         iterations: u32,
     },
     /// Replay or backfill files of events through the transform into a
-    /// folder laid out like the delivery stream's S3 bucket.
-    Replay(replay::ReplayArgs),
+    /// folder laid out like the delivery stream's S3 bucket, or send them to
+    /// a delivery stream (--to-stream).
+    Replay(Box<replay::ReplayArgs>),
+    /// From sample events (any format replay reads) and the current
+    /// configuration: bytes per record in the request and the response, and
+    /// the largest ProcessorBufferSizeMB whose batches fit the response.
+    Sizing {
+        /// Files of sample events.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// Print one JSON object (`max_buffer_mb` among its keys).
+        #[arg(long)]
+        json: bool,
+    },
     /// Infer the Athena/Glue columns of sample events as the function
     /// writes them: the value of COLUMNS and the Glue table's columns for
     /// Parquet output.
@@ -65,6 +79,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Invoke { decode, file }) => invoke::run(file.as_deref(), decode),
         Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
         Some(Command::Replay(args)) => replay::run(&args),
+        Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),
     };
     match result {

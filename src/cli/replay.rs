@@ -1,5 +1,9 @@
 //! `replay`: files of events through the same batch path as the Lambda, into a
-//! folder laid out as the delivery stream lays out S3.
+//! folder laid out as the delivery stream lays out S3; or, with
+//! `--to-stream`, the raw events to a delivery stream (redrive, backfill).
+//!
+//! Inputs are read by shape: Firehose error records (`processing-failed/`)
+//! and Firehose requests are replayed as the events they carry.
 //!
 //! The adapter part of replay: walking folders, reading and un-gzipping
 //! files, buffering objects per prefix, writing them, the progress bar and
@@ -11,6 +15,7 @@ use firehose_enricher::partition::PartitionKeys;
 use firehose_enricher::record::{DropReason, FailReason};
 use firehose_enricher::replay::layout::{self, Layouts};
 use firehose_enricher::replay::prefix::{Prefix, PrefixContext, PrefixKind};
+use firehose_enricher::replay::redrive::{self, Shape};
 use firehose_enricher::replay::split::{split, PieceKind};
 use firehose_enricher::replay::{self as core, ErrorRecord, Event, Outcome};
 use firehose_enricher::Config;
@@ -36,12 +41,21 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub struct ReplayArgs {
     /// Files or folders (read recursively) of events: newline-delimited,
     /// concatenated (Firehose's own output) or pretty-printed JSON, plain or
-    /// gzip (detected by content).
+    /// gzip (detected by content). Firehose error records (the error
+    /// prefix's `processing-failed/` files) replay their `rawData`, and
+    /// Firehose requests (`events/*.json`) their records' `data`.
     #[arg(long, required = true, num_args = 1.., value_name = "PATH")]
     input: Vec<PathBuf>,
     /// The folder that stands in for the S3 bucket.
-    #[arg(long, value_name = "DIR")]
-    out: PathBuf,
+    #[arg(long, value_name = "DIR", required_unless_present = "to_stream")]
+    out: Option<PathBuf>,
+    /// Send the raw events to this delivery stream with PutRecordBatch
+    /// instead of writing a folder: they go through the deployed function
+    /// again (redrive after a fix, or a backfill run by Firehose and
+    /// Lambda). Uses the standard AWS configuration (credentials, region,
+    /// AWS_ENDPOINT_URL).
+    #[arg(long, value_name = "NAME", conflicts_with = "out")]
+    to_stream: Option<String>,
     /// The arrival time Firehose would have stamped: the event's own time
     /// (backfill; events without a usable time take their file's mtime), the
     /// file's modification time, or now.
@@ -95,14 +109,27 @@ enum Compression {
     None,
 }
 
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+pub(super) fn progress_bar(total: u64, template: &str) -> Result<ProgressBar, String> {
+    if !std::io::stderr().is_terminal() {
+        return Ok(ProgressBar::hidden());
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(ProgressStyle::with_template(template).map_err(|e| e.to_string())?);
+    Ok(bar)
+}
+
 /// Everything the summary reports.
 #[derive(Default)]
-struct Stats {
+pub(super) struct Stats {
     files: usize,
-    bad_files: Vec<String>,
+    pub(super) bad_files: Vec<String>,
     bytes_read: u64,
     bytes_decoded: u64,
     events: usize,
+    /// Events read from Firehose error records and from Firehose requests.
+    from_error_records: usize,
+    from_requests: usize,
     not_values: [usize; 2],
     arrival_from_event: usize,
     arrival_fallback_mtime: usize,
@@ -119,6 +146,13 @@ struct Stats {
 }
 
 pub fn run(args: &ReplayArgs) -> Result<(), String> {
+    if let Some(stream) = &args.to_stream {
+        return super::to_stream::run(&args.input, stream);
+    }
+    let out = args
+        .out
+        .as_deref()
+        .ok_or("replay needs --out DIR or --to-stream NAME")?;
     let started = Instant::now();
     let config = config()?;
     let settings = Settings::new(args)?;
@@ -126,23 +160,15 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
 
-    let files = collect_files(&args.input, &args.out)?;
+    let files = collect_files(&args.input, Some(out))?;
     let total: u64 = files.iter().map(|(_, len)| len).sum();
-    let progress = if std::io::stderr().is_terminal() {
-        let bar = ProgressBar::new(total);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
-            )
-            .map_err(|e| e.to_string())?,
-        );
-        bar
-    } else {
-        ProgressBar::hidden()
-    };
+    let progress = progress_bar(
+        total,
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, {eta}) {msg}",
+    )?;
 
     let mut stats = Stats::default();
-    let mut writer = Writer::new(&args.out, &settings);
+    let mut writer = Writer::new(out, &settings);
     let mut pending = Pending::default();
     for (path, len) in &files {
         stats.files += 1;
@@ -156,30 +182,38 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
             }
         };
         for piece in split(&data) {
-            stats.events += 1;
             match piece.kind {
                 PieceKind::Value => {}
                 PieceKind::Truncated => stats.not_values[0] += 1,
                 PieceKind::Garbage => stats.not_values[1] += 1,
             }
-            let arrival_ms = match args.arrival {
-                Arrival::Now => now_ms,
-                Arrival::FileMtime => mtime_ms,
-                Arrival::Event => match core::arrival_from_event(piece.bytes, &config) {
-                    Some(ms) => {
-                        stats.arrival_from_event += 1;
-                        ms
-                    }
-                    None => {
-                        stats.arrival_fallback_mtime += 1;
-                        mtime_ms
-                    }
-                },
-            };
-            if pending.bytes + piece.bytes.len() > settings.batch_bytes && !pending.is_empty() {
-                pending.flush(&config, &settings, &mut writer, &mut stats)?;
+            let (shape, events) = redrive::events(piece.bytes);
+            match shape {
+                Shape::Event => {}
+                Shape::ErrorRecord => stats.from_error_records += 1,
+                Shape::Request => stats.from_requests += events.len(),
             }
-            pending.push(piece.bytes, arrival_ms);
+            for event in &events {
+                stats.events += 1;
+                let arrival_ms = match args.arrival {
+                    Arrival::Now => now_ms,
+                    Arrival::FileMtime => mtime_ms,
+                    Arrival::Event => match core::arrival_from_event(event, &config) {
+                        Some(ms) => {
+                            stats.arrival_from_event += 1;
+                            ms
+                        }
+                        None => {
+                            stats.arrival_fallback_mtime += 1;
+                            mtime_ms
+                        }
+                    },
+                };
+                if pending.bytes + event.len() > settings.batch_bytes && !pending.is_empty() {
+                    pending.flush(&config, &settings, &mut writer, &mut stats)?;
+                }
+                pending.push(event, arrival_ms);
+            }
         }
         progress.inc(*len);
     }
@@ -187,8 +221,14 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
     writer.finish(&mut stats)?;
     progress.finish_and_clear();
 
-    print_summary(args, &settings, &stats, started.elapsed().as_secs_f64())
-        .map_err(|e| format!("cannot write stdout: {e}"))?;
+    print_summary(
+        args,
+        out,
+        &settings,
+        &stats,
+        started.elapsed().as_secs_f64(),
+    )
+    .map_err(|e| format!("cannot write stdout: {e}"))?;
     if stats.bad_files.is_empty() {
         Ok(())
     } else {
@@ -266,8 +306,11 @@ impl Settings {
 
 /// Every regular file under the inputs, sorted so that runs are
 /// reproducible, with its size; the output folder is never read back.
-pub(super) fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathBuf, u64)>, String> {
-    let out = std::fs::canonicalize(out).ok();
+pub(super) fn collect_files(
+    inputs: &[PathBuf],
+    out: Option<&Path>,
+) -> Result<Vec<(PathBuf, u64)>, String> {
+    let out = out.and_then(|out| std::fs::canonicalize(out).ok());
     let mut files = Vec::new();
     let mut stack: Vec<PathBuf> = Vec::new();
     for input in inputs {
@@ -305,7 +348,7 @@ pub(super) fn collect_files(inputs: &[PathBuf], out: &Path) -> Result<Vec<(PathB
 /// A file's bytes, un-gzipped when they start with gzip's magic number, and
 /// its modification time. A damaged gzip stream yields what decoded before
 /// the damage, and an error to report.
-fn read_file(path: &Path, stats: &mut Stats) -> Result<(Vec<u8>, i64), String> {
+pub(super) fn read_file(path: &Path, stats: &mut Stats) -> Result<(Vec<u8>, i64), String> {
     let raw = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let mtime_ms = std::fs::metadata(path)
         .and_then(|m| m.modified())
@@ -595,6 +638,7 @@ impl<'s> Writer<'s> {
 
 fn print_summary(
     args: &ReplayArgs,
+    dir: &Path,
     settings: &Settings,
     stats: &Stats,
     seconds: f64,
@@ -652,6 +696,13 @@ fn print_summary(
             stats.function_error_records
         )?;
     }
+    if stats.from_error_records + stats.from_requests > 0 {
+        writeln!(
+            out,
+            "  read by shape: {} events from Firehose error records (rawData), {} from Firehose requests (records' data)",
+            stats.from_error_records, stats.from_requests
+        )?;
+    }
     let [truncated, garbage] = stats.not_values;
     if truncated + garbage > 0 {
         writeln!(
@@ -675,7 +726,7 @@ fn print_summary(
         stats.partitions.len(),
         stats.error_objects,
         stats.bytes_written as f64 / MIB,
-        args.out.display()
+        dir.display()
     )?;
     writeln!(
         out,

@@ -8,7 +8,7 @@ use super::replay::{collect_files, decode};
 use firehose_enricher::replay::layout;
 use firehose_enricher::schema::{columns_json, render, sample};
 use firehose_enricher::Config;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
 
@@ -58,7 +58,7 @@ pub fn run(args: &SchemaArgs) -> Result<(), String> {
     })
     .map_err(|e| e.to_string())?;
     let mut sampler = sample::Sampler::new(&config);
-    for (path, _) in collect_files(&args.files, Path::new(""))? {
+    for (path, _) in collect_files(&args.files, None)? {
         let raw =
             std::fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let (data, damaged) = decode(&path, raw);

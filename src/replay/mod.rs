@@ -14,6 +14,7 @@
 
 pub mod layout;
 pub mod prefix;
+pub mod redrive;
 pub mod split;
 
 use crate::batch::{self, BatchReport, RequestError};
