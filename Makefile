@@ -3,8 +3,9 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 CARGO ?= cargo
 EVENT ?= events/page-views.json
+EVENTS ?= events/
 
-.PHONY: help run test lint unit bench venv demo demo-test install docs-numbers moto-tools moto-test
+.PHONY: help run test lint unit bench venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -45,8 +46,26 @@ demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the querie
 	$(CARGO) run -- replay --input demo-input --out demo-s3
 	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
 
-demo-test: $(VENV)/.demo-stamp ## The DuckDB query test over a replayed folder
-	DEMO_PYTHON=$(abspath $(VENV_PY)) $(CARGO) test --test replay_duckdb -- --ignored
+# Parquet mode: the function's COLUMNS are the schema of events/, as the
+# template's generated block holds them.
+demo-parquet: $(VENV)/.demo-stamp ## make demo in Parquet mode: replay with COLUMNS, convert as Firehose would into demo-s3-parquet/, the queries/ over it
+	rm -rf demo-input demo-s3-json demo-s3-parquet
+	$(CARGO) run --quiet --example gen_events -- demo-input
+	COLUMNS="$$($(CARGO) run --quiet -- schema events/ 2>/dev/null)" \
+	  $(CARGO) run --quiet -- replay --input demo-input --out demo-s3-json
+	$(VENV_PY) tools/athena_local.py --data demo-s3-json --to-parquet demo-s3-parquet
+	$(VENV_PY) tools/athena_local.py --data demo-s3-parquet queries/[0-9]*.sql
+
+DEMO_TEST_INPUT := target/demo-test-input
+
+demo-test: $(VENV)/.demo-stamp ## The DuckDB tests: queries over a replayed folder, Parquet preview, schema against DuckDB's
+	rm -rf $(DEMO_TEST_INPUT)
+	$(CARGO) run --quiet --example gen_events -- $(DEMO_TEST_INPUT)
+	DEMO_PYTHON=$(abspath $(VENV_PY)) DEMO_INPUT=$(abspath $(DEMO_TEST_INPUT)) \
+	  $(CARGO) test --test replay_duckdb -- --ignored
+
+schema: ## Infer the columns of EVENTS (default events/) and rewrite template.yaml's generated blocks
+	$(CARGO) run --quiet -- schema $(EVENTS) --write-template template.yaml
 
 # ---- moto: a local Firehose and S3 for the re-ingestion and redrive tests
 $(VENV)/.moto-stamp: tools/requirements-moto.txt | $(VENV_PY)

@@ -213,6 +213,8 @@ pub struct BatchReport {
     pub failed: [usize; FailReason::ALL.len()],
     /// `Ok` records partitioned as `site=other` by the cardinality guard.
     pub site_other: usize,
+    /// `Ok` records with members moved into `extra` (`COLUMNS` set).
+    pub moved_to_extra: usize,
     /// Decoded bytes of all records.
     pub input_bytes: usize,
     /// Decoded bytes of all `Ok` output.
@@ -514,17 +516,18 @@ fn run(
             }
             continue;
         }
-        match e.outcome {
-            Outcome::Ok(_) => {
+        match &e.outcome {
+            Outcome::Ok(enriched) => {
                 report.ok += 1;
                 report.output_bytes += e.output.len();
+                report.moved_to_extra += usize::from(enriched.moved_to_extra);
             }
-            Outcome::Dropped(reason) => report.dropped[reason as usize] += 1,
+            Outcome::Dropped(reason) => report.dropped[*reason as usize] += 1,
             Outcome::Failed(reason) => {
-                report.failed[reason as usize] += 1;
+                report.failed[*reason as usize] += 1;
                 report
                     .failures
-                    .push((json_string(r.record_id).unwrap_or_default(), reason));
+                    .push((json_string(r.record_id).unwrap_or_default(), *reason));
             }
         }
     }

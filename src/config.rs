@@ -97,6 +97,12 @@ pub const VARIABLES: &[Variable] = &[
         form: BOOLEAN,
         meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
     },
+    Variable {
+        name: "COLUMNS",
+        default: "",
+        form: COLUMN_LIST,
+        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -119,6 +125,7 @@ const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
 
+const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 /// The configuration table of `docs/configuration.md`, one row per
 /// variable, from [`VARIABLES`].
 pub fn variables_markdown() -> String {

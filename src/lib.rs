@@ -47,6 +47,7 @@ pub mod partition;
 pub mod record;
 pub mod reingest;
 pub mod replay;
+pub mod schema;
 pub mod sizing;
 pub mod time;
 

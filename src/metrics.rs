@@ -15,6 +15,7 @@
 //! | `SiteOther` | Count | `Ok` records partitioned as `site=other` |
 //! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` |
 //! | `ReingestFailed` | Count | of those, records whose re-send failed: `ProcessingFailed` instead |
+//! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` |
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
 //! | `ProcessingTime` | Milliseconds | from request bytes to response bytes |
@@ -57,6 +58,7 @@ pub fn metric_names() -> Vec<(String, &'static str)> {
     names.push(("SiteOther".into(), "Count"));
     names.push(("Reingested".into(), "Count"));
     names.push(("ReingestFailed".into(), "Count"));
+    names.push(("MovedToExtra".into(), "Count"));
     for n in ["InputBytes", "OutputBytes", "RequestBytes", "ResponseBytes"] {
         names.push((n.into(), "Bytes"));
     }
@@ -82,6 +84,7 @@ pub fn emf_line(
     values.push(report.site_other.into());
     values.push(report.reingested.into());
     values.push(report.reingest_failed.into());
+    values.push(report.moved_to_extra.into());
     values.extend(
         [
             report.input_bytes,
@@ -128,6 +131,7 @@ mod tests {
             site_other: 1,
             reingested: 2,
             reingest_failed: 1,
+            moved_to_extra: 2,
             input_bytes: 100,
             ..Default::default()
         };
@@ -155,6 +159,7 @@ mod tests {
         // Re-sent records are Dropped answers too.
         assert_eq!(v["RecordsDropped"], 3);
         assert_eq!(v["SiteOther"], 1);
+        assert_eq!(v["MovedToExtra"], 2);
         assert_eq!(v["ProcessingTime"], 1.235);
         assert_eq!(v["FunctionName"], "fn");
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);

@@ -77,3 +77,36 @@ fn glue_columns_declare_every_field_with_its_registry_type() {
         }
     }
 }
+
+/// The template's generated blocks (the events table's columns, the
+/// function's COLUMNS) are what `schema` infers over `events/`: rerun
+/// `make schema` after changing the registry or the sample events.
+#[test]
+fn template_columns_are_the_schema_of_the_sample_events() {
+    use firehose_enricher::schema::{render, sample::Sampler};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let config = firehose_enricher::Config::from_lookup(|_| None).unwrap();
+    let mut sampler = Sampler::new(&config);
+    let mut files: Vec<_> = std::fs::read_dir(root.join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    for file in files {
+        sampler.add(&std::fs::read(file).unwrap());
+    }
+    let sample = sampler.finish();
+    // Edge: the sample must hold fields of its own, nested ones included,
+    // or the comparison proves little.
+    assert!(sample.columns.len() > enrich::fields().count() + 10);
+    assert!(sample
+        .columns
+        .iter()
+        .any(|(_, t)| t.to_string().starts_with("struct<")));
+    let template = std::fs::read_to_string(root.join("template.yaml")).unwrap();
+    let want = render::update_template(&template, &sample.columns).unwrap();
+    assert!(
+        template == want,
+        "template.yaml's generated blocks differ from `firehose-enricher schema events/`; run `make schema`"
+    );
+}

@@ -182,6 +182,7 @@ const INVALID: &[(&str, &str)] = &[
     ("SITE_ALLOWLIST", "Example.COM"),
     ("DROP_DOMAINS", "*."),
     ("ENRICHMENTS", "referer"),
+    ("COLUMNS", r#"[{"name":"a","type":"string"}]"#),
 ];
 
 #[test]

@@ -446,6 +446,26 @@ fn environment_is_the_configuration_with_the_same_defaults() {
     let mut lookup = BTreeMap::new();
     for var in config::VARIABLES {
         let value = &env[var.name];
+        if intrinsic(value, "If").is_some() {
+            // Set only under a condition (COLUMNS in Parquet mode): one
+            // branch leaves it unset, so its default applies, and the other
+            // is a literal the function accepts.
+            let values = branches(value);
+            assert_eq!(values.len(), 2, "{}", var.name);
+            assert!(
+                values
+                    .iter()
+                    .any(|v| intrinsic(v, "Ref").and_then(Value::as_str) == Some("AWS::NoValue")),
+                "{}: one branch leaves it unset",
+                var.name
+            );
+            let literals = values.iter().filter(|v| !matches!(v, Value::Tagged(_)));
+            for v in literals.map(|v| v.as_str().expect("a literal string")) {
+                Config::from_lookup(|name| (name == var.name).then(|| v.to_owned()))
+                    .unwrap_or_else(|e| panic!("{}: {e}", var.name));
+            }
+            continue;
+        }
         let param = intrinsic(value, "Ref")
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("{} must be fed by a parameter", var.name));
@@ -628,6 +648,38 @@ fn roles_reach_only_this_stacks_resources() {
     for required in ["lambda:InvokeFunction", "s3:PutObject", "logs:PutLogEvents"] {
         assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
     }
+}
+
+/// Lambda refuses a function whose environment variables exceed 4 KB in
+/// total (names and values); COLUMNS grows with every column `make schema`
+/// adds, so the template's largest environment (Parquet, with the
+/// parameters' defaults) must fit, with room for longer values.
+#[test]
+fn the_parquet_environment_fits_lambdas_4_kb() {
+    let t = template();
+    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let env = get(function, &["Properties", "Environment", "Variables"])
+        .as_mapping()
+        .unwrap();
+    let mut total = 0;
+    for (name, value) in env {
+        let name = text(name);
+        let largest = branches(value)
+            .into_iter()
+            .map(|v| match intrinsic(v, "Ref").and_then(Value::as_str) {
+                Some("AWS::NoValue") => 0,
+                Some(param) => text(get(&t, &["Parameters", param, "Default"])).len(),
+                None => text(v).len(),
+            })
+            .max()
+            .unwrap();
+        total += name.len() + largest;
+    }
+    assert!(total > 1000, "COLUMNS is counted: {total}");
+    assert!(
+        total <= 3 * 1024,
+        "{total} bytes of 4096: COLUMNS is too long"
+    );
 }
 
 // ------------------------------------------------------------ deploy wiring

@@ -12,16 +12,32 @@ tables, so that the files in queries/ run unchanged here and in Athena:
 * ``errors``: Firehose's error documents under ``errors/processing-failed/``,
   with ``dt`` from their folder.
 
+When the folder holds Parquet objects (``*.parquet``) under ``events/``, the
+``events`` view reads those instead, with the types they carry.
+
+``--to-parquet OUT`` writes the replayed folder as Firehose's record format
+conversion would (``OutputFormat=Parquet``): each object under ``events/``
+becomes one Snappy Parquet file at the same place under OUT, holding the
+table's columns (minus the folder's partition columns) and nothing else,
+keys matched to columns ignoring case, as the JSON SerDe does; ``errors/``
+is copied as it is (Firehose writes errors as JSON in either mode).
+Replay with ``COLUMNS`` set first, so that what the conversion would drop
+is in ``extra``.
+
 Usage:
     athena_local.py --data DIR [--json] [--sql TEXT] [QUERY.sql ...]
+    athena_local.py --data DIR --to-parquet OUT
 """
 
 import argparse
-import re
 import glob
+import gzip
 import json
 import os
+import re
+import shutil
 import sys
+import tempfile
 
 import duckdb
 
@@ -29,6 +45,30 @@ import duckdb
 TEMPLATE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "template.yaml")
 TYPES = {"string": "VARCHAR", "timestamp": "TIMESTAMP", "int": "INTEGER", "bigint": "BIGINT",
          "double": "DOUBLE", "boolean": "BOOLEAN"}
+
+
+def duckdb_type(athena):
+    """An Athena type (`array<struct<a:bigint>>`) as DuckDB's (`STRUCT(a BIGINT)[]`)."""
+    def parse(text, i):
+        if text.startswith("array<", i):
+            inner, i = parse(text, i + len("array<"))
+            return f"{inner}[]", i + 1
+        if text.startswith("struct<", i):
+            i += len("struct<")
+            members = []
+            while True:
+                colon = text.index(":", i)
+                name = text[i:colon]
+                kind, i = parse(text, colon + 1)
+                members.append(f'"{name}" {kind}')
+                i += 1
+                if text[i - 1] == ">":
+                    return f"STRUCT({', '.join(members)})", i
+        end = i
+        while end < len(text) and text[end] not in ",>":
+            end += 1
+        return TYPES.get(text[i:end].lower(), "VARCHAR"), end
+    return parse(athena, 0)[0]
 
 
 def table_columns():
@@ -40,8 +80,8 @@ def table_columns():
         sys.exit("athena_local: template.yaml has no EventsTable Columns")
     block = text[start:text.find("\n\n", start)]
     columns = {}
-    for name, kind in re.findall(r"\{\s*Name:\s*(\w+),\s*Type:\s*(\w+)\s*\}", block):
-        columns.setdefault(name, TYPES.get(kind.lower(), "VARCHAR"))
+    for name, kind in re.findall(r'\{\s*Name:\s*(\w+),\s*Type:\s*"?([\w<>:,]+?)"?\s*\}', block):
+        columns.setdefault(name, duckdb_type(kind))
     return columns
 
 
@@ -61,10 +101,86 @@ def quote(text):
     return "'" + text.replace("'", "''") + "'"
 
 
+def lowercase_keys(value):
+    """A JSON value with every object key lowercased, at every depth: the
+    JSON SerDe matches keys to columns and struct members ignoring case."""
+    if isinstance(value, dict):
+        return {k.lower(): lowercase_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [lowercase_keys(v) for v in value]
+    return value
+
+
+def to_parquet(data, out):
+    """The replayed folder `data` as Firehose's Parquet conversion writes it,
+    into `out`. Returns the number of objects written."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    root = os.path.join(data, "events")
+    partitions = partition_names(root)
+    columns = {n: t for n, t in table_columns().items() if n not in partitions}
+    read = ", ".join(f"{quote(n)}: {quote('VARCHAR' if t == 'TIMESTAMP' else t)}" for n, t in columns.items())
+    select = ", ".join(f"CAST({n} AS TIMESTAMP) AS {n}" if t == "TIMESTAMP" else n for n, t in columns.items())
+    written = 0
+    for path in sorted(glob.glob(os.path.join(root, "**", "*"), recursive=True)):
+        if not os.path.isfile(path):
+            continue
+        opener = gzip.open if path.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as f:
+            rows = [lowercase_keys(json.loads(line)) for line in f if line.strip()]
+        relative = os.path.relpath(path, data)
+        target = os.path.join(out, re.sub(r"(\.gz)?$", ".parquet", relative, count=1))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8", delete=False) as tmp:
+            for row in rows:
+                tmp.write(json.dumps(row) + "\n")
+        try:
+            # A value that does not convert to its column fails here, as it
+            # fails the record's conversion in Firehose.
+            con.execute(
+                f"""
+                COPY (SELECT {select}
+                      FROM read_json({quote(tmp.name)}, format = 'newline_delimited', columns = {{{read}}}))
+                TO {quote(target)} (FORMAT parquet, COMPRESSION snappy)
+                """
+            )
+        finally:
+            os.unlink(tmp.name)
+        written += 1
+    errors = os.path.join(data, "errors")
+    if os.path.isdir(errors):
+        shutil.copytree(errors, os.path.join(out, "errors"), dirs_exist_ok=True)
+    return written
+
+
 def connect(data):
     con = duckdb.connect()
     # Athena reads and shows timestamps in UTC; so does this session.
     con.execute("SET TimeZone = 'UTC'")
+    # Athena's (Presto's) json_extract_scalar: a scalar's text, NULL for an
+    # object or array. DuckDB has no function of that name.
+    con.execute(
+        """
+        CREATE MACRO json_extract_scalar(j, p) AS
+            CASE WHEN json_type(j, p) IN ('OBJECT', 'ARRAY') THEN NULL
+                 ELSE json_extract_string(j, p) END
+        """
+    )
+    parquet = os.path.join(data, "events", "**", "*.parquet")
+    if has_files(parquet):
+        # Parquet carries its types; the partition columns come from the
+        # folders and stay strings.
+        con.execute(
+            f"""
+            CREATE VIEW events AS
+            SELECT * FROM read_parquet({quote(parquet)},
+                                       hive_partitioning = true,
+                                       hive_types_autocast = false,
+                                       union_by_name = true)
+            """
+        )
+        add_errors(con, data)
+        return con
     events = os.path.join(data, "events", "**", "*")
     if not has_files(events):
         sys.exit(f"athena_local: no objects under {os.path.join(data, 'events')}")
@@ -88,6 +204,11 @@ def connect(data):
                        columns = {{{read}}})
         """
     )
+    add_errors(con, data)
+    return con
+
+
+def add_errors(con, data):
     errors = os.path.join(data, "errors", "processing-failed", "**", "*")
     if has_files(errors):
         con.execute(
@@ -118,7 +239,6 @@ def connect(data):
             WHERE false
             """
         )
-    return con
 
 
 def main():
@@ -126,8 +246,14 @@ def main():
     parser.add_argument("--data", required=True, help="the replayed folder (the bucket)")
     parser.add_argument("--json", action="store_true", help="print one JSON object: {name: {columns, types, rows}}")
     parser.add_argument("--sql", action="append", default=[], help="a query to run (repeatable)")
+    parser.add_argument("--to-parquet", metavar="OUT", help="write the folder as Firehose's Parquet conversion would, into OUT")
     parser.add_argument("files", nargs="*", help="query files, run unchanged")
     args = parser.parse_args()
+
+    if args.to_parquet:
+        written = to_parquet(args.data, args.to_parquet)
+        print(f"athena_local: {written} Parquet objects under {os.path.join(args.to_parquet, 'events')}", file=sys.stderr)
+        return
 
     con = connect(args.data)
     queries = [(f"--sql {i + 1}", text) for i, text in enumerate(args.sql)]

@@ -1,9 +1,10 @@
-//! The command-line adapter: `invoke`, `bench` and `replay` over the same core
+//! The command-line adapter: `invoke`, `bench`, `replay` and `schema` over the same core
 //! as the Lambda function.
 
 mod bench;
 mod invoke;
 mod replay;
+mod schema;
 mod sizing;
 mod to_stream;
 
@@ -61,6 +62,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Infer the Athena/Glue columns of sample events as the function
+    /// writes them: the value of COLUMNS and the Glue table's columns for
+    /// Parquet output.
+    Schema(schema::SchemaArgs),
 }
 
 /// Runs a parsed command line.
@@ -75,6 +80,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
+        Some(Command::Schema(args)) => schema::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

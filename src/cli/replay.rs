@@ -371,25 +371,34 @@ pub(super) fn read_file(path: &Path, stats: &mut Stats) -> Result<(Vec<u8>, i64)
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_millis() as i64);
     stats.bytes_read += raw.len() as u64;
-    if !raw.starts_with(&[0x1f, 0x8b]) {
-        stats.bytes_decoded += raw.len() as u64;
-        return Ok((raw, mtime_ms));
-    }
-    let mut data = Vec::with_capacity(raw.len() * 4);
-    // `read_to_end` keeps what it decoded before an error: those events are
-    // still replayed, and the file is reported.
-    let result = MultiGzDecoder::new(&raw[..]).read_to_end(&mut data);
+    let (data, damaged) = decode(path, raw);
     stats.bytes_decoded += data.len() as u64;
-    if let Err(e) = result {
-        let why = format!(
-            "{}: gzip stream damaged after {} decoded bytes ({e}); the rest of the file cannot be read",
-            path.display(),
-            data.len()
-        );
+    if let Some(why) = damaged {
         eprintln!("firehose-enricher: {why}");
         stats.bad_files.push(why);
     }
     Ok((data, mtime_ms))
+}
+
+/// A file's bytes, un-gzipped when they start with gzip's magic number. A
+/// damaged gzip stream yields what decoded before the damage, and the
+/// reason to report.
+pub(super) fn decode(path: &Path, raw: Vec<u8>) -> (Vec<u8>, Option<String>) {
+    if !raw.starts_with(&[0x1f, 0x8b]) {
+        return (raw, None);
+    }
+    let mut data = Vec::with_capacity(raw.len() * 4);
+    // `read_to_end` keeps what it decoded before an error: those events are
+    // still read, and the file is reported.
+    let result = MultiGzDecoder::new(&raw[..]).read_to_end(&mut data);
+    let damaged = result.err().map(|e| {
+        format!(
+            "{}: gzip stream damaged after {} decoded bytes ({e}); the rest of the file cannot be read",
+            path.display(),
+            data.len()
+        )
+    });
+    (data, damaged)
 }
 
 /// Events waiting for the next invocation.

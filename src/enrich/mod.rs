@@ -25,6 +25,7 @@
 //! ```
 
 pub mod campaign;
+pub mod extra;
 pub mod fingerprint;
 pub mod page;
 pub mod referrer;
@@ -115,6 +116,8 @@ pub const PIPELINE: &[&Enricher] = &[
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
+    // Last: it sees every member and moves what Parquet would lose.
+    &extra::ENRICHER,
 ];
 
 /// Every field any enricher writes, with its enricher, in output order.
@@ -176,6 +179,13 @@ pub trait Stage: Send + Sync + fmt::Debug {
         facts: &mut Facts<'a>,
         out: &mut Fields,
     ) -> Result<(), DropReason>;
+
+    /// Whether the stage has work to do with its configuration. An inactive
+    /// stage is left out of the pipeline, like a disabled enricher, and its
+    /// fields are not reserved: `extra` without `COLUMNS`.
+    fn active(&self) -> bool {
+        true
+    }
 }
 
 /// One record as the enrichers see it: the original text, parsed once.
@@ -284,6 +294,8 @@ pub struct Facts<'a> {
     /// Changes to input members, by member index. When two stages edit the
     /// same member, the later stage's edit wins.
     pub edits: Vec<(usize, Edit)>,
+    /// Whether the `extra` stage moved any member, for `MovedToExtra`.
+    pub moved_to_extra: bool,
 }
 
 /// What the referrer stage found, for the channel: all `None` when the
@@ -385,7 +397,11 @@ impl Pipeline {
             if e.optional && !enabled.contains(&e.name) {
                 continue;
             }
-            pipeline.stages.push((e.build)(env)?);
+            let stage = (e.build)(env)?;
+            if !stage.active() {
+                continue;
+            }
+            pipeline.stages.push(stage);
             pipeline.reserved.extend(e.fields.iter().map(|f| f.name));
             if e.optional {
                 pipeline.enabled.push(e.name);
