@@ -339,8 +339,8 @@ fn transform_one(
 }
 
 /// `approximateArrivalTimestamp` in epoch milliseconds. Firehose sends an
-/// integer; fractions (which panic `aws_lambda_events`) are floored, and a
-/// numeric string, as the console's sample event has, is read too.
+/// integer; fractions (which panic `aws_lambda_events`) are floored, exactly,
+/// and a numeric string, as the console's sample event has, is read too.
 fn arrival_millis(raw: &str) -> Option<i64> {
     let s = raw
         .strip_prefix('"')
@@ -349,9 +349,7 @@ fn arrival_millis(raw: &str) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
     }
-    let f = s.parse::<f64>().ok().filter(|f| f.is_finite())?.floor();
-    // i64 range, exclusive of the rounding edge.
-    (f > -9.2e18 && f < 9.2e18).then_some(f as i64)
+    crate::time::parse_millis(s.strip_prefix('+').unwrap_or(s))
 }
 
 /// Decodes a record's `data` into `decoded`.
@@ -487,5 +485,39 @@ fn demote(e: &Entry) -> Option<Entry> {
             },
         }),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_times_floor_exactly() {
+        let cases: &[(&str, Option<i64>)] = &[
+            // --- edge cases ---
+            ("1518352200000.99999999", Some(1_518_352_200_000)), // f64 rounds up
+            ("\"1518352200000.99999999\"", Some(1_518_352_200_000)),
+            (
+                "1518352200000.9999999999999999999999999999999999",
+                Some(1_518_352_200_000),
+            ),
+            ("-1.5", Some(-2)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+            ("1e300", None),
+            ("NaN", None),
+            ("\"soon\"", None),
+            ("{}", None),
+            // --- what Firehose and the console send ---
+            ("1518352200000", Some(1_518_352_200_000)),
+            ("\"1518352200000\"", Some(1_518_352_200_000)),
+            ("1518352200000.75", Some(1_518_352_200_000)),
+            ("1.5183522e12", Some(1_518_352_200_000)),
+            ("+1518352200000", Some(1_518_352_200_000)),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(arrival_millis(raw), *want, "raw {raw}");
+        }
     }
 }

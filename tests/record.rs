@@ -18,9 +18,45 @@ fn event_time_table() {
     let default = Config::default();
     let dotted = config(&[("TIME_FIELDS", "event.time,ts")]);
     let tight = config(&[("MAX_FUTURE", "5m"), ("MAX_AGE", "1h")]);
+    let zero = config(&[("MAX_FUTURE", "0s"), ("MAX_AGE", "0s")]);
     let cases: &[(&Config, &str, &str, &str)] = &[
         // --- fallbacks to arrival ---
         (&default, r#"{}"#, ARRIVAL, "arrival"),
+        // Bounds compare at full precision, before truncating: 1 day +
+        // 0.5 ms after arrival is more than MAX_FUTURE=1d.
+        (
+            &default,
+            r#"{"timestamp":"2026-11-28T09:15:02.0005Z"}"#,
+            ARRIVAL,
+            "arrival",
+        ),
+        (
+            &default,
+            r#"{"timestamp":1795857302000900}"#,
+            ARRIVAL,
+            "arrival",
+        ), // µs
+        (&zero, r#"{"ts":"1795770902000.5"}"#, ARRIVAL, "arrival"),
+        (&zero, r#"{"ts":1795770902000}"#, ARRIVAL, "event"),
+        // Leap seconds, in every form.
+        (
+            &default,
+            r#"{"time":"Fri, 27 Nov 2026 08:59:60 GMT"}"#,
+            ARRIVAL,
+            "arrival",
+        ),
+        (
+            &default,
+            r#"{"time":"Fri Nov 27 2026 08:59:60 GMT+0000"}"#,
+            ARRIVAL,
+            "arrival",
+        ),
+        (
+            &default,
+            r#"{"time":"Fri Nov 27 08:59:60 2026"}"#,
+            ARRIVAL,
+            "arrival",
+        ),
         (
             &default,
             r#"{"other":"2026-11-27T09:00:00Z"}"#,
@@ -196,6 +232,24 @@ fn event_time_table() {
             "2026-11-27 09:15:00.000",
             "event",
         ),
+        (
+            &default,
+            r#"{"time":"Fri, 27 Nov 2026 09:00:00 UTC"}"#,
+            "2026-11-27 09:00:00.000",
+            "event",
+        ), // Go's time.RFC1123
+        (
+            &default,
+            r#"{"time":"Friday, 27-Nov-26 09:00:00 GMT"}"#,
+            "2026-11-27 09:00:00.000",
+            "event",
+        ), // RFC 850
+        (
+            &default,
+            r#"{"time":"Fri Nov 27 09:00:00 2026"}"#,
+            "2026-11-27 09:00:00.000",
+            "event",
+        ), // asctime
         (
             &default,
             r#"{"time":"2026-11-27T09:15:00"}"#,

@@ -49,12 +49,12 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
         .filter_map(|f| object.get(*f))
         .find(|v| !v.is_null())
         .and_then(|v| match v {
-            Value::String(s) => time::parse_time_str(s),
-            Value::Number(n) => time::parse_json_time(&n.to_string()),
+            Value::String(s) => time::parse_time_str(s, arrival_ms),
+            Value::Number(n) => time::parse_json_time(&n.to_string(), arrival_ms),
             _ => None,
         })
-        .filter(|&t| t <= arrival_ms + config.max_future_ms && t >= arrival_ms - config.max_age_ms)
-        .and_then(time::format_millis);
+        .filter(|t| t.within(arrival_ms, config.max_future_ms, config.max_age_ms))
+        .and_then(|t| time::format_millis(t.ms));
     let first_string = |fields: &[&str]| {
         fields
             .iter()

@@ -133,10 +133,13 @@ pub fn error_record(out: &mut Vec<u8>, record: &ErrorRecord) {
 /// `None` when there is none, it does not parse, or it cannot be formatted as
 /// a TIMESTAMP (so it could not be an arrival time either).
 ///
+/// `now_ms` dates RFC 850's two-digit years, as the arrival time does in
+/// the transform.
+///
 /// Backfill uses it as the arrival time: the transform's skew guard
 /// (`MAX_AGE`, `MAX_FUTURE`) compares the event time with the arrival time,
 /// and a 2018 event that "arrived" in 2018 keeps its date.
-pub fn arrival_from_event(event: &[u8], config: &Config) -> Option<i64> {
+pub fn arrival_from_event(event: &[u8], config: &Config, now_ms: i64) -> Option<i64> {
     let top: HashMap<String, &RawValue> = serde_json::from_slice(event).ok()?;
     config
         .time_fields
@@ -149,7 +152,8 @@ pub fn arrival_from_event(event: &[u8], config: &Config) -> Option<i64> {
             }
             (raw.get() != "null").then_some(raw)
         })
-        .and_then(|raw| time::parse_json_time(raw.get()))
+        .and_then(|raw| time::parse_json_time(raw.get(), now_ms))
+        .map(|t| t.ms)
         .filter(|&ms| time::format_millis(ms).is_some())
 }
 
