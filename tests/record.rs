@@ -309,6 +309,34 @@ fn domain_and_site_table() {
             "unknown",
         ),
         (&default, r#"{"host":"a/b"}"#, None, None, "unknown"),
+        // A number is not a URL, though WHATWG would read it as IPv4.
+        (&default, r#"{"url":"404"}"#, None, None, "unknown"),
+        (&default, r#"{"url":"1518352207"}"#, None, None, "unknown"),
+        (&default, r#"{"url":"2018"}"#, None, None, "unknown"),
+        (&default, r#"{"url":"12/34"}"#, None, None, "unknown"),
+        (&default, r#"{"url":"0x10"}"#, None, None, "unknown"),
+        // A scheme-less URL with a port.
+        (
+            &default,
+            r#"{"url":"www.example.com:8080/page"}"#,
+            Some("www.example.com"),
+            Some("example.com"),
+            "example.com",
+        ),
+        (
+            &default,
+            r#"{"url":"shop.example.co.uk:8443"}"#,
+            Some("shop.example.co.uk"),
+            Some("example.co.uk"),
+            "example.co.uk",
+        ),
+        (
+            &default,
+            r#"{"url":"127.0.0.1:8080/x"}"#,
+            Some("127.0.0.1"),
+            Some("127.0.0.1"),
+            "127.0.0.1",
+        ),
         (
             &default,
             r#"{"url":123,"host":"Example.org"}"#,
