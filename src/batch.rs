@@ -30,7 +30,7 @@ const BASE64: base64_simd::Base64 = base64_simd::STANDARD;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     /// Not a Firehose transformation request (not JSON, no `records`
-    /// array, a record without a string `recordId`).
+    /// array, a record without a string `recordId`, or with two).
     Invalid(String),
     /// Even with every record failed, the response would exceed the limit.
     /// Firehose's own requests cannot cause this.
@@ -99,15 +99,98 @@ fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RecordIn<'a> {
-    #[serde(borrow)]
     record_id: &'a RawValue,
-    #[serde(borrow, default)]
     approximate_arrival_timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// The first `data`, echoed when the record fails.
     data: Option<&'a RawValue>,
+    /// A member given twice fails the record: which value was meant cannot
+    /// be known. The first one found, in the order the record is checked.
+    duplicated: Option<FailReason>,
+}
+
+/// The members of a request record; the derived form would fail the whole
+/// request on a duplicated one. A duplicated `recordId` still does: the
+/// record could not be answered by its id.
+impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        enum Key {
+            RecordId,
+            Arrival,
+            Data,
+            Other,
+        }
+        impl<'de> Deserialize<'de> for Key {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct KeyVisitor;
+                impl Visitor<'_> for KeyVisitor {
+                    type Value = Key;
+                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                        f.write_str("a member name")
+                    }
+                    fn visit_str<E: Error>(self, key: &str) -> Result<Key, E> {
+                        Ok(match key {
+                            "recordId" => Key::RecordId,
+                            "approximateArrivalTimestamp" => Key::Arrival,
+                            "data" => Key::Data,
+                            _ => Key::Other,
+                        })
+                    }
+                }
+                d.deserialize_identifier(KeyVisitor)
+            }
+        }
+        struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
+            type Value = RecordIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordIn<'a>, A::Error> {
+                let mut record_id = None;
+                let mut arrival = None;
+                let mut data = None;
+                let (mut data_twice, mut arrival_twice) = (false, false);
+                while let Some(key) = map.next_key()? {
+                    match key {
+                        Key::RecordId => {
+                            if record_id.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("recordId"));
+                            }
+                        }
+                        Key::Arrival => {
+                            let value: &'a RawValue = map.next_value()?;
+                            arrival_twice |= arrival.is_some();
+                            arrival.get_or_insert(value);
+                        }
+                        Key::Data => {
+                            let value: &'a RawValue = map.next_value()?;
+                            data_twice |= data.is_some();
+                            data.get_or_insert(value);
+                        }
+                        Key::Other => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let duplicated = if data_twice {
+                    Some(FailReason::MissingData)
+                } else if arrival_twice {
+                    Some(FailReason::BadArrivalTime)
+                } else {
+                    None
+                };
+                Ok(RecordIn {
+                    record_id: record_id.ok_or_else(|| A::Error::missing_field("recordId"))?,
+                    approximate_arrival_timestamp: arrival,
+                    data,
+                    duplicated,
+                })
+            }
+        }
+        d.deserialize_map(RecordVisitor(std::marker::PhantomData))
+    }
 }
 
 /// What happened in one batch: the numbers logs and metrics report.
@@ -309,6 +392,9 @@ fn transform_one(
     arena: &mut Vec<u8>,
     report: &mut BatchReport,
 ) -> Outcome {
+    if let Some(reason) = r.duplicated {
+        return Outcome::Failed(reason);
+    }
     if let Err(reason) = decode_data(r.data, decoded) {
         return Outcome::Failed(reason);
     }

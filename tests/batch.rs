@@ -51,6 +51,15 @@ fn malformed_requests_get_a_clear_error() {
             "records[0].recordId is not a string",
         ),
         (r#"{"records":[]} trailing"#, "trailing characters"),
+        // A record that cannot be answered by its id fails the request.
+        (
+            r#"{"records":[{"recordId":"a","recordId":"b","data":"e30="}]}"#,
+            "duplicate field `recordId`",
+        ),
+        (
+            r#"{"records":[{"recordId":"a","data":"e30=","record\u0049d":"a"}]}"#,
+            "duplicate field `recordId`",
+        ),
     ];
     for (input, want) in cases {
         let err = process(input.as_bytes(), &Config::default()).expect_err(input);
@@ -250,4 +259,84 @@ fn ids_exactly_once_in_order() {
         500
     );
     assert_eq!(report.ok, 200);
+}
+
+/// A member given twice fails that record alone, its first `data` echoed
+/// byte for byte; the other records are processed.
+#[test]
+fn a_duplicated_member_fails_its_record_alone() {
+    let good = format!(r#""approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30=""#);
+    let cases: &[(&str, Option<FailReason>, &str)] = &[
+        // (members after recordId, failure, data echoed)
+        // --- edge cases ---
+        (
+            r#""data":"e30=","data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":"eyJhIjoxfQ==","data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""eyJhIjoxfQ==""#,
+        ),
+        (
+            r#""data":"e30=","d\u0061ta":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":null,"data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""""#,
+        ),
+        (
+            &format!(
+                r#""approximateArrivalTimestamp":{ARRIVAL_MS},"approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30=""#
+            ),
+            Some(FailReason::BadArrivalTime),
+            r#""e30=""#,
+        ),
+        (
+            &format!(
+                r#""data":"e30=","data":"e30=","approximateArrivalTimestamp":1,"approximateArrivalTimestamp":{ARRIVAL_MS}"#
+            ),
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        // Unknown members may repeat: they are not read.
+        (&format!(r#"{good},"extra":1,"extra":2"#), None, ""),
+        // --- the plain case ---
+        (&good, None, ""),
+    ];
+    for (members, failure, echoed) in cases {
+        let req = format!(
+            r#"{{"records":[{{"recordId":"before",{good}}},{{"recordId":"it",{members}}},{{"recordId":"after",{good}}}]}}"#
+        );
+        let out = process(req.as_bytes(), &Config::default()).expect(&req);
+        let res: Value = serde_json::from_slice(&out.response).unwrap();
+        let results: Vec<&str> = res["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        let want = if failure.is_some() {
+            "ProcessingFailed"
+        } else {
+            "Ok"
+        };
+        assert_eq!(results, ["Ok", want, "Ok"], "{members}");
+        let reasons: Vec<FailReason> = out.report.failures.iter().map(|(_, r)| *r).collect();
+        assert_eq!(
+            reasons,
+            failure.iter().copied().collect::<Vec<_>>(),
+            "{members}"
+        );
+        if failure.is_some() {
+            let text = String::from_utf8(out.response).unwrap();
+            let want =
+                format!(r#"{{"recordId":"it","result":"ProcessingFailed","data":{echoed}}}"#);
+            assert!(text.contains(&want), "{members}: {text}");
+        }
+    }
 }
