@@ -153,6 +153,8 @@ pub struct Scratch {
     members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
+    /// A top-level key held a control character (see [`KeySeed`]).
+    check_strings: bool,
 }
 
 /// A record transformed on its own, with owned output: the convenient form
@@ -226,6 +228,7 @@ fn enrich(
     scratch.slots.clear();
     scratch.slots.resize(config.top_keys.len(), None);
     scratch.members.clear();
+    scratch.check_strings = false;
     let base = trimmed.as_ptr() as usize;
     let mut de = serde_json::Deserializer::from_str(trimmed);
     TopLevel {
@@ -236,6 +239,12 @@ fn enrich(
     .deserialize(&mut de)
     .and_then(|()| de.end())
     .map_err(|_| FailReason::NotJson)?;
+    if scratch.check_strings {
+        // A key decoded to a control character: from an escape, or raw and
+        // invalid, which reading keys as bytes does not check. Rare, so the
+        // whole text is checked again rather than every key on the way.
+        serde_json::from_str::<IgnoredAny>(trimmed).map_err(|_| FailReason::NotJson)?;
+    }
 
     let record = Record {
         text: trimmed,
@@ -378,7 +387,9 @@ struct KeyIs<'k>(&'k str);
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
+        // As bytes: a key with a lone surrogate escape (`"\ud800"`) is valid
+        // JSON text, and only not a Rust `str`. It equals no name we look for.
+        d.deserialize_bytes(self)
     }
 }
 
@@ -387,8 +398,8 @@ impl Visitor<'_> for KeyIs<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<bool, E> {
+        Ok(v == self.0.as_bytes())
     }
 }
 
@@ -441,10 +452,10 @@ impl KeyIndex {
         index
     }
 
-    fn find(&self, key: &str) -> KeyMatch {
+    fn find(&self, key: &[u8]) -> KeyMatch {
         self.by_len
             .get(key.len())
-            .and_then(|bucket| bucket.iter().find(|(n, _)| &**n == key))
+            .and_then(|bucket| bucket.iter().find(|(n, _)| n.as_bytes() == key))
             .map_or(
                 KeyMatch {
                     slot: None,
@@ -460,19 +471,25 @@ struct KeySeed<'c> {
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = KeyMatch;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMatch, D::Error> {
-        d.deserialize_str(self)
+    type Value = (KeyMatch, bool);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(KeyMatch, bool), D::Error> {
+        // As bytes, so that a lone surrogate escape (`"\ud800"`), valid JSON
+        // text, is accepted in a top-level key as it is in a value or a
+        // nested key; such a key equals no name we look for. Bytes are not
+        // checked for raw control characters, so the second value says
+        // whether the key, decoded, holds one, and the caller checks the
+        // text then.
+        d.deserialize_bytes(self)
     }
 }
 
 impl Visitor<'_> for KeySeed<'_> {
-    type Value = KeyMatch;
+    type Value = (KeyMatch, bool);
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
-        Ok(self.keys.find(v))
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<(KeyMatch, bool), E> {
+        Ok((self.keys.find(v), v.iter().any(|&b| b < 0x20)))
     }
 }
 
@@ -489,7 +506,8 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed { keys: self.keys })? {
+        while let Some((key, control)) = map.next_key_seed(KeySeed { keys: self.keys })? {
+            self.scratch.check_strings |= control;
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
             if let Some(slot) = key.slot {
@@ -544,7 +562,7 @@ mod key_index_tests {
             ("event_time", m(None, true)),
         ];
         for (key, want) in cases {
-            assert_eq!(index.find(key), want, "{key:?}");
+            assert_eq!(index.find(key.as_bytes()), want, "{key:?}");
         }
     }
 }
