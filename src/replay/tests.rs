@@ -91,6 +91,9 @@ fn arrival_from_event_reads_time_fields_like_the_transform() {
         ("nested path", &nested, r#"{"event":{"time":"2018-02-11 12:30:07"}}"#, Some(1_518_352_207_000)),
         ("nested path absent, next field", &nested, r#"{"event":{},"ts":1518352207}"#, Some(1_518_352_207_000)),
         ("beyond year 9999", &default, r#"{"timestamp":"99999-01-01T00:00:00Z"}"#, None),
+        // A lone surrogate escape in a key is valid JSON text, as in the transform.
+        ("lone surrogate key", &default, r#"{"\ud800":1,"ts":1518352207}"#, Some(1_518_352_207_000)),
+        ("lone surrogate nested key", &nested, r#"{"event":{"\udc00":1,"time":1518352207}}"#, Some(1_518_352_207_000)),
         // RFC 850's two-digit year, dated by the reference time (2026 here).
         ("RFC 850 date", &default, r#"{"time":"Sunday, 11-Feb-18 12:30:07 GMT"}"#, Some(1_518_352_207_000)),
     ];
