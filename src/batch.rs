@@ -61,42 +61,83 @@ impl RequestError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RequestIn<'a> {
-    #[serde(borrow, default)]
     invocation_id: Option<&'a RawValue>,
-    #[serde(borrow, deserialize_with = "objects")]
     records: Vec<RecordIn<'a>>,
 }
 
-/// Accepts a JSON object only. serde's derived structs also accept an array
-/// of the field values in order, which would let `[["id",0,"e30="]]` pass
-/// for a batch: the request and its records must be objects.
-struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+/// The request's members. Written out rather than derived so that member
+/// names are read as bytes (see [`NameSeed`]), and so that only a JSON
+/// object is accepted: a derived struct also takes an array of the field
+/// values in order, which would let `[["id",0,"e30="]]` pass for a batch.
+impl<'de: 'a, 'a> Deserialize<'de> for RequestIn<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
-            type Value = T;
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct Records<'a>(Vec<RecordIn<'a>>);
+        impl<'de: 'a, 'a> Deserialize<'de> for Records<'a> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Vec::deserialize(d).map(Records)
+            }
+        }
+        struct RequestVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RequestVisitor<'a> {
+            type Value = RequestIn<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestIn<'a>, A::Error> {
+                let mut invocation_id = None;
+                let mut records = None;
+                while let Some(name) = map.next_key_seed(NameSeed(&["invocationId", "records"]))? {
+                    match name {
+                        Some(0) => {
+                            if invocation_id.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("invocationId"));
+                            }
+                        }
+                        Some(_) => {
+                            let Records(r) = map.next_value()?;
+                            if records.replace(r).is_some() {
+                                return Err(A::Error::duplicate_field("records"));
+                            }
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RequestIn {
+                    invocation_id,
+                    records: records.ok_or_else(|| A::Error::missing_field("records"))?,
+                })
             }
         }
-        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
-            .map(Object)
+        d.deserialize_map(RequestVisitor(std::marker::PhantomData))
     }
 }
 
-fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Vec<T>, D::Error> {
-    // Same layout, so the collect reuses the allocation.
-    Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
+/// Reads a member name as bytes and gives the index of the name it equals,
+/// if any. As bytes, because a name with a lone surrogate escape
+/// (`"\ud800"`) is valid JSON text, and only not a Rust `str`: an unknown
+/// member so named must not fail the request.
+#[derive(Clone, Copy)]
+struct NameSeed(&'static [&'static str]);
+
+impl<'de> serde::de::DeserializeSeed<'de> for NameSeed {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for NameSeed {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Option<usize>, E> {
+        Ok(self.0.iter().position(|n| n.as_bytes() == v))
+    }
 }
 
 struct RecordIn<'a> {
@@ -115,32 +156,6 @@ struct RecordIn<'a> {
 impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
-        enum Key {
-            RecordId,
-            Arrival,
-            Data,
-            Other,
-        }
-        impl<'de> Deserialize<'de> for Key {
-            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-                struct KeyVisitor;
-                impl Visitor<'_> for KeyVisitor {
-                    type Value = Key;
-                    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                        f.write_str("a member name")
-                    }
-                    fn visit_str<E: Error>(self, key: &str) -> Result<Key, E> {
-                        Ok(match key {
-                            "recordId" => Key::RecordId,
-                            "approximateArrivalTimestamp" => Key::Arrival,
-                            "data" => Key::Data,
-                            _ => Key::Other,
-                        })
-                    }
-                }
-                d.deserialize_identifier(KeyVisitor)
-            }
-        }
         struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
         impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
             type Value = RecordIn<'a>;
@@ -152,24 +167,25 @@ impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
                 let mut arrival = None;
                 let mut data = None;
                 let (mut data_twice, mut arrival_twice) = (false, false);
-                while let Some(key) = map.next_key()? {
-                    match key {
-                        Key::RecordId => {
+                let names = NameSeed(&["recordId", "approximateArrivalTimestamp", "data"]);
+                while let Some(name) = map.next_key_seed(names)? {
+                    match name {
+                        Some(0) => {
                             if record_id.replace(map.next_value()?).is_some() {
                                 return Err(A::Error::duplicate_field("recordId"));
                             }
                         }
-                        Key::Arrival => {
+                        Some(1) => {
                             let value: &'a RawValue = map.next_value()?;
                             arrival_twice |= arrival.is_some();
                             arrival.get_or_insert(value);
                         }
-                        Key::Data => {
+                        Some(_) => {
                             let value: &'a RawValue = map.next_value()?;
                             data_twice |= data.is_some();
                             data.get_or_insert(value);
                         }
-                        Key::Other => {
+                        None => {
                             map.next_value::<IgnoredAny>()?;
                         }
                     }
@@ -273,7 +289,7 @@ pub fn process_with(
     // its UTF-8 again, and one SIMD pass over the request is several times
     // cheaper than those checks. Otherwise from the bytes, which accepts
     // invalid UTF-8 inside strings the parser skips, as before.
-    let Object::<RequestIn>(parsed) = match simdutf8::basic::from_utf8(request) {
+    let parsed: RequestIn = match simdutf8::basic::from_utf8(request) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(request),
     }

@@ -305,6 +305,9 @@ fn a_duplicated_member_fails_its_record_alone() {
         ),
         // Unknown members may repeat: they are not read.
         (&format!(r#"{good},"extra":1,"extra":2"#), None, ""),
+        // A lone surrogate escape in a member name is valid JSON text.
+        (&format!(r#"{good},"\ud800":1"#), None, ""),
+        (&format!(r#""\udc00x":[],{good}"#), None, ""),
         // --- the plain case ---
         (&good, None, ""),
     ];
@@ -337,6 +340,52 @@ fn a_duplicated_member_fails_its_record_alone() {
             let want =
                 format!(r#"{{"recordId":"it","result":"ProcessingFailed","data":{echoed}}}"#);
             assert!(text.contains(&want), "{members}: {text}");
+        }
+    }
+}
+
+/// A lone surrogate escape in a member name is valid JSON text (RFC 8259's
+/// grammar): unknown members so named are passed over, in the request as in
+/// its records, and a duplicated known member is still caught.
+#[test]
+fn member_names_with_lone_surrogates_are_valid_json() {
+    let record =
+        format!(r#"{{"recordId":"r","approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30="}}"#);
+    let cases: &[(String, Result<&str, &str>)] = &[
+        // --- edge cases ---
+        (format!(r#"{{"\ud800":1,"records":[{record}]}}"#), Ok("Ok")),
+        (format!(r#"{{"records":[{record}],"\udc00":[]}}"#), Ok("Ok")),
+        (
+            format!(r#"{{"invocationId":"i","\ud800\ud800":{{}},"records":[{record}]}}"#),
+            Ok("Ok"),
+        ),
+        (
+            format!(r#"{{"records":[{record}],"records":[]}}"#),
+            Err("duplicate field `records`"),
+        ),
+        (
+            r#"{"invocationId":"i","invocationId":"j","records":[]}"#.to_owned(),
+            Err("duplicate field `invocationId`"),
+        ),
+        (r#"{"\ud800":1}"#.to_owned(), Err("missing field `records`")),
+        // --- the plain case ---
+        (
+            format!(r#"{{"invocationId":"i","records":[{record}]}}"#),
+            Ok("Ok"),
+        ),
+    ];
+    for (req, want) in cases {
+        let got = process(req.as_bytes(), &Config::default());
+        match (got, want) {
+            (Ok(out), Ok(result)) => {
+                let text = String::from_utf8(out.response).unwrap();
+                assert!(
+                    text.contains(&format!(r#""result":"{result}""#)),
+                    "{req}: {text}"
+                );
+            }
+            (Err(e), Err(message)) => assert!(e.to_string().contains(message), "{req}: {e}"),
+            (got, _) => panic!("{req}: {got:?}"),
         }
     }
 }
