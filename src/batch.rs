@@ -88,7 +88,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for RequestIn<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestIn<'a>, A::Error> {
                 let mut invocation_id = None;
                 let mut records = None;
-                while let Some(name) = map.next_key_seed(NameSeed(&["invocationId", "records"]))? {
+                while let Some(name) = map.next_key_seed(NameSeed(|name| match name {
+                    b"invocationId" => Some(0),
+                    b"records" => Some(1),
+                    _ => None,
+                }))? {
                     match name {
                         Some(0) => {
                             if invocation_id.replace(map.next_value()?).is_some() {
@@ -119,9 +123,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for RequestIn<'a> {
 /// Reads a member name as bytes and gives the index of the name it equals,
 /// if any. As bytes, because a name with a lone surrogate escape
 /// (`"\ud800"`) is valid JSON text, and only not a Rust `str`: an unknown
-/// member so named must not fail the request.
+/// member so named must not fail the request. The match is a function, so
+/// that the names are matched as `match` does (by length first), not in
+/// turn: this runs for every member of every record.
 #[derive(Clone, Copy)]
-struct NameSeed(&'static [&'static str]);
+struct NameSeed(fn(&[u8]) -> Option<usize>);
 
 impl<'de> serde::de::DeserializeSeed<'de> for NameSeed {
     type Value = Option<usize>;
@@ -136,7 +142,7 @@ impl serde::de::Visitor<'_> for NameSeed {
         f.write_str("a member name")
     }
     fn visit_bytes<E>(self, v: &[u8]) -> Result<Option<usize>, E> {
-        Ok(self.0.iter().position(|n| n.as_bytes() == v))
+        Ok((self.0)(v))
     }
 }
 
@@ -167,7 +173,12 @@ impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
                 let mut arrival = None;
                 let mut data = None;
                 let (mut data_twice, mut arrival_twice) = (false, false);
-                let names = NameSeed(&["recordId", "approximateArrivalTimestamp", "data"]);
+                let names = NameSeed(|name| match name {
+                    b"recordId" => Some(0),
+                    b"approximateArrivalTimestamp" => Some(1),
+                    b"data" => Some(2),
+                    _ => None,
+                });
                 while let Some(name) = map.next_key_seed(names)? {
                     match name {
                         Some(0) => {

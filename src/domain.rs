@@ -126,10 +126,8 @@ pub fn schemeless_host(s: &str) -> bool {
 
 /// `a.b.c.d`, each part 1 to 3 decimal digits (`url` checks the values).
 fn is_dotted_quad(s: &str) -> bool {
-    let parts: Vec<&str> = s.split('.').collect();
-    parts.len() == 4
-        && parts
-            .iter()
+    s.split('.').count() == 4
+        && s.split('.')
             .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
@@ -166,11 +164,11 @@ fn fast_http_host(s: &str) -> Option<Cow<'_, str>> {
 
 /// Fast path for a scheme-less `www.example.com/x`. With no colon before
 /// the first `/`, `?`, `#` or `\`, `Url::parse` finds no scheme, so
-/// [`host_from_url`] reads the string as `http://` + it; with a dot in the
-/// host, it passes the dotted-host rule there too.
+/// [`host_from_url`] reads the string as `http://` + it, when it passes
+/// [`schemeless_host`], checked here too.
 fn fast_schemeless_host(s: &str) -> Option<Cow<'_, str>> {
     let a = authority(s);
-    if !s.as_bytes().first()?.is_ascii_alphanumeric() || a.contains(':') || !a.contains('.') {
+    if !s.as_bytes().first()?.is_ascii_alphanumeric() || a.contains(':') || !schemeless_host(s) {
         return None;
     }
     fast_authority(a)
@@ -371,6 +369,8 @@ mod tests {
             ("localhost:8080/x", None),          // not dotted
             ("com.example.app://x/", Some("x")), // a dotted scheme's authority
             ("example.com./x", Some("example.com")),
+            ("a.?", None), // one label and a trailing dot is not a dotted name
+            ("localhost./x", None),
             ("münchen.de:80/x", Some("xn--mnchen-3ya.de")),
             // --- the plain case ---
             (

@@ -153,8 +153,6 @@ pub struct Scratch {
     members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
-    /// A top-level key held a control character (see [`KeySeed`]).
-    check_strings: bool,
 }
 
 /// A record transformed on its own, with owned output: the convenient form
@@ -225,25 +223,30 @@ fn enrich(
     // Checked here, once, so that every stage may rely on it.
     format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
 
-    scratch.slots.clear();
-    scratch.slots.resize(config.top_keys.len(), None);
-    scratch.members.clear();
-    scratch.check_strings = false;
     let base = trimmed.as_ptr() as usize;
-    let mut de = serde_json::Deserializer::from_str(trimmed);
-    TopLevel {
-        keys: &config.key_index,
-        base,
-        scratch: &mut *scratch,
-    }
-    .deserialize(&mut de)
-    .and_then(|()| de.end())
-    .map_err(|_| FailReason::NotJson)?;
-    if scratch.check_strings {
-        // A key decoded to a control character: from an escape, or raw and
-        // invalid, which reading keys as bytes does not check. Rare, so the
-        // whole text is checked again rather than every key on the way.
+    let parse = |scratch: &mut Scratch, bytes_keys| {
+        scratch.slots.clear();
+        scratch.slots.resize(config.top_keys.len(), None);
+        scratch.members.clear();
+        let mut de = serde_json::Deserializer::from_str(trimmed);
+        TopLevel {
+            keys: &config.key_index,
+            base,
+            bytes_keys,
+            scratch,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+    };
+    if parse(scratch, false).is_err() {
+        // A top-level key with a lone surrogate escape (`"\ud800"`) is valid
+        // JSON text (RFC 8259's grammar), as it is in a value or a nested
+        // key, but no Rust `str`. Keys read as bytes accept it, but not
+        // checked for raw control characters, so the text is checked first,
+        // ignoring what it holds. Only records that failed go this way: the
+        // common path keeps its validated `str` keys.
         serde_json::from_str::<IgnoredAny>(trimmed).map_err(|_| FailReason::NotJson)?;
+        parse(scratch, true).map_err(|_| FailReason::NotJson)?;
     }
 
     let record = Record {
@@ -408,6 +411,8 @@ impl Visitor<'_> for KeyIs<'_> {
 struct TopLevel<'c, 's> {
     keys: &'c KeyIndex,
     base: usize,
+    /// Keys are read as bytes (see [`enrich`]).
+    bytes_keys: bool,
     scratch: &'s mut Scratch,
 }
 
@@ -468,28 +473,31 @@ impl KeyIndex {
 
 struct KeySeed<'c> {
     keys: &'c KeyIndex,
+    /// Read the key as bytes rather than as a `str` (see [`enrich`]).
+    bytes: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = (KeyMatch, bool);
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(KeyMatch, bool), D::Error> {
-        // As bytes, so that a lone surrogate escape (`"\ud800"`), valid JSON
-        // text, is accepted in a top-level key as it is in a value or a
-        // nested key; such a key equals no name we look for. Bytes are not
-        // checked for raw control characters, so the second value says
-        // whether the key, decoded, holds one, and the caller checks the
-        // text then.
-        d.deserialize_bytes(self)
+    type Value = KeyMatch;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMatch, D::Error> {
+        if self.bytes {
+            d.deserialize_bytes(self)
+        } else {
+            d.deserialize_str(self)
+        }
     }
 }
 
 impl Visitor<'_> for KeySeed<'_> {
-    type Value = (KeyMatch, bool);
+    type Value = KeyMatch;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<(KeyMatch, bool), E> {
-        Ok((self.keys.find(v), v.iter().any(|&b| b < 0x20)))
+    fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
+        Ok(self.keys.find(v.as_bytes()))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<KeyMatch, E> {
+        Ok(self.keys.find(v))
     }
 }
 
@@ -506,8 +514,11 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some((key, control)) = map.next_key_seed(KeySeed { keys: self.keys })? {
-            self.scratch.check_strings |= control;
+        let seed = || KeySeed {
+            keys: self.keys,
+            bytes: self.bytes_keys,
+        };
+        while let Some(key) = map.next_key_seed(seed())? {
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
             if let Some(slot) = key.slot {
