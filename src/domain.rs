@@ -370,6 +370,7 @@ mod tests {
             ("com.example.app://x/", Some("x")), // a dotted scheme's authority
             ("example.com./x", Some("example.com")),
             ("a.?", None), // one label and a trailing dot is not a dotted name
+            ("¡.?", None),
             ("localhost./x", None),
             ("münchen.de:80/x", Some("xn--mnchen-3ya.de")),
             // --- the plain case ---
