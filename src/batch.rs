@@ -33,7 +33,7 @@ const BASE64: base64_simd::Base64 = base64_simd::STANDARD;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RequestError {
     /// Not a Firehose transformation request (not JSON, no `records`
-    /// array, a record without a string `recordId`).
+    /// array, a record without a string `recordId`, or with two).
     Invalid(String),
     /// Even with every record failed, the response would exceed the limit.
     /// Firehose's own requests cannot cause this.
@@ -64,134 +64,171 @@ impl RequestError {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RequestIn<'a> {
-    #[serde(borrow, default)]
     invocation_id: Option<&'a RawValue>,
-    #[serde(borrow, default)]
+    /// Where overflow is re-sent (re-ingestion).
     delivery_stream_arn: Option<&'a RawValue>,
-    #[serde(borrow, deserialize_with = "objects")]
     records: Vec<RecordIn<'a>>,
 }
 
-/// Accepts a JSON object only. serde's derived structs also accept an array
-/// of the field values in order, which would let `[["id",0,"e30="]]` pass
-/// for a batch: the request and its records must be objects.
-struct Object<T>(T);
-
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+/// The request's members. Written out rather than derived so that member
+/// names are read as bytes (see [`NameSeed`]), and so that only a JSON
+/// object is accepted: a derived struct also takes an array of the field
+/// values in order, which would let `[["id",0,"e30="]]` pass for a batch.
+impl<'de: 'a, 'a> Deserialize<'de> for RequestIn<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct ObjectVisitor<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectVisitor<T> {
-            type Value = T;
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct Records<'a>(Vec<RecordIn<'a>>);
+        impl<'de: 'a, 'a> Deserialize<'de> for Records<'a> {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                Vec::deserialize(d).map(Records)
+            }
+        }
+        struct RequestVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RequestVisitor<'a> {
+            type Value = RequestIn<'a>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
-                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
-            }
-        }
-        d.deserialize_map(ObjectVisitor(std::marker::PhantomData))
-            .map(Object)
-    }
-}
-
-fn objects<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
-    d: D,
-) -> Result<Vec<T>, D::Error> {
-    // Same layout, so the collect reuses the allocation.
-    Vec::<Object<T>>::deserialize(d).map(|v| v.into_iter().map(|o| o.0).collect())
-}
-
-/// One request record. Deserialized by hand, not derived: a derived struct
-/// fails on a duplicated member, and that failed the whole request. Now
-/// only a record without a single string `recordId` (which cannot be
-/// answered) fails the request; a record with `data` or
-/// `approximateArrivalTimestamp` twice fails alone ([`RecordIn::twice`]).
-struct RecordIn<'a> {
-    record_id: &'a RawValue,
-    approximate_arrival_timestamp: Option<&'a RawValue>,
-    data: Option<&'a RawValue>,
-    /// The reason this record fails because a member came twice: which
-    /// value would count is ambiguous, so neither does.
-    twice: Option<FailReason>,
-}
-
-/// The members of a request record we read.
-enum RecordKey {
-    RecordId,
-    ArrivalTimestamp,
-    Data,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for RecordKey {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct KeyVisitor;
-        impl serde::de::Visitor<'_> for KeyVisitor {
-            type Value = RecordKey;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a member name")
-            }
-            // Borrowed or unescaped, the name is compared in place.
-            fn visit_str<E>(self, v: &str) -> Result<RecordKey, E> {
-                Ok(match v {
-                    "recordId" => RecordKey::RecordId,
-                    "approximateArrivalTimestamp" => RecordKey::ArrivalTimestamp,
-                    "data" => RecordKey::Data,
-                    _ => RecordKey::Other,
-                })
-            }
-        }
-        d.deserialize_identifier(KeyVisitor)
-    }
-}
-
-impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
-        impl<'de: 'a, 'a> serde::de::Visitor<'de> for RecordVisitor<'a> {
-            type Value = RecordIn<'a>;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("a Firehose request record")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<RecordIn<'a>, A::Error> {
-                use serde::de::Error;
-                let (mut id, mut arrival, mut data, mut twice) = (None, None, None, None);
-                while let Some(key) = map.next_key::<RecordKey>()? {
-                    match key {
-                        RecordKey::RecordId if id.is_some() => {
-                            return Err(A::Error::duplicate_field("recordId"))
-                        }
-                        RecordKey::RecordId => id = Some(map.next_value()?),
-                        RecordKey::ArrivalTimestamp => {
-                            if arrival.replace(map.next_value()?).is_some() {
-                                twice = twice.or(Some(FailReason::BadArrivalTime));
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RequestIn<'a>, A::Error> {
+                let mut invocation_id = None;
+                let mut delivery_stream_arn = None;
+                let mut records = None;
+                while let Some(name) = map.next_key_seed(NameSeed(|name| match name {
+                    b"invocationId" => Some(0),
+                    b"records" => Some(1),
+                    b"deliveryStreamArn" => Some(2),
+                    _ => None,
+                }))? {
+                    match name {
+                        Some(0) => {
+                            if invocation_id.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("invocationId"));
                             }
                         }
-                        RecordKey::Data => {
-                            // The last one stays, and is what the failed
-                            // record echoes: JSON parsers that accept a
-                            // duplicated member (serde_json's `Value`,
-                            // JavaScript's `JSON.parse`) keep the last.
-                            if data.replace(map.next_value()?).is_some() {
-                                twice = Some(FailReason::MissingData);
+                        Some(2) => {
+                            if delivery_stream_arn.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("deliveryStreamArn"));
                             }
                         }
-                        RecordKey::Other => {
-                            map.next_value::<serde::de::IgnoredAny>()?;
+                        Some(_) => {
+                            let Records(r) = map.next_value()?;
+                            if records.replace(r).is_some() {
+                                return Err(A::Error::duplicate_field("records"));
+                            }
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
                         }
                     }
                 }
+                Ok(RequestIn {
+                    invocation_id,
+                    delivery_stream_arn,
+                    records: records.ok_or_else(|| A::Error::missing_field("records"))?,
+                })
+            }
+        }
+        d.deserialize_map(RequestVisitor(std::marker::PhantomData))
+    }
+}
+
+/// Reads a member name as bytes and gives the index of the name it equals,
+/// if any. As bytes, because a name with a lone surrogate escape
+/// (`"\ud800"`) is valid JSON text, and only not a Rust `str`: an unknown
+/// member so named must not fail the request. The match is a function, so
+/// that the names are matched as `match` does (by length first), not in
+/// turn: this runs for every member of every record.
+#[derive(Clone, Copy)]
+struct NameSeed(fn(&[u8]) -> Option<usize>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for NameSeed {
+    type Value = Option<usize>;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Option<usize>, D::Error> {
+        d.deserialize_bytes(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for NameSeed {
+    type Value = Option<usize>;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<Option<usize>, E> {
+        Ok((self.0)(v))
+    }
+}
+
+struct RecordIn<'a> {
+    record_id: &'a RawValue,
+    approximate_arrival_timestamp: Option<&'a RawValue>,
+    /// The last `data`, echoed when the record fails.
+    data: Option<&'a RawValue>,
+    /// A member given twice fails the record: which value was meant cannot
+    /// be known. The first one found, in the order the record is checked.
+    duplicated: Option<FailReason>,
+}
+
+/// The members of a request record; the derived form would fail the whole
+/// request on a duplicated one. A duplicated `recordId` still does: the
+/// record could not be answered by its id.
+impl<'de: 'a, 'a> Deserialize<'de> for RecordIn<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct RecordVisitor<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RecordVisitor<'a> {
+            type Value = RecordIn<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordIn<'a>, A::Error> {
+                let mut record_id = None;
+                let mut arrival = None;
+                let mut data = None;
+                let (mut data_twice, mut arrival_twice) = (false, false);
+                let names = NameSeed(|name| match name {
+                    b"recordId" => Some(0),
+                    b"approximateArrivalTimestamp" => Some(1),
+                    b"data" => Some(2),
+                    _ => None,
+                });
+                while let Some(name) = map.next_key_seed(names)? {
+                    match name {
+                        Some(0) => {
+                            if record_id.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("recordId"));
+                            }
+                        }
+                        Some(1) => {
+                            let value: &'a RawValue = map.next_value()?;
+                            arrival_twice |= arrival.is_some();
+                            arrival.get_or_insert(value);
+                        }
+                        Some(_) => {
+                            // The last one is kept, and echoed when the
+                            // record fails: JSON parsers that accept a
+                            // duplicated member (serde_json's `Value`,
+                            // JavaScript's `JSON.parse`) keep the last.
+                            let value: &'a RawValue = map.next_value()?;
+                            data_twice |= data.replace(value).is_some();
+                        }
+                        None => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                let duplicated = if data_twice {
+                    Some(FailReason::MissingData)
+                } else if arrival_twice {
+                    Some(FailReason::BadArrivalTime)
+                } else {
+                    None
+                };
                 Ok(RecordIn {
-                    record_id: id.ok_or_else(|| A::Error::missing_field("recordId"))?,
+                    record_id: record_id.ok_or_else(|| A::Error::missing_field("recordId"))?,
                     approximate_arrival_timestamp: arrival,
                     data,
-                    twice,
+                    duplicated,
                 })
             }
         }
@@ -378,7 +415,7 @@ fn run(
     // its UTF-8 again, and one SIMD pass over the request is several times
     // cheaper than those checks. Otherwise from the bytes, which accepts
     // invalid UTF-8 inside strings the parser skips, as before.
-    let Object::<RequestIn>(parsed) = match simdutf8::basic::from_utf8(request) {
+    let parsed: RequestIn = match simdutf8::basic::from_utf8(request) {
         Ok(text) => serde_json::from_str(text),
         Err(_) => serde_json::from_slice(request),
     }
@@ -553,7 +590,7 @@ fn transform_one(
     arena: &mut Vec<u8>,
     report: &mut BatchReport,
 ) -> Outcome {
-    if let Some(reason) = r.twice {
+    if let Some(reason) = r.duplicated {
         return Outcome::Failed(reason);
     }
     if let Err(reason) = decode_data(r.data, decoded) {
@@ -586,8 +623,8 @@ fn transform_one(
 }
 
 /// `approximateArrivalTimestamp` in epoch milliseconds. Firehose sends an
-/// integer; fractions (which panic `aws_lambda_events`) are floored, and a
-/// numeric string, as the console's sample event has, is read too.
+/// integer; fractions (which panic `aws_lambda_events`) are floored, exactly,
+/// and a numeric string, as the console's sample event has, is read too.
 fn arrival_millis(raw: &str) -> Option<i64> {
     let s = raw
         .strip_prefix('"')
@@ -596,9 +633,7 @@ fn arrival_millis(raw: &str) -> Option<i64> {
     if let Ok(ms) = s.parse::<i64>() {
         return Some(ms);
     }
-    let f = s.parse::<f64>().ok().filter(|f| f.is_finite())?.floor();
-    // i64 range, exclusive of the rounding edge.
-    (f > -9.2e18 && f < 9.2e18).then_some(f as i64)
+    crate::time::parse_millis(s.strip_prefix('+').unwrap_or(s))
 }
 
 /// Decodes a record's `data` into `decoded`.
@@ -762,4 +797,38 @@ fn demote(e: &Entry, overflow: Overflow) -> Option<Entry> {
         output: 0..0,
         site_key: SiteKey::Static(partition::UNKNOWN),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrival_times_floor_exactly() {
+        let cases: &[(&str, Option<i64>)] = &[
+            // --- edge cases ---
+            ("1518352200000.99999999", Some(1_518_352_200_000)), // f64 rounds up
+            ("\"1518352200000.99999999\"", Some(1_518_352_200_000)),
+            (
+                "1518352200000.9999999999999999999999999999999999",
+                Some(1_518_352_200_000),
+            ),
+            ("-1.5", Some(-2)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+            ("1e300", None),
+            ("NaN", None),
+            ("\"soon\"", None),
+            ("{}", None),
+            // --- what Firehose and the console send ---
+            ("1518352200000", Some(1_518_352_200_000)),
+            ("\"1518352200000\"", Some(1_518_352_200_000)),
+            ("1518352200000.75", Some(1_518_352_200_000)),
+            ("1.5183522e12", Some(1_518_352_200_000)),
+            ("+1518352200000", Some(1_518_352_200_000)),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(arrival_millis(raw), *want, "raw {raw}");
+        }
+    }
 }

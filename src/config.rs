@@ -255,8 +255,9 @@ impl Config {
         Config::from_os_lookup(|name| std::env::var_os(name))
     }
 
-    /// Reads configuration through `lookup` of raw (OS) values: each must be
-    /// UTF-8 text.
+    /// [`Config::from_lookup`] over raw environment values. A value that is
+    /// not UTF-8 is an error naming its variable: `std::env::var(..).ok()`
+    /// would read it as unset and run with the default.
     pub fn from_os_lookup(
         lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Config, ConfigError> {
@@ -427,21 +428,16 @@ fn parse_fields(
 
 fn parse_duration((name, value): (&'static str, String)) -> Result<i64, ConfigError> {
     let v = value.trim();
-    // By suffix, not by byte offset: a value ending in a multi-byte
-    // character (`30é`, `1日`) must be an error, not a slice off a char
-    // boundary.
-    let units = [
-        ("s", 1_000),
-        ("m", 60_000),
-        ("h", 3_600_000),
-        ("d", 86_400_000),
-    ];
-    let Some((digits, unit_ms)) = units
-        .iter()
-        .find_map(|(unit, ms)| v.strip_suffix(unit).map(|d| (d, *ms)))
-    else {
-        return Err(error(name, &value));
+    // By `char`, not by byte: a value may end in any character (`30é`).
+    let mut chars = v.chars();
+    let unit_ms: i64 = match chars.next_back() {
+        Some('s') => 1_000,
+        Some('m') => 60_000,
+        Some('h') => 3_600_000,
+        Some('d') => 86_400_000,
+        _ => return Err(error(name, &value)),
     };
+    let digits = chars.as_str();
     digits
         .parse::<u32>()
         .ok()
@@ -568,12 +564,18 @@ mod tests {
             ("MAX_FUTURE", "99999999999d"),
             ("MAX_AGE", "thirty days"),
             ("MAX_AGE", "30D"),
-            // A multi-byte last character: an error, not a panic.
+            // A multi-byte last character must not be cut mid-character.
             ("MAX_AGE", "30é"),
-            ("MAX_FUTURE", "1日"),
             ("MAX_AGE", "µ"),
             ("MAX_AGE", "é"),
-            ("MAX_FUTURE", "5ｓ"),
+            ("MAX_FUTURE", "1日"),
+            ("MAX_FUTURE", "日"),
+            ("MAX_FUTURE", "1d日"),
+            ("MAX_SITES_PER_BATCH", "1日"),
+            ("DROP_BOTS", "true日"),
+            ("DROP_DOMAINS", "é.com"),
+            ("SITE_ALLOWLIST", "*.é"),
+            ("ENRICHMENTS", "référer"),
             ("DROP_DOMAINS", "*"),
             ("DROP_DOMAINS", "*."),
             ("DROP_DOMAINS", "Localhost"),
@@ -620,27 +622,34 @@ mod tests {
         }
     }
 
+    /// A value that is not UTF-8 stops start-up too, rather than reading as
+    /// unset and running with the default.
     #[test]
-    fn values_that_are_not_utf8_name_their_variable() {
+    fn non_utf8_values_name_their_variable() {
         use std::os::unix::ffi::OsStringExt;
         let cases: &[(&str, &[u8])] = &[
             ("MAX_AGE", b"\xff"),
+            ("MAX_FUTURE", b"1d\xff"),
             ("TIME_FIELDS", b"\xff"),
+            ("URL_FIELDS", b"url,\xc3"),
             ("DROP_BOTS", b"true\xff"),
             ("SITE_ALLOWLIST", b"example.com\xff"),
-            ("ENRICHMENTS", b"referrer\xc3"),
+            ("DROP_DOMAINS", b"\x80"),
+            ("ENRICHMENTS", b"none\xff"),
+            ("INTERNAL_SITES", b"\xfe"),
+            ("REFERRER_FIELDS", b"referrer\xff"),
         ];
         for (name, raw) in cases {
             let err = Config::from_os_lookup(|n| {
                 (n == *name).then(|| std::ffi::OsString::from_vec(raw.to_vec()))
             })
-            .expect_err(name);
+            .expect_err(&format!("{name}={raw:?} must be rejected"));
             assert_eq!(err.variable, *name);
-            assert!(err.to_string().contains('\u{fffd}'), "{err}");
+            assert!(err.to_string().contains(name), "{err}");
         }
-        // UTF-8 values read as from_lookup reads them.
-        let c = Config::from_os_lookup(|n| (n == "MAX_AGE").then(|| "2h".into())).unwrap();
-        assert_eq!(c.max_age_ms, 7_200_000);
+        // UTF-8 values pass through unchanged.
+        let c = Config::from_os_lookup(|n| (n == "MAX_AGE").then(|| "12h".into())).unwrap();
+        assert_eq!(c.max_age_ms, 12 * 3_600_000);
     }
 
     #[test]

@@ -32,21 +32,21 @@ pub fn host_from_url(s: &str) -> Option<Cow<'_, str>> {
     if let Some(host) = fast_http_host(s).or_else(|| fast_schemeless_host(s)) {
         return Some(host);
     }
-    let url = match Url::parse(authority_prefix(s)) {
-        Ok(url) => url,
-        Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
-            Url::parse(&format!("http:{s}")).ok()?
-        }
-        // Scheme-less, as typed in an address bar. Only a dotted host counts
-        // here, so that a bare word ("garbage") is not taken for a host.
-        Err(url::ParseError::RelativeUrlWithoutBase) if !s.starts_with('/') => {
-            let url = Url::parse(&format!("http://{s}")).ok()?;
-            if !url.host_str()?.contains(['.', ':']) {
-                return None;
+    // Scheme-less, as typed in an address bar, port included: checked
+    // first, as `www.example.com:8080` would otherwise parse as a URL of
+    // scheme `www.example.com`.
+    let url = if schemeless_host(s) {
+        Url::parse(&format!("http://{s}")).ok()?
+    } else {
+        match Url::parse(authority_prefix(s)) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
+                Url::parse(&format!("http:{s}")).ok()?
             }
-            url
+            // Anything else without a scheme: a bare word ("garbage") or a
+            // number ("404", which WHATWG would read as IPv4 0.0.1.148).
+            Err(_) => return None,
         }
-        Err(_) => return None,
     };
     if url.cannot_be_a_base() {
         return None;
@@ -97,6 +97,56 @@ fn is_special(scheme: &str) -> bool {
     matches!(scheme, "http" | "https" | "ws" | "wss" | "ftp")
 }
 
+/// Whether a string is a scheme-less URL: the text before its first `/`,
+/// `?`, `#` or `:` is a dotted name (`www.example.com`), a dotted-quad IPv4
+/// address (`127.0.0.1`), or a bracketed IPv6 address (`[::1]`), and a `:`
+/// after it is a port's, not a scheme's `://`. So a number (`404`, `2018`,
+/// `12/34`, `0x10`), a bare word or a path is not a URL.
+pub fn schemeless_host(s: &str) -> bool {
+    let end = if s.starts_with('[') {
+        match s.find(']') {
+            Some(i) => i + 1,
+            None => return false,
+        }
+    } else {
+        s.find(['/', '?', '#', ':']).unwrap_or(s.len())
+    };
+    let (host, rest) = s.split_at(end);
+    let host_ok = if host.starts_with('[') {
+        host.len() > 2
+    } else {
+        is_dotted_quad(host) || is_dotted_name(host)
+    };
+    host_ok
+        && match rest.strip_prefix(':') {
+            Some(after) => !after.starts_with("//"),
+            None => rest.is_empty() || rest.starts_with(['/', '?', '#']),
+        }
+}
+
+/// `a.b.c.d`, each part 1 to 3 decimal digits (`url` checks the values).
+fn is_dotted_quad(s: &str) -> bool {
+    s.split('.').count() == 4
+        && s.split('.')
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Two or more non-empty labels (one trailing dot allowed) whose last label
+/// is not a number: WHATWG reads a host "ending in a number" as IPv4.
+fn is_dotted_name(s: &str) -> bool {
+    let s = s.strip_suffix('.').unwrap_or(s);
+    let mut labels = s.split('.');
+    let Some(last) = labels.next_back() else {
+        return false;
+    };
+    let numeric = last.bytes().all(|b| b.is_ascii_digit())
+        || last
+            .strip_prefix("0x")
+            .or_else(|| last.strip_prefix("0X"))
+            .is_some_and(|h| h.bytes().all(|b| b.is_ascii_hexdigit()));
+    s.contains('.') && !numeric && !last.is_empty() && labels.all(|l| !l.is_empty())
+}
+
 /// Fast path for the overwhelmingly common `https://host/…`.
 ///
 /// Hand-written because `Url::parse` allocates and serializes the whole URL,
@@ -114,11 +164,11 @@ fn fast_http_host(s: &str) -> Option<Cow<'_, str>> {
 
 /// Fast path for a scheme-less `www.example.com/x`. With no colon before
 /// the first `/`, `?`, `#` or `\`, `Url::parse` finds no scheme, so
-/// [`host_from_url`] reads the string as `http://` + it; with a dot in the
-/// host, it passes the dotted-host rule there too.
+/// [`host_from_url`] reads the string as `http://` + it, when it passes
+/// [`schemeless_host`], checked here too.
 fn fast_schemeless_host(s: &str) -> Option<Cow<'_, str>> {
     let a = authority(s);
-    if !s.as_bytes().first()?.is_ascii_alphanumeric() || a.contains(':') || !a.contains('.') {
+    if !s.as_bytes().first()?.is_ascii_alphanumeric() || a.contains(':') || !schemeless_host(s) {
         return None;
     }
     fast_authority(a)
@@ -288,6 +338,41 @@ mod tests {
             ("garbage", None), // a bare word is not a host
             ("localhost/x", None),
             ("127.0.0.1/x", Some("127.0.0.1")),
+            ("127.0.0.1:8080/x", Some("127.0.0.1")),
+            // A number is not a host, though WHATWG would read it as IPv4.
+            ("404", None),
+            ("1518352207", None),
+            ("2018", None),
+            ("12/34", None),
+            ("0x10", None),
+            ("0x10/x", None),
+            ("1.5", None),
+            ("1.2.3", None),
+            ("1.2.3.4.5", None),
+            ("0x7f.1/x", None),
+            ("example.0x10", None),
+            ("-1", None),
+            ("3.14?x", None),
+            ("1.2.3.4", Some("1.2.3.4")),
+            ("1.2.3.256", None), // url rejects the value
+            ("[::1]/x", Some("::1")),
+            ("[::1]:8080/x", Some("::1")),
+            ("[::1", None),
+            ("[]", None),
+            // With a port: the name before `:` is a host, not a scheme.
+            ("www.example.com:8080/page", Some("www.example.com")),
+            ("shop.example.co.uk:8443", Some("shop.example.co.uk")),
+            ("Shop.Example.co.uk:8443?q", Some("shop.example.co.uk")),
+            ("www.example.com:/page", Some("www.example.com")),
+            ("www.example.com:99999/page", None), // bad port
+            ("www.example.com:abc", None),
+            ("localhost:8080/x", None),          // not dotted
+            ("com.example.app://x/", Some("x")), // a dotted scheme's authority
+            ("example.com./x", Some("example.com")),
+            ("a.?", None), // one label and a trailing dot is not a dotted name
+            ("¡.?", None),
+            ("localhost./x", None),
+            ("münchen.de:80/x", Some("xn--mnchen-3ya.de")),
             // --- the plain case ---
             (
                 "https://www.example.com/pricing?utm=1",

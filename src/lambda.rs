@@ -10,7 +10,7 @@
 //! its error prefix.
 
 use crate::batch::{self, BatchReport, Overflow, Processed};
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::record::{DropReason, FailReason};
 use crate::reingest::{self, Sender};
@@ -19,6 +19,7 @@ use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
 use std::io::Write;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tracing_subscriber::filter::LevelFilter;
 
 /// Time kept back from the invocation's deadline when re-sending: settling
 /// the answer transforms the batch again, and the response must still be
@@ -256,30 +257,64 @@ pub fn first_failures(report: &BatchReport) -> String {
     first.join(",")
 }
 
+/// The accepted form of `AWS_LAMBDA_LOG_LEVEL` and `RUST_LOG`, as errors
+/// state it.
+pub const LOG_LEVEL_FORM: &str =
+    "one of Lambda's log levels `TRACE`, `DEBUG`, `INFO`, `WARN`, `ERROR`, `FATAL`, or `OFF`, in any case";
+
+/// The log level: `AWS_LAMBDA_LOG_LEVEL`, or else `RUST_LOG`, or else
+/// `info`. Lambda's own levels are accepted in any case; `FATAL` keeps only
+/// errors, the most severe level `tracing` has. Anything else (a typo, a
+/// per-module `RUST_LOG` directive, a value that is not UTF-8) is an error
+/// naming the variable, as for every other variable: a level silently read
+/// as `info` hides the logs that were asked for. An empty value counts as
+/// unset, as `RUST_LOG=` does for `env_logger`.
+pub fn log_level(
+    lookup: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<LevelFilter, ConfigError> {
+    for variable in ["AWS_LAMBDA_LOG_LEVEL", "RUST_LOG"] {
+        let Some(raw) = lookup(variable) else {
+            continue;
+        };
+        let invalid = || ConfigError {
+            variable,
+            value: raw.to_string_lossy().into_owned(),
+            expected: LOG_LEVEL_FORM,
+        };
+        let value = raw.to_str().ok_or_else(invalid)?.trim();
+        if value.is_empty() {
+            continue;
+        }
+        return match value.to_ascii_lowercase().as_str() {
+            "trace" => Ok(LevelFilter::TRACE),
+            "debug" => Ok(LevelFilter::DEBUG),
+            "info" => Ok(LevelFilter::INFO),
+            "warn" => Ok(LevelFilter::WARN),
+            "error" | "fatal" => Ok(LevelFilter::ERROR),
+            "off" => Ok(LevelFilter::OFF),
+            _ => Err(invalid()),
+        };
+    }
+    Ok(LevelFilter::INFO)
+}
+
 /// Installs the `tracing` subscriber the Lambda runtime's own helper would,
 /// honouring Lambda's advanced logging controls: `AWS_LAMBDA_LOG_FORMAT=JSON`
-/// gives JSON lines, and `AWS_LAMBDA_LOG_LEVEL` (or else `RUST_LOG`) the
-/// level (`trace`, `debug`, `info`, `warn`, `error`, `off`; default `info`).
+/// gives JSON lines, and [`log_level`] the level. An invalid level is
+/// returned as an error, for the caller to stop on, after installing the
+/// default `info` level so that the error itself can be logged.
 /// Written here rather than taken from `lambda_runtime::tracing`, whose
 /// per-target filter directives pull in a regex engine for no use of ours.
 /// Inside Lambda logs go to stdout; the CLI sends them to stderr, keeping
 /// stdout for its output.
-pub fn init_logging(to_stderr: bool) {
-    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL")
-        .or_else(|_| std::env::var("RUST_LOG"))
-        .ok()
-        .and_then(|l| {
-            l.trim()
-                .parse::<tracing_subscriber::filter::LevelFilter>()
-                .ok()
-        })
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+pub fn init_logging(to_stderr: bool) -> Result<(), ConfigError> {
+    let level = log_level(|name| std::env::var_os(name));
     let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
     let builder = tracing_subscriber::fmt()
         .with_target(false)
         .without_time()
         .with_ansi(false)
-        .with_max_level(level);
+        .with_max_level(*level.as_ref().unwrap_or(&LevelFilter::INFO));
     // `try_init`: a second call (tests) keeps the first subscriber.
     let _ = match (json, to_stderr) {
         (true, true) => builder.json().with_writer(std::io::stderr).try_init(),
@@ -287,10 +322,97 @@ pub fn init_logging(to_stderr: bool) {
         (false, true) => builder.with_writer(std::io::stderr).try_init(),
         (false, false) => builder.with_writer(std::io::stdout).try_init(),
     };
+    level.map(drop)
 }
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_levels() {
+        use std::os::unix::ffi::OsStringExt;
+        type Case<'a> = (&'a [(&'a str, &'a [u8])], Result<LevelFilter, &'a str>);
+        let cases: &[Case] = &[
+            // --- edge cases ---
+            (&[], Ok(LevelFilter::INFO)),
+            (&[("AWS_LAMBDA_LOG_LEVEL", b"")], Ok(LevelFilter::INFO)),
+            (&[("RUST_LOG", b" ")], Ok(LevelFilter::INFO)),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"FATAL")],
+                Ok(LevelFilter::ERROR),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"Fatal")],
+                Ok(LevelFilter::ERROR),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"verbose")],
+                Err("AWS_LAMBDA_LOG_LEVEL"),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"warning")],
+                Err("AWS_LAMBDA_LOG_LEVEL"),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"5")],
+                Err("AWS_LAMBDA_LOG_LEVEL"),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"\xff")],
+                Err("AWS_LAMBDA_LOG_LEVEL"),
+            ),
+            // Lambda's level wins, even over an invalid RUST_LOG...
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"warn"), ("RUST_LOG", b"bad")],
+                Ok(LevelFilter::WARN),
+            ),
+            // ...and an invalid one is not rescued by RUST_LOG.
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"bad"), ("RUST_LOG", b"warn")],
+                Err("AWS_LAMBDA_LOG_LEVEL"),
+            ),
+            // Directives this build cannot honour.
+            (&[("RUST_LOG", b"firehose_enricher=debug")], Err("RUST_LOG")),
+            (&[("RUST_LOG", b"info,hyper=warn")], Err("RUST_LOG")),
+            (&[("RUST_LOG", b"\xff")], Err("RUST_LOG")),
+            // --- Lambda's levels, any case ---
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"TRACE")],
+                Ok(LevelFilter::TRACE),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"DEBUG")],
+                Ok(LevelFilter::DEBUG),
+            ),
+            (&[("AWS_LAMBDA_LOG_LEVEL", b"INFO")], Ok(LevelFilter::INFO)),
+            (&[("AWS_LAMBDA_LOG_LEVEL", b"WARN")], Ok(LevelFilter::WARN)),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"ERROR")],
+                Ok(LevelFilter::ERROR),
+            ),
+            (
+                &[("AWS_LAMBDA_LOG_LEVEL", b"error")],
+                Ok(LevelFilter::ERROR),
+            ),
+            (&[("AWS_LAMBDA_LOG_LEVEL", b"off")], Ok(LevelFilter::OFF)),
+            (&[("RUST_LOG", b"debug")], Ok(LevelFilter::DEBUG)),
+        ];
+        for (env, want) in cases {
+            let got = log_level(|name| {
+                env.iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| std::ffi::OsString::from_vec(v.to_vec()))
+            });
+            match (got, want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, *want, "{env:?}"),
+                (Err(e), Err(variable)) => {
+                    assert_eq!(e.variable, *variable, "{env:?}");
+                    assert!(e.to_string().contains(LOG_LEVEL_FORM), "{e}");
+                }
+                (got, _) => panic!("{env:?}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 
     #[test]
     fn response_serializes_verbatim() {

@@ -21,10 +21,10 @@ fn main() -> ExitCode {
 }
 
 fn run_lambda() -> ExitCode {
-    firehose_enricher::lambda::init_logging(false);
     // Configuration is validated once, before the first invocation: a bad
     // value fails the init phase with a message naming the variable.
-    let config = match Config::from_env() {
+    let logging = firehose_enricher::lambda::init_logging(false);
+    let config = match logging.and_then(|()| Config::from_env()) {
         Ok(config) => config,
         Err(e) => {
             tracing::error!(variable = e.variable, error = %e, "invalid configuration");

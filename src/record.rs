@@ -225,19 +225,31 @@ fn enrich(
     // Checked here, once, so that every stage may rely on it.
     format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
 
-    scratch.slots.clear();
-    scratch.slots.resize(config.top_keys.len(), None);
-    scratch.members.clear();
     let base = trimmed.as_ptr() as usize;
-    let mut de = serde_json::Deserializer::from_str(trimmed);
-    TopLevel {
-        keys: &config.key_index,
-        base,
-        scratch: &mut *scratch,
+    let parse = |scratch: &mut Scratch, bytes_keys| {
+        scratch.slots.clear();
+        scratch.slots.resize(config.top_keys.len(), None);
+        scratch.members.clear();
+        let mut de = serde_json::Deserializer::from_str(trimmed);
+        TopLevel {
+            keys: &config.key_index,
+            base,
+            bytes_keys,
+            scratch,
+        }
+        .deserialize(&mut de)
+        .and_then(|()| de.end())
+    };
+    if parse(scratch, false).is_err() {
+        // A top-level key with a lone surrogate escape (`"\ud800"`) is valid
+        // JSON text (RFC 8259's grammar), as it is in a value or a nested
+        // key, but no Rust `str`. Keys read as bytes accept it, but not
+        // checked for raw control characters, so the text is checked first,
+        // ignoring what it holds. Only records that failed go this way: the
+        // common path keeps its validated `str` keys.
+        serde_json::from_str::<IgnoredAny>(trimmed).map_err(|_| FailReason::NotJson)?;
+        parse(scratch, true).map_err(|_| FailReason::NotJson)?;
     }
-    .deserialize(&mut de)
-    .and_then(|()| de.end())
-    .map_err(|_| FailReason::NotJson)?;
 
     let record = Record {
         text: trimmed,
@@ -384,7 +396,9 @@ struct KeyIs<'k>(&'k str);
 impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
     type Value = bool;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        d.deserialize_str(self)
+        // As bytes: a key with a lone surrogate escape (`"\ud800"`) is valid
+        // JSON text, and only not a Rust `str`. It equals no name we look for.
+        d.deserialize_bytes(self)
     }
 }
 
@@ -393,8 +407,8 @@ impl Visitor<'_> for KeyIs<'_> {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a key")
     }
-    fn visit_str<E>(self, v: &str) -> Result<bool, E> {
-        Ok(v == self.0)
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<bool, E> {
+        Ok(v == self.0.as_bytes())
     }
 }
 
@@ -403,6 +417,8 @@ impl Visitor<'_> for KeyIs<'_> {
 struct TopLevel<'c, 's> {
     keys: &'c KeyIndex,
     base: usize,
+    /// Keys are read as bytes (see [`enrich`]).
+    bytes_keys: bool,
     scratch: &'s mut Scratch,
 }
 
@@ -447,10 +463,10 @@ impl KeyIndex {
         index
     }
 
-    fn find(&self, key: &str) -> KeyMatch {
+    fn find(&self, key: &[u8]) -> KeyMatch {
         self.by_len
             .get(key.len())
-            .and_then(|bucket| bucket.iter().find(|(n, _)| &**n == key))
+            .and_then(|bucket| bucket.iter().find(|(n, _)| n.as_bytes() == key))
             .map_or(
                 KeyMatch {
                     slot: None,
@@ -463,12 +479,18 @@ impl KeyIndex {
 
 struct KeySeed<'c> {
     keys: &'c KeyIndex,
+    /// Read the key as bytes rather than as a `str` (see [`enrich`]).
+    bytes: bool,
 }
 
 impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
     type Value = KeyMatch;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMatch, D::Error> {
-        d.deserialize_str(self)
+        if self.bytes {
+            d.deserialize_bytes(self)
+        } else {
+            d.deserialize_str(self)
+        }
     }
 }
 
@@ -478,6 +500,9 @@ impl Visitor<'_> for KeySeed<'_> {
         f.write_str("a key")
     }
     fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
+        Ok(self.keys.find(v.as_bytes()))
+    }
+    fn visit_bytes<E>(self, v: &[u8]) -> Result<KeyMatch, E> {
         Ok(self.keys.find(v))
     }
 }
@@ -495,7 +520,11 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
         f.write_str("a JSON object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(key) = map.next_key_seed(KeySeed { keys: self.keys })? {
+        let seed = || KeySeed {
+            keys: self.keys,
+            bytes: self.bytes_keys,
+        };
+        while let Some(key) = map.next_key_seed(seed())? {
             let value: &'de RawValue = map.next_value()?;
             let start = value.get().as_ptr() as usize - self.base;
             if let Some(slot) = key.slot {
@@ -550,7 +579,7 @@ mod key_index_tests {
             ("event_time", m(None, true)),
         ];
         for (key, want) in cases {
-            assert_eq!(index.find(key), want, "{key:?}");
+            assert_eq!(index.find(key.as_bytes()), want, "{key:?}");
         }
     }
 }

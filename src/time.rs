@@ -22,32 +22,70 @@
 //!   space and `HH:MM[:SS[.fff…]]` (any number of fraction digits, `.` or
 //!   `,`), then optionally `Z`, `z`, `UTC`, `GMT`, `±hh`, `±hhmm` or `±hh:mm`,
 //!   optionally after one space. No offset means UTC.
-//! * **RFC 2822 / HTTP dates**: `Sun, 11 Feb 2018 12:30:07 GMT`, `… +0100`.
+//! * **RFC 2822 / HTTP dates**: `Sun, 11 Feb 2018 12:30:07 GMT`, `… +0100`,
+//!   `… UTC` (Go's `time.RFC1123`), and the two obsolete HTTP forms RFC 9110
+//!   §5.6.7 says recipients must accept: RFC 850's
+//!   `Sunday, 11-Feb-18 12:30:07 GMT` and asctime's
+//!   `Sun Feb 11 12:30:07 2018` (UTC). RFC 850's two-digit year is read as
+//!   RFC 9110 says, against `now` (the arrival time): the year with those
+//!   last two digits that is not more than 50 years after `now`.
 //! * **JavaScript `Date.prototype.toString()`**:
 //!   `Sun Feb 11 2018 13:30:07 GMT+0100 (Central European Standard Time)`.
 //!
-//! Everything is truncated (floored) to whole milliseconds.
+//! Leap seconds (`:60`) are rejected in every form rather than guessed at.
+//! Everything is floored to whole milliseconds, exactly, in decimal; a
+//! [`Time`] also says whether the exact time lay past that millisecond, so
+//! that bounds can be checked at full precision ([`Time::within`]).
 //!
 //! ```
 //! use firehose_enricher::time::{format_millis, parse_time_str};
-//! let ms = parse_time_str("2018-02-11T13:30:07.123456+01:00").unwrap();
-//! assert_eq!(format_millis(ms).unwrap().as_str(), "2018-02-11 12:30:07.123");
-//! assert_eq!(parse_time_str("1518352207"), Some(1_518_352_207_000));
-//! assert_eq!(parse_time_str("2018-02-30"), None); // no such day
+//! let now = 1_518_352_210_000;
+//! let t = parse_time_str("2018-02-11T13:30:07.123456+01:00", now).unwrap();
+//! assert_eq!(format_millis(t.ms).unwrap().as_str(), "2018-02-11 12:30:07.123");
+//! assert!(t.sub_ms); // .123456 lies past .123
+//! assert_eq!(parse_time_str("1518352207", now).map(|t| t.ms), Some(1_518_352_207_000));
+//! assert_eq!(parse_time_str("2018-02-30", now), None); // no such day
 //! ```
 
-use chrono::{DateTime, Datelike, NaiveDate};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike};
 
 /// Days from 0001-01-01 (chrono's "common era" day 1) to 1970-01-01.
 const UNIX_EPOCH_DAYS_FROM_CE: i64 = 719_163;
 const MS_PER_DAY: i64 = 86_400_000;
 
+/// A parsed time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Time {
+    /// Epoch milliseconds, floored.
+    pub ms: i64,
+    /// Whether the exact time lay past `ms` by a fraction of a millisecond.
+    pub sub_ms: bool,
+}
+
+impl Time {
+    fn exact(ms: i64) -> Time {
+        Time { ms, sub_ms: false }
+    }
+
+    /// Whether the time lies no more than `max_future_ms` after `arrival_ms`
+    /// and no more than `max_age_ms` before it, compared at full precision:
+    /// an event 1 day + 0.5 ms after arrival is more than a day after it,
+    /// though its milliseconds are not. (The lower bound needs no fraction:
+    /// a floor at or above it means the exact time is too.)
+    pub fn within(self, arrival_ms: i64, max_future_ms: i64, max_age_ms: i64) -> bool {
+        let latest = arrival_ms.saturating_add(max_future_ms);
+        (self.ms < latest || (self.ms == latest && !self.sub_ms))
+            && self.ms >= arrival_ms.saturating_sub(max_age_ms)
+    }
+}
+
 /// Parses a time given as the raw text of a JSON value: a number
 /// (`1518352207.5`) or a string (`"2018-02-11T12:30:07Z"`). Anything else
-/// (`null`, booleans, objects, arrays) gives `None`.
-pub fn parse_json_time(raw: &str) -> Option<i64> {
+/// (`null`, booleans, objects, arrays) gives `None`. `now_ms` dates RFC 850's
+/// two-digit years (see the module docs).
+pub fn parse_json_time(raw: &str, now_ms: i64) -> Option<Time> {
     match raw.as_bytes().first()? {
-        b'"' => parse_time_str(&json_string(raw)?),
+        b'"' => parse_time_str(&json_string(raw)?, now_ms),
         b'-' | b'0'..=b'9' => parse_epoch(raw),
         _ => None,
     }
@@ -68,18 +106,22 @@ pub(crate) fn json_string(raw: &str) -> Option<std::borrow::Cow<'_, str>> {
 }
 
 /// Parses a time given as a string: an epoch number or a calendar date-time.
-pub fn parse_time_str(s: &str) -> Option<i64> {
+pub fn parse_time_str(s: &str, now_ms: i64) -> Option<Time> {
     let s = s.trim();
     let first = *s.as_bytes().first()?;
     if first.is_ascii_digit() || first == b'-' || first == b'+' || first == b'.' {
-        if let Some(ms) = parse_iso(s.as_bytes()) {
-            return Some(ms);
+        if let Some(t) = parse_iso(s.as_bytes()) {
+            return Some(t);
         }
-        if let Some(ms) = parse_epoch(s.strip_prefix('+').unwrap_or(s)) {
-            return Some(ms);
+        if let Some(t) = parse_epoch(s.strip_prefix('+').unwrap_or(s)) {
+            return Some(t);
         }
     }
-    parse_rfc2822(s).or_else(|| parse_js_date_string(s))
+    parse_rfc2822(s)
+        .or_else(|| parse_js_date_string(s))
+        .or_else(|| parse_asctime(s))
+        .or_else(|| parse_rfc850(s, now_ms))
+        .map(Time::exact)
 }
 
 /// Parses an epoch number in decimal text (JSON number syntax, leniently:
@@ -88,10 +130,10 @@ pub fn parse_time_str(s: &str) -> Option<i64> {
 ///
 /// Hand-written rather than going through `f64`: nanosecond epochs have 19
 /// digits, more than an `f64` holds exactly, and the result must be exact.
-pub fn parse_epoch(s: &str) -> Option<i64> {
-    let (negative, mantissa, exp10) = parse_decimal(s.as_bytes())?;
+pub fn parse_epoch(s: &str) -> Option<Time> {
+    let d = parse_decimal(s.as_bytes())?;
     // Integer magnitude decides the unit.
-    let magnitude = scale(mantissa, exp10)?;
+    let magnitude = scale(d.mantissa, d.exp10)?;
     let unit_to_ms: i32 = if magnitude < 100_000_000_000 {
         3 // seconds
     } else if magnitude < 100_000_000_000_000 {
@@ -101,28 +143,59 @@ pub fn parse_epoch(s: &str) -> Option<i64> {
     } else {
         -6 // nanoseconds
     };
-    let total = exp10 + unit_to_ms;
-    let ms: i128 = if total >= 0 {
-        (mantissa as i128).checked_mul(10i128.checked_pow(total as u32)?)?
-    } else {
-        let div = 10i128
-            .checked_pow(total.unsigned_abs())
-            .unwrap_or(i128::MAX);
-        let q = mantissa as i128 / div;
-        // Floor, not truncation toward zero, for times before 1970.
-        if negative && mantissa as i128 % div != 0 {
-            q + 1
-        } else {
-            q
-        }
-    };
-    let ms = if negative { -ms } else { ms };
-    i64::try_from(ms).ok()
+    d.floor(unit_to_ms)
 }
 
-/// `value = mantissa * 10^exp10`, keeping at most 30 significant digits (the
-/// digits past that are far below a millisecond for any accepted magnitude).
-fn parse_decimal(b: &[u8]) -> Option<(bool, u128, i32)> {
+/// Epoch milliseconds in decimal text, floored exactly: Firehose's
+/// `approximateArrivalTimestamp`, whatever its magnitude. `f64` would round
+/// `1518352200000.99999999` up to the next millisecond.
+pub fn parse_millis(s: &str) -> Option<i64> {
+    parse_decimal(s.as_bytes())?.floor(0).map(|t| t.ms)
+}
+
+/// `±mantissa * 10^exp10`, exact but for `dropped`.
+struct Decimal {
+    negative: bool,
+    mantissa: u128,
+    exp10: i32,
+    /// Non-zero digits past the 30 kept were dropped: the magnitude is a
+    /// little more than `mantissa * 10^exp10`.
+    dropped: bool,
+}
+
+impl Decimal {
+    /// The value times `10^shift`, floored to an integer, with whether the
+    /// value lay past that integer.
+    fn floor(&self, shift: i32) -> Option<Time> {
+        let total = self.exp10 + shift;
+        let m = self.mantissa as i128;
+        let (q, remainder) = if total >= 0 {
+            (m.checked_mul(10i128.checked_pow(total as u32)?)?, false)
+        } else {
+            let div = 10i128
+                .checked_pow(total.unsigned_abs())
+                .unwrap_or(i128::MAX);
+            (m / div, m % div != 0)
+        };
+        let inexact = remainder || self.dropped;
+        // Floor, not truncation toward zero, for times before 1970: the
+        // magnitude is rounded up, and what is left lies past the result.
+        let ms = if self.negative {
+            -(q + i128::from(inexact))
+        } else {
+            q
+        };
+        Some(Time {
+            ms: i64::try_from(ms).ok()?,
+            sub_ms: inexact,
+        })
+    }
+}
+
+/// A decimal number, keeping at most 30 significant digits (the digits past
+/// that are far below a millisecond for any accepted magnitude, but whether
+/// any is non-zero still decides a floor below zero and a bound).
+fn parse_decimal(b: &[u8]) -> Option<Decimal> {
     let mut i = 0;
     let negative = b.first() == Some(&b'-');
     if negative {
@@ -132,6 +205,7 @@ fn parse_decimal(b: &[u8]) -> Option<(bool, u128, i32)> {
     let mut exp10: i32 = 0;
     let mut digits = 0usize;
     let mut significant = 0usize;
+    let mut dropped = false;
     let mut push = |d: u8, fractional: bool, mantissa: &mut u128, exp10: &mut i32| {
         if significant < 30 {
             *mantissa = *mantissa * 10 + u128::from(d - b'0');
@@ -141,8 +215,11 @@ fn parse_decimal(b: &[u8]) -> Option<(bool, u128, i32)> {
             if fractional {
                 *exp10 -= 1;
             }
-        } else if !fractional {
-            *exp10 += 1;
+        } else {
+            dropped |= d != b'0';
+            if !fractional {
+                *exp10 += 1;
+            }
         }
     };
     while i < b.len() && b[i].is_ascii_digit() {
@@ -187,7 +264,12 @@ fn parse_decimal(b: &[u8]) -> Option<(bool, u128, i32)> {
         let e = e.min(400);
         exp10 += if exp_negative { -e } else { e };
     }
-    (i == b.len()).then_some((negative, mantissa, exp10))
+    (i == b.len()).then_some(Decimal {
+        negative,
+        mantissa,
+        exp10,
+        dropped,
+    })
 }
 
 /// Integer part of `mantissa * 10^exp10`, or `None` past `u128`.
@@ -208,7 +290,7 @@ fn scale(mantissa: u128, exp10: i32) -> Option<u128> {
 /// `+0100`, no offset at all), and its format-string parser costs several
 /// times more than this on the hot path. chrono still validates the calendar
 /// date, so Feb 30 and Feb 29 of a common year are rejected.
-fn parse_iso(b: &[u8]) -> Option<i64> {
+fn parse_iso(b: &[u8]) -> Option<Time> {
     let year = digits(b, 0, 4)? as i32;
     expect(b, 4, b'-')?;
     let month = digits(b, 5, 2)?;
@@ -219,7 +301,7 @@ fn parse_iso(b: &[u8]) -> Option<i64> {
     let mut ms = days * MS_PER_DAY;
     let mut i = 10;
     if i == b.len() {
-        return Some(ms);
+        return Some(Time::exact(ms));
     }
     if !matches!(b[i], b'T' | b't' | b' ') {
         return None;
@@ -230,6 +312,7 @@ fn parse_iso(b: &[u8]) -> Option<i64> {
     let minute = digits(b, i + 3, 2)?;
     i += 5;
     let mut second = 0;
+    let mut sub_ms = false;
     if b.get(i) == Some(&b':') {
         second = digits(b, i + 1, 2)?;
         i += 3;
@@ -240,6 +323,8 @@ fn parse_iso(b: &[u8]) -> Option<i64> {
             while i < b.len() && b[i].is_ascii_digit() {
                 if i - start < 3 {
                     frac_ms = frac_ms * 10 + u32::from(b[i] - b'0');
+                } else {
+                    sub_ms |= b[i] != b'0';
                 }
                 i += 1;
             }
@@ -259,7 +344,10 @@ fn parse_iso(b: &[u8]) -> Option<i64> {
     }
     ms += i64::from(hour) * 3_600_000 + i64::from(minute) * 60_000 + i64::from(second) * 1_000;
     let offset = parse_offset(&b[i..])?;
-    Some(ms - offset)
+    Some(Time {
+        ms: ms - offset,
+        sub_ms,
+    })
 }
 
 /// The offset suffix in milliseconds east of UTC.
@@ -295,10 +383,26 @@ fn expect(b: &[u8], at: usize, c: u8) -> Option<()> {
     (b.get(at) == Some(&c)).then_some(())
 }
 
+/// RFC 2822 and RFC 1123 (HTTP's preferred form). chrono reads `UT` and
+/// `GMT` but not `UTC`, which Go's `time.RFC1123` writes.
 fn parse_rfc2822(s: &str) -> Option<i64> {
+    let gmt;
+    let s = match s.strip_suffix(" UTC") {
+        Some(rest) => {
+            gmt = format!("{rest} GMT");
+            gmt.as_str()
+        }
+        None => s,
+    };
     DateTime::parse_from_rfc2822(s)
         .ok()
-        .map(|t| t.timestamp_millis())
+        .and_then(no_leap_second)
+}
+
+/// Epoch milliseconds of a chrono date-time, `None` for a leap second: chrono
+/// accepts `:60` and would roll it over into the next second.
+fn no_leap_second(t: DateTime<chrono::FixedOffset>) -> Option<i64> {
+    (t.nanosecond() < 1_000_000_000).then(|| t.timestamp_millis())
 }
 
 /// `Date.prototype.toString()`, what `String(new Date())` gives in a browser.
@@ -309,7 +413,105 @@ fn parse_js_date_string(s: &str) -> Option<i64> {
     };
     DateTime::parse_from_str(s, "%a %b %d %Y %H:%M:%S GMT%z")
         .ok()
-        .map(|t| t.timestamp_millis())
+        .and_then(no_leap_second)
+}
+
+/// asctime's `Sun Feb 11 12:30:07 2018` (day padded with a space below 10),
+/// in UTC, as RFC 9110 reads it.
+fn parse_asctime(s: &str) -> Option<i64> {
+    let b = s.as_bytes();
+    // `Www Mmm dd hh:mm:ss yyyy`, fixed width.
+    if b.len() != 24 || b[3] != b' ' || b[7] != b' ' || b[10] != b' ' || b[19] != b' ' {
+        return None;
+    }
+    let weekday = weekday_index(&s[..3])?;
+    let month = month_index(s.get(4..7)?)?;
+    let day = match b[8] {
+        b' ' => digits(b, 9, 1)?,
+        _ => digits(b, 8, 2)?,
+    };
+    let year = digits(b, 20, 4)? as i32;
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    date_time(date, weekday, b, 11)
+}
+
+/// RFC 850's `Sunday, 11-Feb-18 12:30:07 GMT`. The two-digit year is the
+/// one with those digits not more than 50 years after `now_ms`, as RFC 9110
+/// §5.6.7 has recipients read it.
+fn parse_rfc850(s: &str, now_ms: i64) -> Option<i64> {
+    let (name, rest) = s.split_once(", ")?;
+    let weekday = LONG_WEEKDAYS
+        .iter()
+        .position(|w| w.eq_ignore_ascii_case(name))?;
+    let b = rest.as_bytes();
+    // `dd-Mmm-yy hh:mm:ss GMT`, fixed width.
+    if b.len() != 22 || b[2] != b'-' || b[6] != b'-' || b[9] != b' ' || &b[18..] != b" GMT" {
+        return None;
+    }
+    let day = digits(b, 0, 2)?;
+    let month = month_index(rest.get(3..6)?)?;
+    let yy = digits(b, 7, 2)? as i32;
+    let now = DateTime::from_timestamp_millis(now_ms)?.date_naive();
+    let mut year = now.year() - now.year().rem_euclid(100) + yy;
+    let limit = now.checked_add_months(chrono::Months::new(50 * 12))?;
+    // Of the candidates a century apart, the latest not past the limit.
+    if NaiveDate::from_ymd_opt(year, month, day).is_some_and(|d| d > limit) {
+        year -= 100;
+    } else if NaiveDate::from_ymd_opt(year + 100, month, day).is_some_and(|d| d <= limit) {
+        year += 100;
+    }
+    let date = NaiveDate::from_ymd_opt(year, month, day)?;
+    date_time(date, weekday, b, 10)
+}
+
+/// Weekday names, Monday first (chrono's `num_days_from_monday`).
+pub(crate) const LONG_WEEKDAYS: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
+
+/// Monday = 0, as [`LONG_WEEKDAYS`].
+fn weekday_index(name: &str) -> Option<usize> {
+    LONG_WEEKDAYS
+        .iter()
+        .position(|w| w[..3].eq_ignore_ascii_case(name))
+}
+
+/// January = 1.
+fn month_index(name: &str) -> Option<u32> {
+    MONTHS
+        .iter()
+        .position(|m| m.eq_ignore_ascii_case(name))
+        .map(|i| i as u32 + 1)
+}
+
+/// `date` at the `hh:mm:ss` at `b[at..]`, in UTC; `None` when the weekday
+/// named is not the date's (as chrono's RFC 2822 parser checks too), or for
+/// an impossible time or a leap second.
+fn date_time(date: NaiveDate, weekday: usize, b: &[u8], at: usize) -> Option<i64> {
+    if date.weekday().num_days_from_monday() as usize != weekday {
+        return None;
+    }
+    expect(b, at + 2, b':')?;
+    expect(b, at + 5, b':')?;
+    let (h, m, sec) = (
+        digits(b, at, 2)?,
+        digits(b, at + 3, 2)?,
+        digits(b, at + 6, 2)?,
+    );
+    if h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    let days = i64::from(date.num_days_from_ce()) - UNIX_EPOCH_DAYS_FROM_CE;
+    Some(days * MS_PER_DAY + i64::from(h * 3600 + m * 60 + sec) * 1_000)
 }
 
 /// A formatted `YYYY-MM-DD HH:MM:SS.mmm` timestamp, kept on the stack.
@@ -374,9 +576,13 @@ pub fn format_millis(ms: i64) -> Option<Formatted> {
 mod tests {
     use super::*;
 
-    fn fmt(ms: Option<i64>) -> Option<String> {
-        ms.map(|ms| {
-            format_millis(ms).map_or_else(|| "<unformattable>".into(), |f| f.as_str().into())
+    /// The reference time RFC 850's two-digit years are read against:
+    /// 2026-11-27 09:14:57 UTC.
+    const NOW: i64 = 1_795_770_897_000;
+
+    fn fmt(t: Option<Time>) -> Option<String> {
+        t.map(|t| {
+            format_millis(t.ms).map_or_else(|| "<unformattable>".into(), |f| f.as_str().into())
         })
     }
 
@@ -404,6 +610,20 @@ mod tests {
             ("0", Some("1970-01-01 00:00:00.000")),
             ("-1", Some("1969-12-31 23:59:59.000")),
             ("-0.0005", Some("1969-12-31 23:59:59.999")), // floor, not toward zero
+            // Past the 30 significant digits kept, a non-zero digit still
+            // moves a floor below zero.
+            (
+                "-1518352207.0000000000000000000000000001",
+                Some("1921-11-20 11:29:52.999"),
+            ),
+            (
+                "-1518352207.0000000000000000000000000000",
+                Some("1921-11-20 11:29:53.000"),
+            ),
+            (
+                "1518352207.9999999999999999999999999999",
+                Some("2018-02-11 12:30:07.999"),
+            ),
             // nanoseconds: 19 digits, more than an f64 holds exactly
             ("1518352207123456789", Some("2018-02-11 12:30:07.123")),
             ("1518352207999999999", Some("2018-02-11 12:30:07.999")),
@@ -457,6 +677,72 @@ mod tests {
                 Some("2018-02-11 12:30:07.000"),
             ),
             ("Sun, 30 Feb 2018 12:30:07 GMT", None),
+            // Leap seconds: chrono accepts :60 and would roll it over.
+            ("Sun, 11 Feb 2018 23:59:60 GMT", None),
+            ("Sun, 11 Feb 2018 12:30:60 +0100", None),
+            ("Sun, 11 Feb 2018 23:59:60 UTC", None),
+            // RFC 1123 as Go's time.RFC1123 writes it.
+            (
+                "Sun, 11 Feb 2018 12:30:07 UTC",
+                Some("2018-02-11 12:30:07.000"),
+            ),
+            ("11 Feb 2018 12:30:07 UTC", Some("2018-02-11 12:30:07.000")),
+            ("Sun, 11 Feb 2018 12:30:07 UTC+1", None),
+            ("Sun, 11 Feb 2018 12:30:07UTC", None),
+            // --- RFC 9110's obsolete HTTP dates: RFC 850 ---
+            (
+                "Sunday, 11-Feb-18 12:30:07 GMT",
+                Some("2018-02-11 12:30:07.000"),
+            ),
+            (
+                "sunday, 11-feb-18 12:30:07 GMT",
+                Some("2018-02-11 12:30:07.000"),
+            ),
+            ("Monday, 11-Feb-18 12:30:07 GMT", None), // wrong weekday
+            ("Sunday, 11-Feb-18 12:30:60 GMT", None), // leap second
+            ("Sunday, 11-Feb-18 24:30:07 GMT", None),
+            ("Sunday, 30-Feb-18 12:30:07 GMT", None),
+            ("Sunday, 11-Feb-18 12:30:07 UTC", None),
+            ("Sunday, 11-Feb-2018 12:30:07 GMT", None),
+            ("Sun, 11-Feb-18 12:30:07 GMT", None), // RFC 850 names the day in full
+            ("Sunday, 1-Feb-18 12:30:07 GMT", None),
+            // Two-digit years: not more than 50 years after NOW (2026-11-27).
+            (
+                "Tuesday, 11-Feb-76 12:30:07 GMT", // 2076: 49 years ahead
+                Some("2076-02-11 12:30:07.000"),
+            ),
+            (
+                "Wednesday, 11-Feb-76 12:30:07 GMT", // 1976 would be a Wednesday
+                None,
+            ),
+            (
+                "Monday, 29-Nov-76 12:30:07 GMT", // 2076-11-29: past the limit
+                Some("1976-11-29 12:30:07.000"),
+            ),
+            ("Sunday, 29-Nov-76 12:30:07 GMT", None), // 2076's weekday, 1976's year
+            (
+                "Friday, 27-Nov-76 12:30:07 GMT", // 2076-11-27: the limit itself
+                Some("2076-11-27 12:30:07.000"),
+            ),
+            (
+                "Monday, 11-Feb-80 12:30:07 GMT",
+                Some("1980-02-11 12:30:07.000"),
+            ),
+            (
+                "Saturday, 01-Jan-00 00:00:00 GMT",
+                Some("2000-01-01 00:00:00.000"),
+            ),
+            // --- RFC 9110's obsolete HTTP dates: asctime, in UTC ---
+            ("Sun Feb 11 12:30:07 2018", Some("2018-02-11 12:30:07.000")),
+            ("Thu Feb  1 12:30:07 2018", Some("2018-02-01 12:30:07.000")),
+            ("Thu Feb 01 12:30:07 2018", Some("2018-02-01 12:30:07.000")),
+            ("sun feb 11 12:30:07 2018", Some("2018-02-11 12:30:07.000")),
+            ("Mon Feb 11 12:30:07 2018", None), // wrong weekday
+            ("Sun Feb 11 12:30:60 2018", None), // leap second
+            ("Sun Feb 11 12:30:07 18", None),
+            ("Thu Feb 1 12:30:07 2018", None), // asctime pads the day with a space
+            ("Sun Feb 11 12:30:07 2018 GMT", None),
+            ("Sun Xyz 11 12:30:07 2018", None),
             // --- JavaScript Date.prototype.toString() ---
             (
                 "Sun Feb 11 2018 13:30:07 GMT+0100 (Central European Standard Time)",
@@ -466,6 +752,8 @@ mod tests {
                 "Sun Feb 11 2018 12:30:07 GMT+0000",
                 Some("2018-02-11 12:30:07.000"),
             ),
+            ("Sun Feb 11 2018 12:30:60 GMT+0000", None), // leap second
+            ("Sun Feb 11 2018 23:59:60 GMT+0000 (UTC)", None),
             // --- garbage ---
             ("yesterday", None),
             ("12/02/2018", None),
@@ -473,8 +761,108 @@ mod tests {
             ("Infinity", None),
         ];
         for (input, want) in cases {
-            let got = fmt(parse_time_str(input));
+            let got = fmt(parse_time_str(input, NOW));
             assert_eq!(got.as_deref(), *want, "input {input:?}");
+        }
+    }
+
+    /// Whether the exact time lay past its millisecond: what a bound at
+    /// full precision needs.
+    #[test]
+    fn sub_millisecond_remainders() {
+        let cases: &[(&str, i64, bool)] = &[
+            // --- edge cases ---
+            ("1518438600000.0", 1_518_438_600_000, false),
+            (
+                "1518438600000.0000000000000000000000000000001",
+                1_518_438_600_000,
+                true,
+            ),
+            ("1518438600000900", 1_518_438_600_000, true), // µs
+            ("1518438600000000", 1_518_438_600_000, false),
+            ("1518438600000000001", 1_518_438_600_000, true), // ns
+            ("-0.0005", -1, true),
+            ("-0.001", -1, false),
+            ("2018-02-12T12:30:00.0005Z", 1_518_438_600_000, true),
+            ("2018-02-12T12:30:00.000000Z", 1_518_438_600_000, false),
+            ("2018-02-12T12:30:00.1230001Z", 1_518_438_600_123, true),
+            ("2018-02-12T13:30:00.0005+01:00", 1_518_438_600_000, true),
+            // --- seconds, milliseconds and calendar dates without a fraction ---
+            ("1518438600", 1_518_438_600_000, false),
+            ("1518438600.0001", 1_518_438_600_000, true),
+            ("Mon, 12 Feb 2018 12:30:00 GMT", 1_518_438_600_000, false),
+        ];
+        for (input, ms, sub_ms) in cases {
+            let got = parse_time_str(input, NOW);
+            assert_eq!(
+                got,
+                Some(Time {
+                    ms: *ms,
+                    sub_ms: *sub_ms
+                }),
+                "input {input:?}"
+            );
+        }
+    }
+
+    /// Bounds compare at full precision, before truncating.
+    #[test]
+    fn bounds_at_full_precision() {
+        let arrival = 1_518_352_200_000;
+        let day = 86_400_000;
+        let cases: &[(&str, i64, i64, bool)] = &[
+            // (event, MAX_FUTURE, MAX_AGE, within)
+            // --- edge cases ---
+            ("1518438600000900", day, day, false), // 1 day + 0.9 ms ahead
+            ("2018-02-12T12:30:00.0005Z", day, day, false),
+            ("2018-02-12T12:30:00.000Z", day, day, true), // exactly 1 day
+            ("1518438600000", day, day, true),
+            ("1518438600001", day, day, false),
+            ("1518352200000.5", 0, 0, false), // 0.5 ms ahead, MAX_FUTURE=0s
+            ("1518352200000", 0, 0, true),
+            ("1518352199999.5", 0, 0, false), // 0.5 ms before, MAX_AGE=0s
+            ("1518265800000", day, day, true), // exactly 1 day before
+            ("1518265799999.9", day, day, false),
+            // --- the plain case ---
+            ("1518352207", day, day, true),
+        ];
+        for (input, max_future, max_age, want) in cases {
+            let t = parse_time_str(input, NOW).unwrap();
+            assert_eq!(
+                t.within(arrival, *max_future, *max_age),
+                *want,
+                "{input} against {arrival} (+{max_future}, -{max_age})"
+            );
+        }
+        // Saturating at the ends of i64.
+        assert!(Time::exact(i64::MAX).within(i64::MAX, day, day));
+        assert!(!Time::exact(i64::MIN).within(0, day, day));
+    }
+
+    #[test]
+    fn millis_floor_exactly() {
+        let cases: &[(&str, Option<i64>)] = &[
+            // --- edge cases ---
+            ("", None),
+            ("-", None),
+            ("1e", None),
+            ("1518352200000.99999999", Some(1_518_352_200_000)), // f64 rounds this up
+            (
+                "1518352200000.999999999999999999999999999999999",
+                Some(1_518_352_200_000),
+            ),
+            ("-1.5", Some(-2)),
+            ("-0.0000000000000000000000000000001", Some(-1)),
+            ("9223372036854775807", Some(i64::MAX)),
+            ("9223372036854775808", None),
+            ("1e400", None),
+            // --- the plain case ---
+            ("1518352200000", Some(1_518_352_200_000)),
+            ("1518352200000.5", Some(1_518_352_200_000)),
+            ("1.5183522e12", Some(1_518_352_200_000)),
+        ];
+        for (input, want) in cases {
+            assert_eq!(parse_millis(input), *want, "input {input:?}");
         }
     }
 
@@ -499,7 +887,11 @@ mod tests {
             ),
         ];
         for (raw, want) in cases {
-            assert_eq!(fmt(parse_json_time(raw)).as_deref(), *want, "raw {raw}");
+            assert_eq!(
+                fmt(parse_json_time(raw, NOW)).as_deref(),
+                *want,
+                "raw {raw}"
+            );
         }
     }
 
@@ -533,8 +925,8 @@ mod tests {
             "1e20",
         ] {
             // Must not panic; values beyond i64 milliseconds are rejected.
-            let _ = parse_time_str(s);
+            let _ = parse_time_str(s, NOW);
         }
-        assert_eq!(parse_time_str("1e30"), None);
+        assert_eq!(parse_time_str("1e30", NOW), None);
     }
 }

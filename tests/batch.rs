@@ -51,9 +51,13 @@ fn malformed_requests_get_a_clear_error() {
             "records[0].recordId is not a string",
         ),
         (r#"{"records":[]} trailing"#, "trailing characters"),
-        // A record whose id is given twice cannot be answered.
+        // A record that cannot be answered by its id fails the request.
         (
             r#"{"records":[{"recordId":"a","recordId":"b","data":"e30="}]}"#,
+            "duplicate field `recordId`",
+        ),
+        (
+            r#"{"records":[{"recordId":"a","data":"e30=","record\u0049d":"a"}]}"#,
             "duplicate field `recordId`",
         ),
     ];
@@ -329,4 +333,144 @@ fn ids_exactly_once_in_order() {
         500
     );
     assert_eq!(report.ok, 200);
+}
+
+/// A member given twice fails that record alone, its last `data` echoed
+/// byte for byte (the one JSON parsers that allow duplicates keep); the
+/// other records are processed.
+#[test]
+fn a_duplicated_member_fails_its_record_alone() {
+    let good = format!(r#""approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30=""#);
+    let cases: &[(&str, Option<FailReason>, &str)] = &[
+        // (members after recordId, failure, data echoed)
+        // --- edge cases ---
+        (
+            r#""data":"e30=","data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":"eyJhIjoxfQ==","data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":"e30=","data":"eyJhIjoxfQ==""#,
+            Some(FailReason::MissingData),
+            r#""eyJhIjoxfQ==""#,
+        ),
+        (
+            r#""data":"e30=","d\u0061ta":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":null,"data":"e30=""#,
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        (
+            r#""data":"e30=","data":null"#,
+            Some(FailReason::MissingData),
+            r#""""#,
+        ),
+        (
+            &format!(
+                r#""approximateArrivalTimestamp":{ARRIVAL_MS},"approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30=""#
+            ),
+            Some(FailReason::BadArrivalTime),
+            r#""e30=""#,
+        ),
+        (
+            &format!(
+                r#""data":"e30=","data":"e30=","approximateArrivalTimestamp":1,"approximateArrivalTimestamp":{ARRIVAL_MS}"#
+            ),
+            Some(FailReason::MissingData),
+            r#""e30=""#,
+        ),
+        // Unknown members may repeat: they are not read.
+        (&format!(r#"{good},"extra":1,"extra":2"#), None, ""),
+        // A lone surrogate escape in a member name is valid JSON text.
+        (&format!(r#"{good},"\ud800":1"#), None, ""),
+        (&format!(r#""\udc00x":[],{good}"#), None, ""),
+        // --- the plain case ---
+        (&good, None, ""),
+    ];
+    for (members, failure, echoed) in cases {
+        let req = format!(
+            r#"{{"records":[{{"recordId":"before",{good}}},{{"recordId":"it",{members}}},{{"recordId":"after",{good}}}]}}"#
+        );
+        let out = process(req.as_bytes(), &Config::default()).expect(&req);
+        let res: Value = serde_json::from_slice(&out.response).unwrap();
+        let results: Vec<&str> = res["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["result"].as_str().unwrap())
+            .collect();
+        let want = if failure.is_some() {
+            "ProcessingFailed"
+        } else {
+            "Ok"
+        };
+        assert_eq!(results, ["Ok", want, "Ok"], "{members}");
+        let reasons: Vec<FailReason> = out.report.failures.iter().map(|(_, r)| *r).collect();
+        assert_eq!(
+            reasons,
+            failure.iter().copied().collect::<Vec<_>>(),
+            "{members}"
+        );
+        if failure.is_some() {
+            let text = String::from_utf8(out.response).unwrap();
+            let want =
+                format!(r#"{{"recordId":"it","result":"ProcessingFailed","data":{echoed}}}"#);
+            assert!(text.contains(&want), "{members}: {text}");
+        }
+    }
+}
+
+/// A lone surrogate escape in a member name is valid JSON text (RFC 8259's
+/// grammar): unknown members so named are passed over, in the request as in
+/// its records, and a duplicated known member is still caught.
+#[test]
+fn member_names_with_lone_surrogates_are_valid_json() {
+    let record =
+        format!(r#"{{"recordId":"r","approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30="}}"#);
+    let cases: &[(String, Result<&str, &str>)] = &[
+        // --- edge cases ---
+        (format!(r#"{{"\ud800":1,"records":[{record}]}}"#), Ok("Ok")),
+        (format!(r#"{{"records":[{record}],"\udc00":[]}}"#), Ok("Ok")),
+        (
+            format!(r#"{{"invocationId":"i","\ud800\ud800":{{}},"records":[{record}]}}"#),
+            Ok("Ok"),
+        ),
+        (
+            format!(r#"{{"records":[{record}],"records":[]}}"#),
+            Err("duplicate field `records`"),
+        ),
+        (
+            r#"{"invocationId":"i","invocationId":"j","records":[]}"#.to_owned(),
+            Err("duplicate field `invocationId`"),
+        ),
+        (r#"{"\ud800":1}"#.to_owned(), Err("missing field `records`")),
+        // --- the plain case ---
+        (
+            format!(r#"{{"invocationId":"i","records":[{record}]}}"#),
+            Ok("Ok"),
+        ),
+    ];
+    for (req, want) in cases {
+        let got = process(req.as_bytes(), &Config::default());
+        match (got, want) {
+            (Ok(out), Ok(result)) => {
+                let text = String::from_utf8(out.response).unwrap();
+                assert!(
+                    text.contains(&format!(r#""result":"{result}""#)),
+                    "{req}: {text}"
+                );
+            }
+            (Err(e), Err(message)) => assert!(e.to_string().contains(message), "{req}: {e}"),
+            (got, _) => panic!("{req}: {got:?}"),
+        }
+    }
 }

@@ -478,7 +478,7 @@ fn log_format_and_level_follow_lambda_controls() {
         ),
         (&[("AWS_LAMBDA_LOG_LEVEL", "warn")], 1, false),
         (&[], 1, false),
-        (&[("AWS_LAMBDA_LOG_LEVEL", "not-a-level")], 1, false),
+        (&[("AWS_LAMBDA_LOG_LEVEL", "FATAL")], 0, false),
         (&[("AWS_LAMBDA_LOG_LEVEL", "debug")], 11, false),
         (&[("AWS_LAMBDA_LOG_FORMAT", "JSON")], 1, true),
         (
@@ -518,5 +518,24 @@ fn log_format_and_level_follow_lambda_controls() {
                 );
             }
         }
+    }
+    // A level this build cannot honour stops the command, naming the
+    // variable, rather than running at `info`.
+    let rejected: &[(&str, &str)] = &[
+        ("AWS_LAMBDA_LOG_LEVEL", "not-a-level"),
+        ("AWS_LAMBDA_LOG_LEVEL", "verbose"),
+        ("RUST_LOG", "firehose_enricher=debug"),
+    ];
+    for (name, value) in rejected {
+        let out = bin()
+            .env(name, value)
+            .arg("invoke")
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{name}={value}");
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert!(stderr.contains(name), "{name}={value}: {stderr}");
+        assert!(out.stdout.is_empty(), "{name}={value}");
     }
 }

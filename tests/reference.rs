@@ -49,12 +49,12 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
         .filter_map(|f| object.get(*f))
         .find(|v| !v.is_null())
         .and_then(|v| match v {
-            Value::String(s) => time::parse_time_str(s),
-            Value::Number(n) => time::parse_json_time(&n.to_string()),
+            Value::String(s) => time::parse_time_str(s, arrival_ms),
+            Value::Number(n) => time::parse_json_time(&n.to_string(), arrival_ms),
             _ => None,
         })
-        .filter(|&t| t <= arrival_ms + config.max_future_ms && t >= arrival_ms - config.max_age_ms)
-        .and_then(time::format_millis);
+        .filter(|t| t.within(arrival_ms, config.max_future_ms, config.max_age_ms))
+        .and_then(|t| time::format_millis(t.ms));
     let first_string = |fields: &[&str]| {
         fields
             .iter()
@@ -174,20 +174,18 @@ fn reference(data: &str, arrival_ms: i64, config: &Config) -> Option<Value> {
 /// returns, without its fast path.
 fn reference_host(s: &str) -> Option<String> {
     let s = s.trim();
-    let url = match Url::parse(s) {
-        Ok(url) => url,
-        Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
-            Url::parse(&format!("http:{s}")).ok()?
-        }
-        // Scheme-less: only a dotted host counts.
-        Err(url::ParseError::RelativeUrlWithoutBase) if !s.starts_with('/') => {
-            let url = Url::parse(&format!("http://{s}")).ok()?;
-            if !url.host_str()?.contains(['.', ':']) {
-                return None;
+    // Which strings are scheme-less URLs is a rule of its own, with its own
+    // table in src/domain.rs; what is checked here is the host found.
+    let url = if domain::schemeless_host(s) {
+        Url::parse(&format!("http://{s}")).ok()?
+    } else {
+        match Url::parse(s) {
+            Ok(url) => url,
+            Err(url::ParseError::RelativeUrlWithoutBase) if s.starts_with("//") => {
+                Url::parse(&format!("http:{s}")).ok()?
             }
-            url
+            Err(_) => return None,
         }
-        Err(_) => return None,
     };
     if url.cannot_be_a_base() {
         return None;

@@ -372,7 +372,7 @@ fn parquet_keeps_every_field_of_every_good_demo_event() {
     let mut all = events_under(&demo_input());
     all.extend(lines.iter().map(|l| l.as_bytes().to_vec()));
     for event in &all {
-        let arrival = firehose_enricher::replay::arrival_from_event(event, &config).unwrap_or(0);
+        let arrival = firehose_enricher::replay::arrival_from_event(event, &config, 0).unwrap_or(0);
         let t = firehose_enricher::record::transform(event, arrival, &config);
         if !matches!(t.outcome, firehose_enricher::record::Outcome::Ok(_)) {
             continue;

@@ -18,7 +18,7 @@ use `firehose-enricher replay --input FILE`";
 pub fn run(file: Option<&Path>, decode: bool) -> Result<(), String> {
     let config = config()?;
     let request = read_input(file)?;
-    lambda::init_logging(true);
+    lambda::init_logging(true).map_err(|e| e.to_string())?;
     if request.trim_ascii().is_empty() {
         return Err(format!("the input is empty\n  {EXPECTED}"));
     }

@@ -207,7 +207,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
                 let arrival_ms = match args.arrival {
                     Arrival::Now => now_ms,
                     Arrival::FileMtime => mtime_ms,
-                    Arrival::Event => match core::arrival_from_event(event, &config) {
+                    Arrival::Event => match core::arrival_from_event(event, &config, mtime_ms) {
                         Some(ms) => {
                             stats.arrival_from_event += 1;
                             ms

@@ -267,12 +267,15 @@ impl<'a> Record<'a> {
     }
 
     /// The first of `paths` that holds a string, unescaped. Fields holding
-    /// anything else are passed over.
+    /// anything else are passed over; a string that cannot be unescaped (a
+    /// lone surrogate, valid JSON text but no Rust string) is still the
+    /// first string, and gives `None`.
     pub fn first_string(&self, paths: &[FieldPath]) -> Option<Cow<'a, str>> {
         paths
             .iter()
             .filter_map(|p| self.value(p))
-            .find_map(crate::time::json_string)
+            .find(|raw| raw.starts_with('"'))
+            .and_then(crate::time::json_string)
     }
 }
 

@@ -74,12 +74,9 @@ impl Stage for Time {
             .fields
             .iter()
             .find_map(|p| record.value(p))
-            .and_then(parse_json_time)
-            .filter(|&t| {
-                t <= arrival.saturating_add(self.max_future_ms)
-                    && t >= arrival.saturating_sub(self.max_age_ms)
-            })
-            .and_then(format_millis);
+            .and_then(|raw| parse_json_time(raw, arrival))
+            .filter(|t| t.within(arrival, self.max_future_ms, self.max_age_ms))
+            .and_then(|t| format_millis(t.ms));
         let (event_time, source) = match event {
             Some(t) => (t, "event"),
             None => (received, "arrival"),

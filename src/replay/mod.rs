@@ -134,24 +134,55 @@ pub fn error_record(out: &mut Vec<u8>, record: &ErrorRecord) {
 /// `None` when there is none, it does not parse, or it cannot be formatted as
 /// a TIMESTAMP (so it could not be an arrival time either).
 ///
+/// `now_ms` dates RFC 850's two-digit years, as the arrival time does in
+/// the transform.
+///
 /// Backfill uses it as the arrival time: the transform's skew guard
 /// (`MAX_AGE`, `MAX_FUTURE`) compares the event time with the arrival time,
 /// and a 2018 event that "arrived" in 2018 keeps its date.
-pub fn arrival_from_event(event: &[u8], config: &Config) -> Option<i64> {
-    let top: HashMap<String, &RawValue> = serde_json::from_slice(event).ok()?;
+pub fn arrival_from_event(event: &[u8], config: &Config, now_ms: i64) -> Option<i64> {
+    let top: HashMap<Key, &RawValue> = serde_json::from_slice(event).ok()?;
     config
         .time_fields
         .iter()
         .find_map(|path| {
-            let mut raw: &RawValue = top.get(config.top_keys.get(path.top)?)?;
+            let mut raw: &RawValue = top.get(config.top_keys.get(path.top)?.as_bytes())?;
             for segment in &path.nested {
-                let inner: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).ok()?;
-                raw = inner.get(segment)?;
+                let inner: HashMap<Key, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+                raw = inner.get(segment.as_bytes())?;
             }
             (raw.get() != "null").then_some(raw)
         })
-        .and_then(|raw| time::parse_json_time(raw.get()))
+        .and_then(|raw| time::parse_json_time(raw.get(), now_ms))
+        .map(|t| t.ms)
         .filter(|&ms| time::format_millis(ms).is_some())
+}
+
+/// A member name as bytes: a key with a lone surrogate escape (`"\ud800"`)
+/// is valid JSON text, which the transform accepts, but no Rust `String`.
+#[derive(PartialEq, Eq, Hash)]
+struct Key(Vec<u8>);
+
+impl std::borrow::Borrow<[u8]> for Key {
+    fn borrow(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Key, E> {
+                Ok(Key(v.to_vec()))
+            }
+        }
+        d.deserialize_bytes(Bytes)
+    }
 }
 
 /// One event on its way into a batch.

@@ -328,15 +328,7 @@ const MONTHS: [&str; 12] = [
     "November",
     "December",
 ];
-const DAYS: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+use crate::time::LONG_WEEKDAYS as DAYS;
 
 fn format_time(out: &mut String, items: &[DateItem], t: &DateTime<Utc>) {
     let num = |out: &mut String, v: i64, width: usize| {

@@ -91,10 +91,15 @@ fn arrival_from_event_reads_time_fields_like_the_transform() {
         ("nested path", &nested, r#"{"event":{"time":"2018-02-11 12:30:07"}}"#, Some(1_518_352_207_000)),
         ("nested path absent, next field", &nested, r#"{"event":{},"ts":1518352207}"#, Some(1_518_352_207_000)),
         ("beyond year 9999", &default, r#"{"timestamp":"99999-01-01T00:00:00Z"}"#, None),
+        // A lone surrogate escape in a key is valid JSON text, as in the transform.
+        ("lone surrogate key", &default, r#"{"\ud800":1,"ts":1518352207}"#, Some(1_518_352_207_000)),
+        ("lone surrogate nested key", &nested, r#"{"event":{"\udc00":1,"time":1518352207}}"#, Some(1_518_352_207_000)),
+        // RFC 850's two-digit year, dated by the reference time (2026 here).
+        ("RFC 850 date", &default, r#"{"time":"Sunday, 11-Feb-18 12:30:07 GMT"}"#, Some(1_518_352_207_000)),
     ];
     for (name, config, event, want) in cases {
         assert_eq!(
-            arrival_from_event(event.as_bytes(), config),
+            arrival_from_event(event.as_bytes(), config, 1_795_770_897_000),
             *want,
             "case: {name}"
         );
@@ -160,7 +165,7 @@ fn an_old_event_arriving_at_its_own_time_keeps_its_date() {
     // to arrival when it is now.
     let config = Config::default();
     let event = r#"{"timestamp":"2018-02-11T12:30:07.250Z","url":"https://example.com/"}"#;
-    let own = arrival_from_event(event.as_bytes(), &config).unwrap();
+    let own = arrival_from_event(event.as_bytes(), &config, 0).unwrap();
     let now = 1_795_770_897_000; // 2026-11-27
     for (arrival, dt, source) in [(own, "2018-02-11", "event"), (now, "2026-11-27", "arrival")] {
         let invoked = invoke(&[ev(event, arrival)], "i", &config).unwrap();

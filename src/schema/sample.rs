@@ -55,7 +55,11 @@ impl<'c> Sampler<'c> {
                 continue;
             }
             self.events += 1;
-            let arrival = crate::replay::arrival_from_event(piece.bytes, self.config).unwrap_or(0);
+            // The event's own time stands in for its arrival (as in replay);
+            // no clock here, so an event without one takes the epoch, which
+            // changes no field's type.
+            let arrival =
+                crate::replay::arrival_from_event(piece.bytes, self.config, 0).unwrap_or(0);
             self.line.clear();
             let outcome = transform_into(
                 piece.bytes,

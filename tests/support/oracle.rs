@@ -96,7 +96,9 @@ pub fn check_line(line: &[u8], arrival_ms: i64, config: &Config) -> (Map<String,
     match out.event_time_source.as_str() {
         "arrival" => assert_eq!(event_time, received.as_str(), "arrival fallback"),
         "event" => {
-            let t = time::parse_time_str(&event_time).expect("event_time parses");
+            let t = time::parse_time_str(&event_time, arrival_ms)
+                .expect("event_time parses")
+                .ms;
             assert!(
                 t <= arrival_ms.saturating_add(config.max_future_ms)
                     && t >= arrival_ms
