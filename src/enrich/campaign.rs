@@ -141,12 +141,23 @@ struct Params<'q> {
 
 fn params(query: &str) -> Params<'_> {
     let mut p = Params::default();
-    // `form_urlencoded` is the WHATWG `application/x-www-form-urlencoded`
-    // parser that `url` uses: `+` is a space, `%XX` bytes are decoded, and
-    // invalid UTF-8 becomes U+FFFD, as URLSearchParams does in browsers.
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if value.is_empty() || name.len() > 12 {
-            continue; // an empty value counts as absent; no name is longer
+    // The WHATWG `application/x-www-form-urlencoded` rules, which
+    // `form_urlencoded` (the parser `url` uses) implements: pairs split on
+    // `&`, name from value on the first `=`, `+` a space, `%XX` bytes
+    // decoded, invalid UTF-8 as U+FFFD, as URLSearchParams does. Written
+    // out because `form_urlencoded::parse` decodes every name and value,
+    // and a page URL carries many parameters we never read: here a name is
+    // decoded only when it has a `%` or `+`, and a value only when its
+    // name is one we keep. tests/reference.rs checks it against
+    // `form_urlencoded` on random queries.
+    for pair in query.split('&') {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if value.is_empty() {
+            continue; // an empty value counts as absent
+        }
+        let name = form_decode(name);
+        if name.len() > 12 {
+            continue; // no name we read is longer
         }
         let mut lower = [0u8; 12];
         lower[..name.len()].copy_from_slice(name.as_bytes());
@@ -154,13 +165,28 @@ fn params(query: &str) -> Params<'_> {
         let name = &lower[..name.len()];
         if let Some(i) = UTM_PARAMS.iter().position(|u| u.as_bytes() == name) {
             if p.utm[i].is_none() {
-                p.utm[i] = Some(value);
+                p.utm[i] = Some(form_decode(value));
             }
         } else if p.click_network.is_none() {
             p.click_network = std::str::from_utf8(name).ok().and_then(network);
         }
     }
     p
+}
+
+/// One name or value of a query, decoded as `form_urlencoded` does: `+` is a
+/// space, `%XX` a byte, and the bytes UTF-8 with U+FFFD for what is not.
+/// Borrowed when there is nothing to decode.
+fn form_decode(raw: &str) -> Cow<'_, str> {
+    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+        return Cow::Borrowed(raw);
+    }
+    let spaced = raw.replace('+', " ");
+    Cow::Owned(
+        percent_encoding::percent_decode(spaced.as_bytes())
+            .decode_utf8_lossy()
+            .into_owned(),
+    )
 }
 
 impl Stage for CampaignStage {
@@ -463,6 +489,67 @@ pub fn channel(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// What `params` must find, the plain way: every pair decoded by
+    /// `form_urlencoded`, then the same rules.
+    fn reference(query: &str) -> ([Option<String>; 6], Option<&'static str>) {
+        let mut utm: [Option<String>; 6] = Default::default();
+        let mut click = None;
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            let name = name.to_ascii_lowercase();
+            if value.is_empty() {
+                continue;
+            }
+            if let Some(i) = UTM_PARAMS.iter().position(|u| *u == name) {
+                utm[i].get_or_insert_with(|| value.into_owned());
+            } else if click.is_none() {
+                click = network(&name);
+            }
+        }
+        (utm, click)
+    }
+
+    fn found(query: &str) -> ([Option<String>; 6], Option<&'static str>) {
+        let p = params(query);
+        (p.utm.map(|v| v.map(Cow::into_owned)), p.click_network)
+    }
+
+    #[test]
+    fn params_table() {
+        // Edge cases first: empty pieces, `=` in values, encoded names,
+        // `+`, invalid percent escapes and UTF-8.
+        let cases = [
+            "",
+            "&",
+            "=",
+            "&&utm_source=&utm_source=x",
+            "utm_source",
+            "utm_source=a=b",
+            "utm%5Fsource=encoded+name",
+            "UTM_Source=Upper&utm_source=second",
+            "utm_source=%FF%FE",
+            "utm_source=%zz%2",
+            "utm_source=caf%C3%A9+cr%C3%A8me",
+            "gclid=1&fbclid=2",
+            "fbclid=&gclid=1",
+            "li%5Ffat%5Fid=3",
+            "utm_medium=e-mail&utm_campaign=a%26b&utm_term=x%3Dy",
+            "utm_id=%2B1+2",
+        ];
+        for q in cases {
+            assert_eq!(found(q), reference(q), "{q:?}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn params_agree_with_form_urlencoded(
+            q in "((utm_(source|medium|campaign|term|content|id)|UTM_Source|utm%5Fsource|gclid|msclkid|fbclid|li_fat_id|[a-z%+]{0,4})(=[a-zA-Z0-9%+=é ]{0,8})?&?){0,6}"
+        ) {
+            prop_assert_eq!(found(&q), reference(&q), "{:?}", q);
+        }
+    }
 
     #[test]
     fn every_click_id_has_a_network() {
