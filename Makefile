@@ -87,7 +87,7 @@ docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and w
 	MAKE="$(MAKE)" CARGO=$(CARGO) tools/docs_numbers.sh
 
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
-	CARGO=$(CARGO) bench/run.sh
+	CARGO=$(CARGO) tools/bench/run.sh
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools go into .venv once; a stamp reinstalls them when their

@@ -3,7 +3,7 @@
 //! link in README.md and docs/ resolves (file and heading), and the README
 //! stays a front door.
 
-#[path = "support/generated.rs"]
+#[path = "common/generated.rs"]
 mod generated;
 
 use firehose_enricher::config::{self, VARIABLES};

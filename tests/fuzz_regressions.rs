@@ -1,11 +1,11 @@
 //! Inputs the fuzz targets once failed on, replayed through the same
-//! harness (tests/support/oracle.rs, `fuzz::*_input`) on every `cargo test`.
+//! harness (tests/common/oracle.rs, `fuzz::*_input`) on every `cargo test`.
 //!
 //! Saved inputs live in tests/fuzz-regressions/<target>/, byte for byte as
 //! libFuzzer wrote them; small ones are also inline below, minimized by
 //! hand, with what went wrong.
 
-#[path = "support/oracle.rs"]
+#[path = "common/oracle.rs"]
 mod oracle;
 
 use std::panic::{catch_unwind, AssertUnwindSafe};

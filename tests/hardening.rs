@@ -1,7 +1,7 @@
 //! Failure isolation, the response size budget and the partition cardinality
 //! guard, proven at the batch level.
 
-#[path = "support/oracle.rs"]
+#[path = "common/oracle.rs"]
 mod oracle;
 
 use base64::Engine;

@@ -2,13 +2,13 @@
 //! JSON, nothing panics, every recordId comes back exactly once and in order,
 //! `Ok` data is one JSON line holding every input field, `ProcessingFailed`
 //! data is the request's, and partition values are safe. The rules live in
-//! tests/support/oracle.rs, shared with the fuzz targets.
+//! tests/common/oracle.rs, shared with the fuzz targets.
 //!
 //! Records are written as JSON text by hand, not through `Value`, so that
 //! they can hold what `Value` cannot: duplicate keys, chosen escapes,
 //! whitespace and newlines between tokens.
 
-#[path = "support/oracle.rs"]
+#[path = "common/oracle.rs"]
 mod oracle;
 
 use base64::Engine;

@@ -7,7 +7,7 @@
 use firehose_enricher::enrich::{self, Presence};
 use serde_yaml::Value;
 
-#[path = "support/generated.rs"]
+#[path = "common/generated.rs"]
 mod generated;
 
 #[test]

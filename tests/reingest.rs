@@ -5,9 +5,9 @@
 //! Ignored by default: they need moto, which `make moto-test` (part of
 //! `make test`) installs into `.venv` and names in `MOTO_SERVER`.
 
-#[path = "support/moto.rs"]
+#[path = "common/moto.rs"]
 mod moto;
-#[path = "support/runtime.rs"]
+#[path = "common/runtime.rs"]
 mod runtime;
 
 use base64::Engine;

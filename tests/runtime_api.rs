@@ -3,11 +3,11 @@
 //! and the process serves the next invocation, each batch prints one EMF
 //! line, and an invalid configuration stops init naming the variable.
 //!
-//! The emulator is in `support/runtime.rs`.
+//! The emulator is in `common/runtime.rs`.
 
-#[path = "support/oracle.rs"]
+#[path = "common/oracle.rs"]
 mod oracle;
-#[path = "support/runtime.rs"]
+#[path = "common/runtime.rs"]
 mod runtime;
 
 use firehose_enricher::record::DropReason;

@@ -52,7 +52,7 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
 }
 
 /// The result line. A struct, so that the keys keep this order (the one the
-/// Node.js peer in bench/ prints too, up to `mb_per_s`) and the line reads
+/// Node.js peer in tools/bench/ prints too, up to `mb_per_s`) and the line reads
 /// the same every time.
 #[derive(serde::Serialize)]
 struct Line {

@@ -2,7 +2,7 @@
 # `make bench`: firehose-enricher (release build) and the Node.js blueprint
 # peer on the same generated batches, in the same run, then the ratio.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 CARGO=${CARGO:-cargo}
 for tool in node npm /usr/bin/time; do
@@ -19,7 +19,7 @@ target_dir=$("$CARGO" metadata --format-version 1 --no-deps |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 bin="$target_dir/release/firehose-enricher"
 "$target_dir/release/examples/gen_batch" "$DATA"
-(cd bench && npm ci --silent --no-audit --no-fund)
+(cd tools/bench && npm ci --silent --no-audit --no-fund)
 
 ratio() {
   node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse);
@@ -30,7 +30,7 @@ for batch in realistic tiny; do
   echo "== $batch batch ($DATA/$batch.json)"
   ours=$("$bin" bench "$DATA/$batch.json" --iterations "$ITERATIONS")
   # Node's Date.parse reads a date-time without offset in local time.
-  peer=$(TZ=UTC node bench/peer.js bench "$DATA/$batch.json" --iterations "$ITERATIONS")
+  peer=$(TZ=UTC node tools/bench/peer.js bench "$DATA/$batch.json" --iterations "$ITERATIONS")
   echo "rust       $ours"
   echo "node peer  $peer"
   ratio "$ours" "$peer"
@@ -63,6 +63,6 @@ for run in 1 2 3 4 5; do
   echo "invoke     {\"run\":$run,\"wall_ms\":$(( (end - start) / 1000000 )),\"peak_rss_kib\":$(cat "$DATA/invoke.rss")}"
 done
 echo "== Lambda runtime loop on loopback: init and per-invocation time"
-echo "runtime    $(node bench/runtime-api.js "$bin" "$DATA/realistic.json" --invocations 20)"
+echo "runtime    $(node tools/bench/runtime-api.js "$bin" "$DATA/realistic.json" --invocations 20)"
 echo "== binary size"
 echo "binary     $(stat -c %s "$bin") bytes (stripped release)"
