@@ -14,10 +14,14 @@ use crate::config::{Config, ConfigError};
 use crate::metrics;
 use crate::record::{DropReason, FailReason};
 use crate::reingest::{self, Sender};
-use lambda_runtime::{Diagnostic, LambdaEvent};
+use bytes::Bytes;
+use lambda_runtime::{tower, Diagnostic, LambdaEvent, LambdaInvocation};
+use serde::de::IgnoredAny;
 use serde::ser::{Serialize, SerializeStruct, Serializer};
 use serde_json::value::RawValue;
+use std::collections::HashMap;
 use std::io::Write;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tracing_subscriber::filter::LevelFilter;
 
@@ -43,24 +47,101 @@ impl Function {
     }
 }
 
+/// Request bodies on their way from [`TakeBody`] to the handler, by request
+/// id (so that they cannot mix, should invocations ever run concurrently).
+type Bodies = Arc<Mutex<HashMap<String, Bytes>>>;
+
 /// Runs the Lambda runtime loop until the process is stopped.
+///
+/// `lambda_runtime` would deserialize each request into the handler's
+/// payload type: a full JSON scan of up to 6 MB (through
+/// `serde_path_to_error`) and a copy into a `Box<RawValue>`, before the batch
+/// layer scans it again. [`TakeBody`] hands the body the runtime received to
+/// the handler untouched instead, and leaves the runtime a `null` payload
+/// to deserialize; the batch layer is the one parser, and a request that is
+/// not JSON gets its `InvalidFirehoseRequest` from it.
 pub async fn run(config: Config) -> Result<(), lambda_runtime::Error> {
     let function: &'static Function = Box::leak(Box::new(Function::new(config)));
-    lambda_runtime::run(lambda_runtime::service_fn(move |event| {
-        handler(function, event)
-    }))
-    .await
+    let bodies = Bodies::default();
+    let taken = bodies.clone();
+    let service = lambda_runtime::service_fn(move |event: LambdaEvent<IgnoredAny>| {
+        let body = taken
+            .lock()
+            .ok()
+            .and_then(|mut b| b.remove(&event.context.request_id));
+        async move {
+            let body =
+                body.ok_or_else(|| internal("the request body was not handed over".into()))?;
+            handle(function, &body, &event.context).await
+        }
+    });
+    lambda_runtime::Runtime::new(service)
+        .layer(TakeBody { bodies })
+        .layer(lambda_runtime::layers::TracingLayer::new())
+        .run()
+        .await
 }
 
-/// Handles one invocation. The payload stays raw JSON: the runtime only checks
-/// that it is JSON, and the batch layer parses it with borrowed types.
+/// A runtime layer that takes each invocation's body for the handler (see
+/// [`run`]).
+struct TakeBody {
+    bodies: Bodies,
+}
+
+impl<S> tower::Layer<S> for TakeBody {
+    type Service = TakeBodyService<S>;
+    fn layer(&self, inner: S) -> TakeBodyService<S> {
+        TakeBodyService {
+            inner,
+            bodies: self.bodies.clone(),
+        }
+    }
+}
+
+struct TakeBodyService<S> {
+    inner: S,
+    bodies: Bodies,
+}
+
+impl<S: tower::Service<LambdaInvocation>> tower::Service<LambdaInvocation> for TakeBodyService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut invocation: LambdaInvocation) -> S::Future {
+        let body = std::mem::replace(&mut invocation.body, Bytes::from_static(b"null"));
+        if let Ok(mut bodies) = self.bodies.lock() {
+            bodies.insert(invocation.context.request_id.clone(), body);
+        }
+        self.inner.call(invocation)
+    }
+}
+
+/// Handles one invocation whose payload the runtime parsed as raw JSON (the
+/// shape tests and other callers use); the Lambda loop goes through
+/// [`handle`] with the body as received.
 pub async fn handler(
     function: &Function,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Response, Diagnostic> {
+    handle(function, event.payload.get().as_bytes(), &event.context).await
+}
+
+/// Handles one invocation: the request's bytes in, the response out.
+pub async fn handle(
+    function: &Function,
+    request: &[u8],
+    context: &lambda_runtime::Context,
+) -> Result<Response, Diagnostic> {
     let started = Instant::now();
     let config = &function.config;
-    let request = event.payload.get().as_bytes();
     let overflow = match config.reingest_overflow {
         true => Overflow::Reingest,
         false => Overflow::Fail,
@@ -69,7 +150,7 @@ pub async fn handler(
     let mut processed = batch::process_overflow(request, config, overflow).map_err(diagnostic)?;
     if !processed.reingest.is_empty() {
         let margin = SAFETY_MARGIN + started.elapsed();
-        let deadline = deadline(event.context.deadline, margin);
+        let deadline = deadline(context.deadline, margin);
         processed = resend(function, request, processed, deadline).await?;
     }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
