@@ -42,9 +42,13 @@ done
 # The first 2,500 records of the realistic batch: with every default field
 # the whole batch's response passes 6 MB, and the records that do not fit
 # are echoed, not enriched, which would flatter the default configuration.
-node -e 'const fs=require("fs"); const r=JSON.parse(fs.readFileSync(process.argv[1]));
-  r.records=r.records.slice(0,2500); fs.writeFileSync(process.argv[2], JSON.stringify(r))' \
-  "$DATA/realistic.json" "$DATA/realistic-2500.json"
+# The first N records of the realistic batch, as their own request.
+prefix() {
+  node -e 'const fs=require("fs"); const r=JSON.parse(fs.readFileSync(process.argv[1]));
+    r.records=r.records.slice(0,+process.argv[3]); fs.writeFileSync(process.argv[2], JSON.stringify(r))' \
+    "$DATA/realistic.json" "$DATA/realistic-$1.json" "$1"
+}
+prefix 2500
 echo "== enrichments: first 2,500 realistic records, default ENRICHMENTS against ENRICHMENTS=none"
 for round in 1 2 3; do
   default=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
@@ -53,6 +57,24 @@ for round in 1 2 3; do
     console.log(`enrich     {"round":'"$round"',"default_ms":${a.median_ms},"none_ms":${b.median_ms},` +
       `"ratio":${(a.median_ms/b.median_ms).toFixed(2)},` +
       `"response_bytes_per_record":{"default":${(a.response_bytes/a.records).toFixed(1)},"none":${(b.response_bytes/b.records).toFixed(1)}}}`)' "$default" "$none"
+done
+
+# Several sizes, because allocator effects make one size lie: about 1, 2
+# and 2.9 MB decoded (1,750, 3,500 and all 5,000 records). Per size, the
+# in-process median and the Lambda runtime loop's per-invocation median, and
+# their ratio: what Lambda bills against what `bench` reports.
+echo "== batch sizes: in process (bench) and through the Lambda runtime loop on loopback"
+prefix 1750
+prefix 3500
+for n in 1750 3500 5000; do
+  file="$DATA/realistic-$n.json"
+  [ "$n" = 5000 ] && file="$DATA/realistic.json"
+  inproc=$("$bin" bench "$file" --iterations "$ITERATIONS")
+  loop=$(node tools/bench/runtime-api.js "$bin" "$file" --invocations 20)
+  node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse);
+    console.log(`size       {"records":${a.records},"decoded_mb":${(a.decoded_bytes/1e6).toFixed(2)},` +
+      `"bench_ms":${a.median_ms},"loop_ms":${b.invoke_median_ms.toFixed(2)},"loop_over_bench":${(b.invoke_median_ms/a.median_ms).toFixed(2)}}`)' \
+    "$inproc" "$loop"
 done
 
 echo "== whole process: invoke on the realistic batch"
