@@ -150,8 +150,17 @@ fn params(query: &str) -> Params<'_> {
     // decoded only when it has a `%` or `+`, and a value only when its
     // name is one we keep. tests/reference.rs checks it against
     // `form_urlencoded` on random queries.
-    for pair in query.split('&') {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+    let mut rest = query;
+    while !rest.is_empty() {
+        // memchr, not `str::split` with a char: this runs for every
+        // parameter of every page URL.
+        let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
+        let pair = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or("");
+        let (name, value) = match memchr::memchr(b'=', pair.as_bytes()) {
+            Some(i) => (&pair[..i], &pair[i + 1..]),
+            None => (pair, ""),
+        };
         if value.is_empty() {
             continue; // an empty value counts as absent
         }
@@ -163,7 +172,7 @@ fn params(query: &str) -> Params<'_> {
         lower[..name.len()].copy_from_slice(name.as_bytes());
         lower.make_ascii_lowercase();
         let name = &lower[..name.len()];
-        if let Some(i) = UTM_PARAMS.iter().position(|u| u.as_bytes() == name) {
+        if let Some(i) = utm_index(name) {
             if p.utm[i].is_none() {
                 p.utm[i] = Some(form_decode(value));
             }
@@ -174,11 +183,26 @@ fn params(query: &str) -> Params<'_> {
     p
 }
 
+/// The index in [`UTM_PARAMS`] of a lowercase parameter name. A `match`, not
+/// a search of the list: it compares lengths first, and runs for every
+/// parameter of every page URL.
+fn utm_index(name: &[u8]) -> Option<usize> {
+    match name {
+        b"utm_source" => Some(0),
+        b"utm_medium" => Some(1),
+        b"utm_campaign" => Some(2),
+        b"utm_term" => Some(3),
+        b"utm_content" => Some(4),
+        b"utm_id" => Some(5),
+        _ => None,
+    }
+}
+
 /// One name or value of a query, decoded as `form_urlencoded` does: `+` is a
 /// space, `%XX` a byte, and the bytes UTF-8 with U+FFFD for what is not.
 /// Borrowed when there is nothing to decode.
 fn form_decode(raw: &str) -> Cow<'_, str> {
-    if !raw.bytes().any(|b| b == b'%' || b == b'+') {
+    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_none() {
         return Cow::Borrowed(raw);
     }
     let spaced = raw.replace('+', " ");
@@ -513,6 +537,23 @@ mod tests {
     fn found(query: &str) -> ([Option<String>; 6], Option<&'static str>) {
         let p = params(query);
         (p.utm.map(|v| v.map(Cow::into_owned)), p.click_network)
+    }
+
+    #[test]
+    fn utm_index_is_the_position_in_utm_params() {
+        for (i, name) in UTM_PARAMS.iter().enumerate() {
+            assert_eq!(utm_index(name.as_bytes()), Some(i), "{name}");
+        }
+        for other in [
+            "",
+            "utm_",
+            "utm_sourc",
+            "utm_sources",
+            "UTM_SOURCE",
+            "gclid",
+        ] {
+            assert_eq!(utm_index(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]
