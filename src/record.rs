@@ -371,6 +371,35 @@ pub(crate) fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     de.deserialize_map(Find(key)).ok().flatten()
 }
 
+/// Where every value of `key` lies in the raw JSON object `raw`, duplicates
+/// included, as byte ranges of `raw`; empty when `raw` is not an object.
+pub(crate) fn member_ranges(raw: &str, key: &str) -> Vec<Range<usize>> {
+    struct FindAll<'k>(&'k str, usize);
+    impl<'de> Visitor<'de> for FindAll<'_> {
+        type Value = Vec<Range<usize>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = Vec::new();
+            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
+                let v: &'de RawValue = map.next_value()?;
+                if k {
+                    let start = v.get().as_ptr() as usize - self.1;
+                    found.push(start..start + v.get().len());
+                }
+            }
+            Ok(found)
+        }
+    }
+    if !raw.starts_with('{') {
+        return Vec::new();
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de.deserialize_map(FindAll(key, raw.as_ptr() as usize))
+        .unwrap_or_default()
+}
+
 /// Deserializes a key and says whether it equals the given one, without
 /// allocating for unescaped keys.
 struct KeyIs<'k>(&'k str);

@@ -446,6 +446,22 @@ fn environment_is_the_configuration_with_the_same_defaults() {
     let mut lookup = BTreeMap::new();
     for var in config::VARIABLES {
         let value = &env[var.name];
+        if var.name == "HASH_KEY" {
+            // A secret: from Secrets Manager through a dynamic reference,
+            // only when HASH_FIELDS is set; empty (its default) otherwise.
+            let branches = intrinsic(value, "If")
+                .and_then(Value::as_sequence)
+                .expect("HASH_KEY is chosen by a condition");
+            assert_eq!(text(&branches[0]), "HasHashFields");
+            let secret = intrinsic(&branches[1], "Sub").map(text).unwrap_or_default();
+            assert!(
+                secret.starts_with("{{resolve:secretsmanager:"),
+                "HASH_KEY must be a Secrets Manager dynamic reference: {secret}"
+            );
+            assert_eq!(text(&branches[2]), var.default);
+            lookup.insert(var.name, var.default.to_owned());
+            continue;
+        }
         let param = intrinsic(value, "Ref")
             .and_then(Value::as_str)
             .unwrap_or_else(|| panic!("{} must be fed by a parameter", var.name));
@@ -689,12 +705,23 @@ fn build_and_deploy_see_the_same_parameters() {
         let path = dir.join(format!("{i}.toml"));
         std::fs::write(&path, toml).unwrap();
         let out = std::process::Command::new("python3")
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tools/sam_overrides.py"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tools/sam_overrides.py"
+            ))
             .arg(&path)
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), *want, "{toml}");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap().trim(),
+            *want,
+            "{toml}"
+        );
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -746,7 +773,10 @@ fn firehose_alarm<'v>(t: &'v Value, metric: &str) -> &'v Value {
 fn throttling_and_conversion_failures_have_alarms() {
     let t = template();
     let throttled = firehose_alarm(&t, "ThrottledRecords");
-    assert_eq!(throttled["Properties"]["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(
+        throttled["Properties"]["ComparisonOperator"],
+        "GreaterThanThreshold"
+    );
     assert!(throttled.get("Condition").is_none(), "always on");
     let conversion = firehose_alarm(&t, "FailedConversion.Records");
     assert_eq!(conversion["Condition"], "IsParquet");
@@ -777,7 +807,10 @@ fn conversion_errors_have_a_table_over_their_prefix() {
         "{:?}",
         table["Properties"]["TableInput"]["StorageDescriptor"]["Location"]
     );
-    assert!(location.contains("/errors/format-conversion-failed/"), "{location}");
+    assert!(
+        location.contains("/errors/format-conversion-failed/"),
+        "{location}"
+    );
     let columns = format!(
         "{:?}",
         table["Properties"]["TableInput"]["StorageDescriptor"]["Columns"]
@@ -804,7 +837,11 @@ fn duration_ms(s: &str) -> i64 {
 /// days (the shorter reading, so the check errs on the safe side).
 fn projection_bounds(range: &str) -> (i64, i64) {
     let bound = |part: &str, sign: char| -> i64 {
-        let rest = part.strip_prefix("NOW").unwrap().strip_prefix(sign).unwrap();
+        let rest = part
+            .strip_prefix("NOW")
+            .unwrap()
+            .strip_prefix(sign)
+            .unwrap();
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
         let n: i64 = digits.parse().unwrap();
         let day = 86_400_000;
@@ -823,7 +860,10 @@ fn projection_bounds(range: &str) -> (i64, i64) {
 #[test]
 fn skew_bounds_stay_inside_the_projection_range() {
     let t = template();
-    assert_eq!(projection_bounds("NOW-5YEARS,NOW+1DAYS"), (1825 * 86_400_000, 86_400_000));
+    assert_eq!(
+        projection_bounds("NOW-5YEARS,NOW+1DAYS"),
+        (1825 * 86_400_000, 86_400_000)
+    );
     let values = |name: &str| -> Vec<i64> {
         get(&t, &["Parameters", name, "AllowedValues"])
             .as_sequence()
@@ -837,12 +877,16 @@ fn skew_bounds_stay_inside_the_projection_range() {
         values("MaxAge").into_iter().max().unwrap(),
     );
     for (name, table) in resources_of_type(&t, "AWS::Glue::Table") {
-        let Some(range) = table["Properties"]["TableInput"]["Parameters"].get("projection.dt.range")
+        let Some(range) =
+            table["Properties"]["TableInput"]["Parameters"].get("projection.dt.range")
         else {
             continue;
         };
         let (past, future) = projection_bounds(&text(range));
-        assert!(max_future <= future, "{name}: MaxFuture reaches past {range:?}");
+        assert!(
+            max_future <= future,
+            "{name}: MaxFuture reaches past {range:?}"
+        );
         assert!(max_age <= past, "{name}: MaxAge reaches before {range:?}");
     }
 }

@@ -27,6 +27,7 @@
 pub mod campaign;
 pub mod fingerprint;
 pub mod page;
+pub mod privacy;
 pub mod referrer;
 pub mod time;
 
@@ -115,6 +116,7 @@ pub const PIPELINE: &[&Enricher] = &[
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
+    &privacy::ENRICHER,
 ];
 
 /// Every field any enricher writes, with its enricher, in output order.
