@@ -53,7 +53,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
-        meaning: "drop records whose user agent matches the bundled bot list (`src/bots.txt`)",
+        meaning: "drop records whose user agent matches the bundled bot list (`src/bots/`, monperrus/crawler-user-agents); the same test as `is_bot`",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
