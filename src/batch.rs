@@ -231,6 +231,9 @@ pub struct BatchReport {
     /// Overflow records whose re-send failed: `ProcessingFailed`
     /// (`response_too_large`), data echoed.
     pub reingest_failed: usize,
+    /// `IP_FIELDS` values of `Ok` records that `ANONYMIZE_IP` left as they
+    /// were because they are not IP addresses.
+    pub not_anonymized: usize,
 }
 
 impl BatchReport {
@@ -518,6 +521,9 @@ fn run(
             Outcome::Ok(_) => {
                 report.ok += 1;
                 report.output_bytes += e.output.len();
+                if let Outcome::Ok(enriched) = &e.outcome {
+                    report.not_anonymized += enriched.not_ip as usize;
+                }
             }
             Outcome::Dropped(reason) => report.dropped[reason as usize] += 1,
             Outcome::Failed(reason) => {

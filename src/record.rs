@@ -140,6 +140,8 @@ pub struct Enriched {
     /// null.
     pub site: Range<usize>,
     pub event_time: Formatted,
+    /// IP field values `ANONYMIZE_IP` left alone: not IP addresses.
+    pub not_ip: u32,
 }
 
 /// Buffers reused from record to record, so that the hot path does not
@@ -318,7 +320,11 @@ fn enrich(
         None => out.len()..out.len(),
     };
     let event_time = facts.event_time.ok_or(FailReason::InternalError)?;
-    Ok(Outcome::Ok(Enriched { site, event_time }))
+    Ok(Outcome::Ok(Enriched {
+        site,
+        event_time,
+        not_ip: facts.not_ip,
+    }))
 }
 
 /// Where the key of the member whose value starts at `value_start` begins.

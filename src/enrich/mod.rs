@@ -286,6 +286,9 @@ pub struct Facts<'a> {
     /// Changes to input members, by member index. When two stages edit the
     /// same member, the later stage's edit wins.
     pub edits: Vec<(usize, Edit)>,
+    /// `IP_FIELDS` values (list elements) that were not IP addresses, left
+    /// as they were by `ANONYMIZE_IP`.
+    pub not_ip: u32,
 }
 
 /// What the referrer stage found, for the channel: all `None` when the

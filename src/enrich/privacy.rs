@@ -22,7 +22,6 @@ use hmac::{KeyInit, Mac};
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 pub const ENRICHER: Enricher = Enricher {
@@ -79,16 +78,6 @@ impl fmt::Debug for Privacy {
             .field("hash_key", &"<redacted>")
             .finish()
     }
-}
-
-/// How many IP field values were not IP addresses and were left as they
-/// were, since start-up.
-static NOT_IP: AtomicU64 = AtomicU64::new(0);
-
-/// The number of `IP_FIELDS` values (list elements) that were not IP
-/// addresses and were left unchanged, since the process started.
-pub fn not_ip_count() -> u64 {
-    NOT_IP.load(Ordering::Relaxed)
 }
 
 /// The default of `KEEP_QUERY_PARAMS`: the campaign parameters and click
@@ -227,7 +216,7 @@ impl Stage for Privacy {
             let original = record.member_value(i);
             let mut text = original.to_owned();
             for rule in rules {
-                self.edit(&mut text, &rule.rest, rule.action);
+                self.edit(&mut text, &rule.rest, rule.action, &mut facts.not_ip);
             }
             if text != original {
                 facts.edits.push((i, Edit::Replace(text)));
@@ -240,9 +229,10 @@ impl Stage for Privacy {
 impl Privacy {
     /// Applies `action` to the value at `path` inside the JSON text `text`
     /// (to `text` itself when the path is empty), in place.
-    fn edit(&self, text: &mut String, path: &[String], action: Action) {
+    /// Counts the IP values left alone in `not_ip`.
+    fn edit(&self, text: &mut String, path: &[String], action: Action, not_ip: &mut u32) {
         let Some((first, rest)) = path.split_first() else {
-            if let Some(new) = self.apply(text, action) {
+            if let Some(new) = self.apply(text, action, not_ip) {
                 *text = new;
             }
             return;
@@ -254,19 +244,20 @@ impl Privacy {
                 text.replace_range(cut, "");
             } else {
                 let mut inner = text[range.clone()].to_owned();
-                self.edit(&mut inner, rest, action);
+                self.edit(&mut inner, rest, action, not_ip);
                 text.replace_range(range, &inner);
             }
         }
     }
 
     /// The new JSON text of a value, or `None` to keep it.
-    fn apply(&self, raw: &str, action: Action) -> Option<String> {
+    fn apply(&self, raw: &str, action: Action, not_ip: &mut u32) -> Option<String> {
         let quoted = |s: &str| serde_json::to_string(s).ok();
         match action {
             Action::MaskIp => {
                 let s = crate::time::json_string(raw)?;
-                let masked = mask_ips(&s);
+                let (masked, skipped) = mask_ips(&s);
+                *not_ip = not_ip.saturating_add(skipped);
                 (masked != s).then(|| quoted(&masked)).flatten()
             }
             Action::StripQuery => {
@@ -380,7 +371,9 @@ fn mask_ip(s: &str) -> Option<String> {
 
 /// Masks every element of a comma list (`X-Forwarded-For`); elements that
 /// are not addresses are kept and counted. The separators and spaces stay.
-pub fn mask_ips(value: &str) -> String {
+/// Returns the masked text and how many elements were not addresses.
+pub fn mask_ips(value: &str) -> (String, u32) {
+    let mut skipped = 0u32;
     let mut out = String::with_capacity(value.len());
     for (n, element) in value.split(',').enumerate() {
         if n > 0 {
@@ -392,13 +385,13 @@ pub fn mask_ips(value: &str) -> String {
         match mask_ip(core) {
             Some(masked) => out.push_str(&masked),
             None => {
-                NOT_IP.fetch_add(1, Ordering::Relaxed);
+                skipped = skipped.saturating_add(1);
                 out.push_str(core);
             }
         }
         out.push_str(&element[lead + core.len()..]);
     }
-    out
+    (out, skipped)
 }
 
 /// The URL without its fragment and without the query parameters whose
@@ -479,11 +472,18 @@ mod tests {
             ("2001:db8:85a3:1234:5678:9abc:def0:1", "2001:db8:85a3::"),
         ];
         for (value, want) in cases {
-            assert_eq!(mask_ips(value), *want, "{value:?}");
+            assert_eq!(mask_ips(value).0, *want, "{value:?}");
         }
-        let before = not_ip_count();
-        mask_ips("unknown, 10.0.0.1, n/a");
-        assert!(not_ip_count() >= before + 2);
+        let counts: &[(&str, u32)] = &[
+            ("10.0.0.1", 0),
+            ("", 1),
+            ("unknown, 10.0.0.1, n/a", 2),
+            ("2001:db8::1,10.1.2.3", 0),
+            (",", 2),
+        ];
+        for (value, want) in counts {
+            assert_eq!(mask_ips(value).1, *want, "{value:?}");
+        }
     }
 
     #[test]
@@ -640,6 +640,26 @@ mod tests {
         ];
         for (vars, input, want) in &cases {
             assert_eq!(line(vars, input), *want, "{vars:?} {input}");
+        }
+    }
+
+    #[test]
+    fn values_that_are_not_addresses_are_counted_per_record() {
+        let config =
+            crate::Config::from_lookup(|n| (n == "ANONYMIZE_IP").then(|| "on".to_owned())).unwrap();
+        let cases: &[(&str, u32)] = &[
+            (r#"{}"#, 0),
+            (r#"{"ip":null}"#, 0),
+            (r#"{"ip":"10.0.0.1"}"#, 0),
+            (r#"{"ip":"unknown","x_forwarded_for":"10.0.0.1, proxy"}"#, 2),
+            (r#"{"ip":"n/a","ip":"n/a"}"#, 2),
+        ];
+        for (input, want) in cases {
+            let t = crate::record::transform(input.as_bytes(), 0, &config);
+            match t.outcome {
+                crate::record::Outcome::Ok(e) => assert_eq!(e.not_ip, *want, "{input}"),
+                other => panic!("{input}: {other:?}"),
+            }
         }
     }
 
