@@ -59,7 +59,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
         form: USER_AGENT_FIELD_LIST,
-        meaning: "where the user agent is, for `DROP_BOTS`",
+        meaning: "where the user agent is, for `DROP_BOTS` and the `user_agent` enricher",
     },
     Variable {
         name: "SITE_ALLOWLIST",
@@ -165,7 +165,7 @@ const HASH_KEY_FORM: &str = "at least 32 bytes when `HASH_FIELDS` is set";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
+    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
 
 /// The configuration table of `docs/configuration.md`, one row per
 /// variable, from [`VARIABLES`].

@@ -30,6 +30,7 @@ pub mod page;
 pub mod privacy;
 pub mod referrer;
 pub mod time;
+pub mod user_agent;
 
 use crate::config::{ConfigError, Env, FieldPath};
 use crate::record::DropReason;
@@ -116,6 +117,7 @@ pub const PIPELINE: &[&Enricher] = &[
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
+    &user_agent::ENRICHER,
     &privacy::ENRICHER,
 ];
 
