@@ -597,7 +597,7 @@ mod bot_tests {
         }
         // DROP_BOTS drops exactly what is_bot calls a bot, whatever the
         // enrichers.
-        for enrichments in ["none", "referrer,campaign,fingerprint"] {
+        for enrichments in ["none", "referrer,campaign,fingerprint", "user_agent"] {
             let config = crate::Config::from_lookup(|n| match n {
                 "DROP_BOTS" => Some("true".into()),
                 "ENRICHMENTS" => Some(enrichments.into()),

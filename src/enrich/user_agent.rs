@@ -275,4 +275,35 @@ mod tests {
             assert_eq!(*p, parse(ua), "the cache answers as the parser");
         }
     }
+    #[test]
+    fn fields_are_written_only_with_a_user_agent() {
+        let config =
+            crate::Config::from_lookup(|n| (n == "ENRICHMENTS").then(|| "user_agent".to_owned()))
+                .unwrap();
+        let cases: &[(&str, &str)] = &[
+            (r#"{}"#, ""),
+            (r#"{"user_agent":null}"#, ""),
+            (r#"{"user_agent":""}"#, ""),
+            (r#"{"user_agent":42}"#, ""),
+            (
+                r#"{"ua":"x"}"#,
+                r#","browser":"Other","os":"Other","device_type":"unknown","is_bot":false"#,
+            ),
+            (
+                r#"{"userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}"#,
+                r#","browser":"Chrome","browser_version":"120","os":"Windows","os_version":"10","device_type":"desktop","is_bot":false"#,
+            ),
+        ];
+        for (input, want) in cases {
+            let t = crate::record::transform(input.as_bytes(), 0, &config);
+            let line = String::from_utf8(t.data).unwrap();
+            let fields = &line[line.find(r#""event_time""#).unwrap()..];
+            let after_time = &fields[fields.find(r#","site":"#).unwrap()..];
+            let ours = &after_time[after_time
+                .find(",\"browser\"")
+                .unwrap_or(after_time.len() - 2)
+                ..after_time.len() - 2];
+            assert_eq!(ours, *want, "{input}: {line}");
+        }
+    }
 }
