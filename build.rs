@@ -40,6 +40,7 @@ struct Key {
 fn main() {
     let root = std::env::var("CARGO_MANIFEST_DIR").unwrap();
     println!("cargo:rerun-if-changed=build.rs");
+    uap_regexes_json(&root);
     let mut sources: Vec<(String, &str)> = Vec::new();
     // (stem, host, path) -> source index; the first list to name it wins.
     let mut keys: BTreeMap<(bool, String, String), usize> = BTreeMap::new();
@@ -187,4 +188,16 @@ fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8(out).expect("UTF-8 names")
+}
+
+/// uap-core's `regexes.yaml` as JSON in `OUT_DIR`: the same data, read at
+/// run time by serde_json (already linked) rather than a YAML parser, and
+/// only when the user_agent enricher first parses.
+fn uap_regexes_json(root: &str) {
+    let file = "data/uap-core/regexes.yaml";
+    println!("cargo:rerun-if-changed={file}");
+    let text = std::fs::read_to_string(Path::new(root).join(file)).expect(file);
+    let doc: serde_json::Value = serde_yaml::from_str(&text).expect(file);
+    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("uap-regexes.json");
+    std::fs::write(out, serde_json::to_string(&doc).unwrap()).unwrap();
 }

@@ -270,6 +270,9 @@ pub struct BatchReport {
     /// Overflow records whose re-send failed: `ProcessingFailed`
     /// (`response_too_large`), data echoed.
     pub reingest_failed: usize,
+    /// `IP_FIELDS` values of `Ok` records that `ANONYMIZE_IP` left as they
+    /// were because they are not IP addresses.
+    pub not_anonymized: usize,
 }
 
 impl BatchReport {
@@ -558,6 +561,7 @@ fn run(
                 report.ok += 1;
                 report.output_bytes += e.output.len();
                 report.moved_to_extra += usize::from(enriched.moved_to_extra);
+                report.not_anonymized += enriched.not_ip as usize;
             }
             Outcome::Dropped(reason) => report.dropped[*reason as usize] += 1,
             Outcome::Failed(reason) => {

@@ -53,13 +53,13 @@ pub const VARIABLES: &[Variable] = &[
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
-        meaning: "drop records whose user agent matches the bundled bot list (`src/bots.txt`)",
+        meaning: "drop records whose user agent matches the bundled bot list (`src/bots/`, monperrus/crawler-user-agents); the same test as `is_bot`",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
         default: "user_agent,userAgent,ua",
         form: USER_AGENT_FIELD_LIST,
-        meaning: "where the user agent is, for `DROP_BOTS`",
+        meaning: "where the user agent is, for `DROP_BOTS` and the `user_agent` enricher",
     },
     Variable {
         name: "SITE_ALLOWLIST",
@@ -103,6 +103,48 @@ pub const VARIABLES: &[Variable] = &[
         form: COLUMN_LIST,
         meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
     },
+    Variable {
+        name: "ANONYMIZE_IP",
+        default: "off",
+        form: ON_OFF,
+        meaning: "privacy: `on` replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list",
+    },
+    Variable {
+        name: "IP_FIELDS",
+        default: "ip,client_ip,ip_address,remote_addr,x_forwarded_for",
+        form: PATH_LIST,
+        meaning: "where IP addresses are, for `ANONYMIZE_IP`",
+    },
+    Variable {
+        name: "STRIP_QUERY",
+        default: "off",
+        form: ON_OFF,
+        meaning: "privacy: `on` removes the fragment and every query parameter outside `KEEP_QUERY_PARAMS` from the `URL_FIELDS` and `REFERRER_FIELDS` values (after the campaign and channel are read)",
+    },
+    Variable {
+        name: "KEEP_QUERY_PARAMS",
+        default: crate::enrich::privacy::DEFAULT_KEEP_QUERY_PARAMS,
+        form: PARAM_LIST,
+        meaning: "the query parameters `STRIP_QUERY` keeps, matched on the decoded name, ASCII case-insensitively",
+    },
+    Variable {
+        name: "DROP_FIELDS",
+        default: "",
+        form: PATH_LIST,
+        meaning: "privacy: these members are removed from the output (duplicates included)",
+    },
+    Variable {
+        name: "HASH_FIELDS",
+        default: "",
+        form: PATH_LIST,
+        meaning: "privacy: each string or number value here is replaced by HMAC-SHA256(`HASH_KEY`, value as text), 64 lowercase hex digits",
+    },
+    Variable {
+        name: "HASH_KEY",
+        default: "",
+        form: HASH_KEY_FORM,
+        meaning: "the HMAC key for `HASH_FIELDS`; required with it; never logged (the template reads it from Secrets Manager)",
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -120,10 +162,16 @@ const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12
 const DOMAIN_PATTERNS: &str =
     "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
 const BOOLEAN: &str = "`true` or `false`";
+const ON_OFF: &str = "`on` or `off`";
+const PATH_LIST: &str =
+    "empty, or a comma-separated list of field names or dotted paths, e.g. `email,user.email`";
+const PARAM_LIST: &str =
+    "empty (keep none), or a comma-separated list of query parameter names, e.g. `utm_source,page`";
+const HASH_KEY_FORM: &str = "at least 32 bytes when `HASH_FIELDS` is set";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`";
+    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
 
 const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 /// The configuration table of `docs/configuration.md`, one row per

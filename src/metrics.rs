@@ -16,6 +16,7 @@
 //! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` |
 //! | `ReingestFailed` | Count | of those, records whose re-send failed: `ProcessingFailed` instead |
 //! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` |
+//! | `IpNotAnonymized` | Count | `IP_FIELDS` values (list elements) of `Ok` records that `ANONYMIZE_IP` left alone: not IP addresses |
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
 //! | `ProcessingTime` | Milliseconds | from request bytes to response bytes |
@@ -59,6 +60,7 @@ pub fn metric_names() -> Vec<(String, &'static str)> {
     names.push(("Reingested".into(), "Count"));
     names.push(("ReingestFailed".into(), "Count"));
     names.push(("MovedToExtra".into(), "Count"));
+    names.push(("IpNotAnonymized".into(), "Count"));
     for n in ["InputBytes", "OutputBytes", "RequestBytes", "ResponseBytes"] {
         names.push((n.into(), "Bytes"));
     }
@@ -85,6 +87,7 @@ pub fn emf_line(
     values.push(report.reingested.into());
     values.push(report.reingest_failed.into());
     values.push(report.moved_to_extra.into());
+    values.push(report.not_anonymized.into());
     values.extend(
         [
             report.input_bytes,

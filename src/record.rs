@@ -142,6 +142,8 @@ pub struct Enriched {
     pub event_time: Formatted,
     /// Whether members moved into `extra` (`MovedToExtra`).
     pub moved_to_extra: bool,
+    /// IP field values `ANONYMIZE_IP` left alone: not IP addresses.
+    pub not_ip: u32,
 }
 
 /// Buffers reused from record to record, so that the hot path does not
@@ -336,6 +338,7 @@ fn enrich(
         site,
         event_time,
         moved_to_extra: facts.moved_to_extra,
+        not_ip: facts.not_ip,
     }))
 }
 
@@ -387,6 +390,35 @@ pub(crate) fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
     }
     let mut de = serde_json::Deserializer::from_str(raw);
     de.deserialize_map(Find(key)).ok().flatten()
+}
+
+/// Where every value of `key` lies in the raw JSON object `raw`, duplicates
+/// included, as byte ranges of `raw`; empty when `raw` is not an object.
+pub(crate) fn member_ranges(raw: &str, key: &str) -> Vec<Range<usize>> {
+    struct FindAll<'k>(&'k str, usize);
+    impl<'de> Visitor<'de> for FindAll<'_> {
+        type Value = Vec<Range<usize>>;
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("an object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = Vec::new();
+            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
+                let v: &'de RawValue = map.next_value()?;
+                if k {
+                    let start = v.get().as_ptr() as usize - self.1;
+                    found.push(start..start + v.get().len());
+                }
+            }
+            Ok(found)
+        }
+    }
+    if !raw.starts_with('{') {
+        return Vec::new();
+    }
+    let mut de = serde_json::Deserializer::from_str(raw);
+    de.deserialize_map(FindAll(key, raw.as_ptr() as usize))
+        .unwrap_or_default()
 }
 
 /// Deserializes a key and says whether it equals the given one, without
@@ -540,20 +572,78 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
     }
 }
 
-static BOTS: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
-    let patterns = include_str!("bots.txt")
+/// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
+/// `src/bots/`), one regular expression each, matched case-sensitively as
+/// upstream tests them. Built on first use, so a function that never asks
+/// (`DROP_BOTS=false`, no user-agent enricher) pays nothing at init.
+static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
+    let alternation: Vec<String> = include_str!("bots/crawler-user-agents.txt")
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'));
-    aho_corasick::AhoCorasick::builder()
-        .ascii_case_insensitive(true)
-        .build(patterns)
+        .filter(|l| !l.is_empty())
+        .map(|p| format!("(?:{p})"))
+        .collect();
+    regex::RegexBuilder::new(&alternation.join("|"))
+        // The default 10 MB is too small for 1,500 alternatives compiled
+        // together; they are bundled and tested, not user input.
+        .size_limit(64 << 20)
+        .build()
         .expect("the bundled bot patterns are valid")
 });
 
-/// Whether a user agent matches the bundled bot list (`src/bots.txt`).
+/// Whether a user agent matches the bundled bot list (`src/bots/`). The one
+/// bot test: `DROP_BOTS` and `is_bot` both use it.
 pub fn is_bot(user_agent: &str) -> bool {
     BOTS.is_match(user_agent)
+}
+
+#[cfg(test)]
+mod bot_tests {
+    use super::is_bot;
+
+    #[test]
+    fn bots_and_real_browsers() {
+        let cases: &[(&str, bool)] = &[
+            // --- edge cases: phones whose model names hold "bot" ---
+            ("CUBOT_X30", false),
+            ("CUBOT_NOTE_7", false),
+            ("CUBOT_P30", false),
+            ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", false),
+            ("Mozilla/5.0 (Linux; Android 9; CUBOT_NOTE_7 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", false),
+            ("Mozilla/5.0 (Linux; Android 11; CUBOT P30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Mobile Safari/537.36", false),
+            ("", false),
+            ("bot", false),
+            // --- real browsers ---
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", false),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", false),
+            ("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", false),
+            // --- crawlers, previewers, tools ---
+            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true),
+            ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", true),
+            ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true),
+            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", true),
+            ("python-requests/2.31.0", true),
+            ("curl/8.4.0", true),
+        ];
+        for (ua, want) in cases {
+            assert_eq!(is_bot(ua), *want, "{ua}");
+        }
+        // DROP_BOTS drops exactly what is_bot calls a bot, whatever the
+        // enrichers.
+        for enrichments in ["none", "referrer,campaign,fingerprint", "user_agent"] {
+            let config = crate::Config::from_lookup(|n| match n {
+                "DROP_BOTS" => Some("true".into()),
+                "ENRICHMENTS" => Some(enrichments.into()),
+                _ => None,
+            })
+            .unwrap();
+            for (ua, bot) in cases {
+                let data = serde_json::json!({ "user_agent": ua }).to_string();
+                let t = super::transform(data.as_bytes(), 0, &config);
+                let dropped = matches!(t.outcome, super::Outcome::Dropped(super::DropReason::Bot));
+                assert_eq!(dropped, *bot, "{enrichments}: {ua}");
+            }
+        }
+    }
 }
 
 #[cfg(test)]

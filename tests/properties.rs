@@ -534,4 +534,51 @@ proptest! {
         }
         oracle::check_record(object.as_bytes(), arrival, &config, &t);
     }
+    #[test]
+    fn privacy_controls_leave_no_listed_value(
+        ip in (1u8..=255, 0u8..=255, 0u8..=255, 1u8..=255),
+        ip6 in prop::array::uniform8(1u16..),
+        secrets in prop::collection::vec("[g-z]{12}", 6),
+        dup in any::<bool>(),
+    ) {
+        let [token, fragment, email, user_id, name, ref_token] =
+            <[String; 6]>::try_from(secrets).unwrap();
+        let v4 = format!("{}.{}.{}.{}", ip.0, ip.1, ip.2, ip.3);
+        let v6 = std::net::Ipv6Addr::from(ip6).to_string();
+        let mut data = serde_json::json!({
+            "ip": v4,
+            "x_forwarded_for": format!("{v6}, {v4}"),
+            "url": format!("https://www.example.com/p?utm_source=x&token={token}#{fragment}"),
+            "referrer": format!("https://news.example.org/?q={ref_token}"),
+            "user": { "id": user_id, "email": email, "plan": "pro" },
+            "name": name,
+        })
+        .to_string();
+        if dup {
+            // Duplicate keys: every copy is in the output, so every copy
+            // is controlled.
+            data = format!(r#"{{"name":"{name}","user":{{"email":"{email}"}},{}"#, &data[1..]);
+        }
+        let config = Config::from_lookup(|var| {
+            Some(match var {
+                "ANONYMIZE_IP" | "STRIP_QUERY" => "on",
+                "DROP_FIELDS" => "name,user.email",
+                "HASH_FIELDS" => "user.id",
+                "HASH_KEY" => "0123456789abcdef0123456789abcdef",
+                _ => return None,
+            }.to_owned())
+        })
+        .unwrap();
+        let t = record::transform(data.as_bytes(), ARRIVAL_MS, &config);
+        prop_assert!(matches!(t.outcome, record::Outcome::Ok(_)), "{:?}", t.outcome);
+        let line = String::from_utf8(t.data).unwrap();
+        let out: serde_json::Value = serde_json::from_str(&line).unwrap();
+        for secret in [&v4, &v6, &token, &fragment, &email, &user_id, &name, &ref_token] {
+            prop_assert!(!line.contains(secret.as_str()), "{secret} survived in {line}");
+        }
+        // What is not listed stays, and the campaign was read before stripping.
+        prop_assert_eq!(&out["user"]["plan"], "pro");
+        prop_assert_eq!(&out["utm_source"], "x");
+        prop_assert_eq!(out["user"]["id"].as_str().map(str::len), Some(64));
+    }
 }

@@ -183,6 +183,9 @@ const INVALID: &[(&str, &str)] = &[
     ("DROP_DOMAINS", "*."),
     ("ENRICHMENTS", "referer"),
     ("COLUMNS", r#"[{"name":"a","type":"string"}]"#),
+    ("ANONYMIZE_IP", "yes"),
+    ("IP_FIELDS", "ip,"),
+    ("KEEP_QUERY_PARAMS", "utm_source,,gclid"),
 ];
 
 #[test]
@@ -193,8 +196,12 @@ fn invalid_values_are_invalid() {
         let err = Config::from_lookup(|n| (n == *name).then(|| value.to_string())).unwrap_err();
         assert_eq!(err.variable, *name);
     }
-    let forms: std::collections::BTreeSet<&str> =
-        config::VARIABLES.iter().map(|v| v.form).collect();
+    // HASH_KEY's error never shows its value: it has its own test below.
+    let forms: std::collections::BTreeSet<&str> = config::VARIABLES
+        .iter()
+        .filter(|v| v.name != "HASH_KEY")
+        .map(|v| v.form)
+        .collect();
     let covered: std::collections::BTreeSet<&str> = INVALID
         .iter()
         .map(|(n, _)| {
@@ -226,6 +233,21 @@ fn invalid_configuration_stops_init_naming_the_variable() {
         );
         assert!(emulator.posted.try_recv().is_err(), "{name}");
     }
+}
+
+#[test]
+fn a_short_hash_key_stops_start_up_without_showing_it() {
+    let file = format!("{}/events/minimal.json", env!("CARGO_MANIFEST_DIR"));
+    let key = "this-key-is-31-bytes-long-12345";
+    let out = Function::command(&[("HASH_FIELDS", "user_id"), ("HASH_KEY", key)])
+        .args(["invoke", &file])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("invalid HASH_KEY"), "{stderr}");
+    assert!(stderr.contains("31 bytes"), "{stderr}");
+    assert!(!stderr.contains(key), "{stderr}");
 }
 
 #[test]

@@ -446,6 +446,22 @@ fn environment_is_the_configuration_with_the_same_defaults() {
     let mut lookup = BTreeMap::new();
     for var in config::VARIABLES {
         let value = &env[var.name];
+        if var.name == "HASH_KEY" {
+            // A secret: from Secrets Manager through a dynamic reference,
+            // only when HASH_FIELDS is set; empty (its default) otherwise.
+            let branches = intrinsic(value, "If")
+                .and_then(Value::as_sequence)
+                .expect("HASH_KEY is chosen by a condition");
+            assert_eq!(text(&branches[0]), "HasHashFields");
+            let secret = intrinsic(&branches[1], "Sub").map(text).unwrap_or_default();
+            assert!(
+                secret.starts_with("{{resolve:secretsmanager:"),
+                "HASH_KEY must be a Secrets Manager dynamic reference: {secret}"
+            );
+            assert_eq!(text(&branches[2]), var.default);
+            lookup.insert(var.name, var.default.to_owned());
+            continue;
+        }
         if intrinsic(value, "If").is_some() {
             // Set only under a condition (COLUMNS in Parquet mode): one
             // branch leaves it unset, so its default applies, and the other
@@ -669,6 +685,9 @@ fn the_parquet_environment_fits_lambdas_4_kb() {
             .map(|v| match intrinsic(v, "Ref").and_then(Value::as_str) {
                 Some("AWS::NoValue") => 0,
                 Some(param) => text(get(&t, &["Parameters", param, "Default"])).len(),
+                // HASH_KEY's Secrets Manager reference resolves to the key:
+                // counted as a 32-byte key written in hex.
+                None if intrinsic(v, "Sub").is_some() => 64,
                 None => text(v).len(),
             })
             .max()

@@ -98,6 +98,8 @@ enum Slot {
     Column(usize),
     /// No column's (or an input `extra`): always moved.
     Moved,
+    /// Removed by an earlier stage (`DROP_FIELDS`): not in the output at all.
+    Gone,
 }
 
 impl Stage for Extra {
@@ -114,11 +116,35 @@ impl Stage for Extra {
         let Some(columns) = &self.columns else {
             return Ok(());
         };
+        // Each member as the earlier stages left it: the privacy controls
+        // remove members or replace their values, and a dropped or hashed
+        // value must never reappear in `extra`. `None`: removed.
+        let current: Vec<Option<String>> = if facts.edits.is_empty() {
+            Vec::new()
+        } else {
+            (0..record.member_count())
+                .map(|i| match facts.edits.iter().rev().find(|(j, _)| *j == i) {
+                    Some((_, Edit::Remove)) => None,
+                    Some((_, Edit::Replace(text))) => Some(text.clone()),
+                    None => Some(record.member_value(i).to_owned()),
+                })
+                .collect()
+        };
+        let value = |i: usize| -> Option<&str> {
+            if current.is_empty() {
+                Some(record.member_value(i))
+            } else {
+                current[i].as_deref()
+            }
+        };
         // How many members of this record each column has: with two, the
         // SerDe would keep one, so both move.
         let mut hits = vec![0u8; columns.list.len()];
         let slots: Vec<Slot> = (0..record.member_count())
             .map(|i| {
+                if value(i).is_none() {
+                    return Slot::Gone;
+                }
                 let Some(key) = crate::time::json_string(record.member_key(i)) else {
                     return Slot::Moved;
                 };
@@ -139,11 +165,10 @@ impl Stage for Extra {
             .collect();
         let mut moved = String::new();
         for (i, slot) in slots.into_iter().enumerate() {
+            let Some(text) = value(i) else { continue };
             let stays = match slot {
-                Slot::Ours => continue,
-                Slot::Column(c) => {
-                    hits[c] == 1 && columns.list[c].1.accepts(record.member_value(i))
-                }
+                Slot::Ours | Slot::Gone => continue,
+                Slot::Column(c) => hits[c] == 1 && columns.list[c].1.accepts(text),
                 Slot::Moved => false,
             };
             if stays {
@@ -152,7 +177,7 @@ impl Stage for Extra {
             moved.push(if moved.is_empty() { '{' } else { ',' });
             moved.push_str(record.member_key(i));
             moved.push(':');
-            moved.push_str(record.member_value(i));
+            moved.push_str(text);
             if !record.member_is_ours(i) {
                 facts.edits.push((i, Edit::Remove));
             }
@@ -251,6 +276,41 @@ mod tests {
             assert_eq!(got_extra.as_deref(), *extra, "{input}");
             assert_eq!(moved, extra.is_some(), "{input}");
         }
+    }
+
+    /// The privacy controls run before `extra`: a dropped member is gone,
+    /// a hashed one moves hashed, and neither original value appears.
+    #[test]
+    fn privacy_edits_are_what_moves() {
+        let config = Config::from_lookup(|v| match v {
+            "ENRICHMENTS" => Some("none".into()),
+            "COLUMNS" => Some(COLUMNS.into()),
+            "DROP_FIELDS" => Some("phone,ctx.secret".into()),
+            "HASH_FIELDS" => Some("email".into()),
+            "HASH_KEY" => Some("k".repeat(32)),
+            _ => None,
+        })
+        .unwrap();
+        let input =
+            r#"{"n":1,"email":"ann@example.com","phone":"+44 20 7946 0000","s":"x","other":2}"#;
+        let (kept, extra, moved) = run(input, &config);
+        let extra = extra.expect("email and other move");
+        assert!(moved);
+        for secret in ["ann@example.com", "7946"] {
+            assert!(
+                !kept.contains(secret) && !extra.contains(secret),
+                "{secret}: {kept} {extra}"
+            );
+        }
+        let extra: serde_json::Value = serde_json::from_str(&extra).unwrap();
+        assert_eq!(extra["other"], 2);
+        assert_eq!(
+            extra["email"].as_str().map(str::len),
+            Some(64),
+            "HMAC hex: {extra}"
+        );
+        assert!(extra.get("phone").is_none(), "{extra}");
+        assert_eq!(kept, r#"{"n":1,"s":"x","#);
     }
 
     #[test]

@@ -28,8 +28,10 @@ pub mod campaign;
 pub mod extra;
 pub mod fingerprint;
 pub mod page;
+pub mod privacy;
 pub mod referrer;
 pub mod time;
+pub mod user_agent;
 
 use crate::config::{ConfigError, Env, FieldPath};
 use crate::record::DropReason;
@@ -116,6 +118,8 @@ pub const PIPELINE: &[&Enricher] = &[
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
+    &user_agent::ENRICHER,
+    &privacy::ENRICHER,
     // Last: it sees every member and moves what Parquet would lose.
     &extra::ENRICHER,
 ];
@@ -299,6 +303,9 @@ pub struct Facts<'a> {
     pub edits: Vec<(usize, Edit)>,
     /// Whether the `extra` stage moved any member, for `MovedToExtra`.
     pub moved_to_extra: bool,
+    /// `IP_FIELDS` values (list elements) that were not IP addresses, left
+    /// as they were by `ANONYMIZE_IP`.
+    pub not_ip: u32,
 }
 
 /// What the referrer stage found, for the channel: all `None` when the

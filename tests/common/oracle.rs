@@ -33,6 +33,10 @@ pub fn check_record(data: &[u8], arrival_ms: i64, config: &Config, t: &Transform
     let (out, _) = check_line(line, arrival_ms, config);
 
     // Every input field is still there, unchanged; only ours are replaced.
+    // The privacy controls (ANONYMIZE_IP, STRIP_QUERY, DROP_FIELDS,
+    // HASH_FIELDS) are the only exceptions, and every configuration checked
+    // here has them off; `privacy_controls_leave_no_listed_value` in
+    // tests/properties.rs holds them to their own contract.
     // Inputs that serde_json's Value cannot hold (numbers beyond f64, lone
     // surrogate escapes) are still spliced through verbatim; the line checks
     // above cover them.

@@ -1,0 +1,711 @@
+//! The privacy controls: the only stage that changes input members. Each
+//! control is off by default and switched by its own variables, so a record
+//! keeps every input byte unless the operator asks otherwise.
+//!
+//! - `ANONYMIZE_IP=on` masks the IP addresses in `IP_FIELDS` to their
+//!   network (IPv4 /24, IPv6 /48);
+//! - `STRIP_QUERY=on` removes the query parameters outside
+//!   `KEEP_QUERY_PARAMS`, and the fragment, from the URL and referrer fields;
+//! - `DROP_FIELDS` removes members;
+//! - `HASH_FIELDS` replaces values by HMAC-SHA256 under `HASH_KEY`.
+//!
+//! It runs last: every enricher (campaign and channel included) reads the
+//! record as received, and `event_fingerprint` hashes the bytes Firehose
+//! delivered, so redeliveries still deduplicate. Nested paths are edited in
+//! the member's raw text: only the edited value (or removed member) changes,
+//! every other byte of the member is kept.
+
+use super::{Edit, Enricher, Facts, Fields, Record, Stage};
+use crate::config::{error, ConfigError, Env};
+use crate::record::{key_start, member_ranges, DropReason};
+use hmac::{KeyInit, Mac};
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+pub const ENRICHER: Enricher = Enricher {
+    name: "privacy",
+    optional: false,
+    summary: "the privacy controls: masks IPs, strips query strings, drops and hashes fields (all off by default)",
+    fields: &[],
+    variables: &[
+        "ANONYMIZE_IP",
+        "IP_FIELDS",
+        "STRIP_QUERY",
+        "KEEP_QUERY_PARAMS",
+        "DROP_FIELDS",
+        "HASH_FIELDS",
+        "HASH_KEY",
+    ],
+    build,
+};
+
+/// The shortest `HASH_KEY`: HMAC-SHA256's own output length. A shorter key
+/// makes the pseudonyms easier to reverse by guessing inputs.
+pub const MIN_HASH_KEY_BYTES: usize = 32;
+
+/// What a control does to a value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    MaskIp,
+    StripQuery,
+    Hash,
+    Drop,
+}
+
+/// One control on one path: the segments after the top-level key.
+#[derive(Debug, Clone)]
+struct Rule {
+    rest: Vec<String>,
+    action: Action,
+}
+
+struct Privacy {
+    /// The rules by top-level key.
+    rules: HashMap<String, Vec<Rule>>,
+    keep_params: Vec<String>,
+    hash_key: Vec<u8>,
+}
+
+// By hand: the derived form would print HASH_KEY wherever the configuration
+// is debug-printed.
+impl fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Privacy")
+            .field("rules", &self.rules)
+            .field("keep_params", &self.keep_params)
+            .field("hash_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The default of `KEEP_QUERY_PARAMS`: the campaign parameters and click
+/// identifiers, so stripped URLs still carry their attribution.
+/// `tests` check it equals `UTM_PARAMS` and `CLICK_IDS`.
+pub const DEFAULT_KEEP_QUERY_PARAMS: &str = "utm_source,utm_medium,utm_campaign,utm_term,utm_content,utm_id,gclid,gbraid,wbraid,dclid,msclkid,fbclid,ttclid,li_fat_id,twclid";
+
+fn on_off(env: &Env<'_>, name: &'static str) -> Result<bool, ConfigError> {
+    let (name, value) = env.get(name);
+    match value.trim() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(error(name, &value)),
+    }
+}
+
+/// A list of dotted paths, possibly empty, as segment lists.
+fn paths(env: &Env<'_>, name: &'static str) -> Result<Vec<Vec<String>>, ConfigError> {
+    let (name, value) = env.get(name);
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|item| {
+            let segments: Vec<String> = item.trim().split('.').map(str::to_owned).collect();
+            if segments.iter().any(String::is_empty) {
+                Err(error(name, &value))
+            } else {
+                Ok(segments)
+            }
+        })
+        .collect()
+}
+
+fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+    let mut listed: Vec<(Vec<String>, Action)> = Vec::new();
+    // Validated whether or not their switch is on: a typo is found before
+    // the day the control is turned on.
+    let ip_fields = paths(env, "IP_FIELDS")?;
+    if on_off(env, "ANONYMIZE_IP")? {
+        listed.extend(ip_fields.into_iter().map(|p| (p, Action::MaskIp)));
+    }
+    let (name, value) = env.get("KEEP_QUERY_PARAMS");
+    let keep_params: Vec<String> = if value.trim().is_empty() {
+        Vec::new()
+    } else {
+        value
+            .split(',')
+            .map(|p| {
+                let p = p.trim();
+                if p.is_empty() || p.contains(['=', '&', '#', '?', ' ']) {
+                    Err(error(name, &value))
+                } else {
+                    Ok(p.to_owned())
+                }
+            })
+            .collect::<Result<_, _>>()?
+    };
+    if on_off(env, "STRIP_QUERY")? {
+        // Referrers carry the same personal data as page URLs (the previous
+        // page's query and fragment), so both are stripped.
+        for var in ["URL_FIELDS", "REFERRER_FIELDS"] {
+            listed.extend(
+                paths(env, var)?
+                    .into_iter()
+                    .map(|p| (p, Action::StripQuery)),
+            );
+        }
+    }
+    let hash = paths(env, "HASH_FIELDS")?;
+    let (_, key) = env.get("HASH_KEY");
+    if !hash.is_empty() && key.len() < MIN_HASH_KEY_BYTES {
+        // Never the key itself: configuration errors are logged.
+        return Err(ConfigError {
+            variable: "HASH_KEY",
+            value: format!("<{} bytes, not shown>", key.len()),
+            expected: error("HASH_KEY", "").expected,
+        });
+    }
+    listed.extend(hash.into_iter().map(|p| (p, Action::Hash)));
+    listed.extend(
+        paths(env, "DROP_FIELDS")?
+            .into_iter()
+            .map(|p| (p, Action::Drop)),
+    );
+
+    let mut rules: HashMap<String, Vec<Rule>> = HashMap::new();
+    for (mut path, action) in listed {
+        let top = path.remove(0);
+        rules
+            .entry(top)
+            .or_default()
+            .push(Rule { rest: path, action });
+    }
+    // Drops last: a value both hashed and dropped is dropped.
+    for list in rules.values_mut() {
+        list.sort_by_key(|r| r.action == Action::Drop);
+    }
+    Ok(Arc::new(Privacy {
+        rules,
+        keep_params,
+        hash_key: key.into_bytes(),
+    }))
+}
+
+impl Stage for Privacy {
+    fn run<'a>(
+        &self,
+        record: &Record<'a>,
+        facts: &mut Facts<'a>,
+        _: &mut Fields,
+    ) -> Result<(), DropReason> {
+        if self.rules.is_empty() {
+            return Ok(());
+        }
+        // Every member, not the configured slot alone: with duplicate keys
+        // the earlier members are in the output too.
+        for i in 0..record.member_count() {
+            if record.member_is_ours(i) {
+                continue;
+            }
+            let Some(key) = crate::time::json_string(record.member_key(i)) else {
+                continue;
+            };
+            let Some(rules) = self.rules.get(key.as_ref()) else {
+                continue;
+            };
+            if rules
+                .iter()
+                .any(|r| r.rest.is_empty() && r.action == Action::Drop)
+            {
+                facts.edits.push((i, Edit::Remove));
+                continue;
+            }
+            let original = record.member_value(i);
+            let mut text = original.to_owned();
+            for rule in rules {
+                self.edit(&mut text, &rule.rest, rule.action, &mut facts.not_ip);
+            }
+            if text != original {
+                facts.edits.push((i, Edit::Replace(text)));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Privacy {
+    /// Applies `action` to the value at `path` inside the JSON text `text`
+    /// (to `text` itself when the path is empty), in place.
+    /// Counts the IP values left alone in `not_ip`.
+    fn edit(&self, text: &mut String, path: &[String], action: Action, not_ip: &mut u32) {
+        let Some((first, rest)) = path.split_first() else {
+            if let Some(new) = self.apply(text, action, not_ip) {
+                *text = new;
+            }
+            return;
+        };
+        // From the last duplicate back, so earlier ranges stay valid.
+        for range in member_ranges(text, first).into_iter().rev() {
+            if rest.is_empty() && action == Action::Drop {
+                let cut = member_span(text.as_bytes(), range);
+                text.replace_range(cut, "");
+            } else {
+                let mut inner = text[range.clone()].to_owned();
+                self.edit(&mut inner, rest, action, not_ip);
+                text.replace_range(range, &inner);
+            }
+        }
+    }
+
+    /// The new JSON text of a value, or `None` to keep it.
+    fn apply(&self, raw: &str, action: Action, not_ip: &mut u32) -> Option<String> {
+        let quoted = |s: &str| serde_json::to_string(s).ok();
+        match action {
+            Action::MaskIp => {
+                let s = crate::time::json_string(raw)?;
+                let (masked, skipped) = mask_ips(&s);
+                *not_ip = not_ip.saturating_add(skipped);
+                (masked != s).then(|| quoted(&masked)).flatten()
+            }
+            Action::StripQuery => {
+                let s = crate::time::json_string(raw)?;
+                let stripped = strip_query(&s, &self.keep_params);
+                (stripped != s).then(|| quoted(&stripped)).flatten()
+            }
+            Action::Hash => {
+                let text = if raw.starts_with('"') {
+                    crate::time::json_string(raw)?
+                } else if raw.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                    // A number, as written: `42` and `42.0` are different
+                    // texts, and so different pseudonyms.
+                    raw.into()
+                } else {
+                    return None;
+                };
+                Some(format!("\"{}\"", hmac_hex(&self.hash_key, &text)))
+            }
+            // Whole members are removed by the caller.
+            Action::Drop => None,
+        }
+    }
+}
+
+/// The bytes to cut to remove the member whose value lies at `value` in the
+/// object `text`: its key, value and one adjoining comma.
+fn member_span(text: &[u8], value: std::ops::Range<usize>) -> std::ops::Range<usize> {
+    let start = key_start(text, value.start);
+    let is_space = |b: u8| matches!(b, b' ' | b'\t' | b'\n' | b'\r');
+    let mut end = value.end;
+    while end < text.len() && is_space(text[end]) {
+        end += 1;
+    }
+    if text.get(end) == Some(&b',') {
+        end += 1;
+        while end < text.len() && is_space(text[end]) {
+            end += 1;
+        }
+        return start..end;
+    }
+    let mut before = start;
+    while before > 0 && is_space(text[before - 1]) {
+        before -= 1;
+    }
+    if before > 0 && text[before - 1] == b',' {
+        return before - 1..value.end;
+    }
+    start..value.end
+}
+
+/// HMAC-SHA256 of `value` under `key`, as 64 lowercase hex digits.
+///
+/// ```
+/// use firehose_enricher::enrich::privacy::hmac_hex;
+/// // RFC 4231 test case 2.
+/// assert_eq!(
+///     hmac_hex(b"Jefe", "what do ya want for nothing?"),
+///     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+/// );
+/// ```
+pub fn hmac_hex(key: &[u8], value: &str) -> String {
+    let mut mac =
+        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(value.as_bytes());
+    mac.finalize()
+        .into_bytes()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// An address's network: IPv4 to /24, IPv6 to /48, an IPv4-mapped IPv6
+/// address to the /24 of its IPv4 address.
+fn network(ip: IpAddr) -> IpAddr {
+    let v4 = |a: Ipv4Addr| {
+        let [a, b, c, _] = a.octets();
+        Ipv4Addr::new(a, b, c, 0)
+    };
+    match ip {
+        IpAddr::V4(a) => IpAddr::V4(v4(a)),
+        IpAddr::V6(a) => match a.to_ipv4_mapped() {
+            Some(m) => IpAddr::V6(v4(m).to_ipv6_mapped()),
+            None => {
+                let s = a.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], 0, 0, 0, 0, 0))
+            }
+        },
+    }
+}
+
+/// One address, masked; `None` when it is not an address. A zone
+/// (`fe80::1%eth0`) and a port (`203.0.113.7:443`, `[2001:db8::1]:443`)
+/// are dropped with the host part: neither is needed for a network.
+fn mask_ip(s: &str) -> Option<String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Some(network(ip).to_string());
+    }
+    if let Ok(sa) = s.parse::<std::net::SocketAddr>() {
+        return Some(network(sa.ip()).to_string());
+    }
+    let unbracketed = s
+        .strip_prefix('[')
+        .and_then(|r| r.split_once(']'))
+        .map_or(s, |(inner, _)| inner);
+    let (addr, _zone) = unbracketed.split_once('%')?;
+    addr.parse::<Ipv6Addr>()
+        .ok()
+        .map(|a| network(IpAddr::V6(a)).to_string())
+}
+
+/// Masks every element of a comma list (`X-Forwarded-For`); elements that
+/// are not addresses are kept and counted. The separators and spaces stay.
+/// Returns the masked text and how many elements were not addresses.
+pub fn mask_ips(value: &str) -> (String, u32) {
+    let mut skipped = 0u32;
+    let mut out = String::with_capacity(value.len());
+    for (n, element) in value.split(',').enumerate() {
+        if n > 0 {
+            out.push(',');
+        }
+        let core = element.trim_matches(' ');
+        let lead = element.len() - element.trim_start_matches(' ').len();
+        out.push_str(&element[..lead]);
+        match mask_ip(core) {
+            Some(masked) => out.push_str(&masked),
+            None => {
+                skipped = skipped.saturating_add(1);
+                out.push_str(core);
+            }
+        }
+        out.push_str(&element[lead + core.len()..]);
+    }
+    (out, skipped)
+}
+
+/// The URL without its fragment and without the query parameters whose
+/// decoded name is not in `keep` (ASCII case-insensitively, as the campaign
+/// enricher reads them). Kept parameters keep their bytes and order; the
+/// `?` goes when none is left. Everything before the query stays as it was.
+pub fn strip_query(url: &str, keep: &[String]) -> String {
+    let without_fragment = url.split_once('#').map_or(url, |(u, _)| u);
+    let Some((base, query)) = without_fragment.split_once('?') else {
+        return without_fragment.to_owned();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|pair| {
+            form_urlencoded::parse(pair.as_bytes())
+                .next()
+                .is_some_and(|(name, _)| keep.iter().any(|k| k.eq_ignore_ascii_case(&name)))
+        })
+        .collect();
+    if kept.len() == query.split('&').count() {
+        return without_fragment.to_owned();
+    }
+    if kept.is_empty() {
+        return base.to_owned();
+    }
+    format!("{base}?{}", kept.join("&"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_keep_list_is_the_campaign_parameters() {
+        let want: Vec<&str> = crate::enrich::campaign::UTM_PARAMS
+            .iter()
+            .chain(crate::enrich::campaign::CLICK_IDS.iter())
+            .copied()
+            .collect();
+        assert_eq!(DEFAULT_KEEP_QUERY_PARAMS, want.join(","));
+        let var = crate::config::VARIABLES
+            .iter()
+            .find(|v| v.name == "KEEP_QUERY_PARAMS")
+            .unwrap();
+        assert_eq!(var.default, DEFAULT_KEEP_QUERY_PARAMS);
+    }
+
+    #[test]
+    fn ip_addresses_are_masked_to_their_network() {
+        let cases: &[(&str, &str)] = &[
+            // --- edge cases ---
+            ("", ""),
+            ("unknown", "unknown"),
+            ("203.0.113", "203.0.113"),
+            ("203.0.113.256", "203.0.113.256"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("::", "::"),
+            ("::1", "::"),
+            ("255.255.255.255", "255.255.255.0"),
+            ("example.com", "example.com"),
+            ("2001:db8::zz", "2001:db8::zz"),
+            // Mapped: the IPv4 address's /24, kept in mapped form.
+            ("::ffff:203.0.113.77", "::ffff:203.0.113.0"),
+            // Zoned and bracketed forms, with and without a port.
+            ("fe80::1%eth0", "fe80::"),
+            ("fe80:1:2:3::1%25eth0", "fe80:1:2::"),
+            ("[2001:db8:85a3:1234::1]:443", "2001:db8:85a3::"),
+            ("203.0.113.77:8080", "203.0.113.0"),
+            // Lists, element by element, spacing kept.
+            ("203.0.113.77, 198.51.100.9", "203.0.113.0, 198.51.100.0"),
+            ("203.0.113.77,unknown", "203.0.113.0,unknown"),
+            ("2001:db8::1,10.1.2.3", "2001:db8::,10.1.2.0"),
+            (" 10.1.2.3 ", " 10.1.2.0 "),
+            (",", ","),
+            // --- the plain cases ---
+            ("203.0.113.77", "203.0.113.0"),
+            ("2001:db8:85a3:1234::1", "2001:db8:85a3::"),
+            ("2001:db8:85a3:1234:5678:9abc:def0:1", "2001:db8:85a3::"),
+        ];
+        for (value, want) in cases {
+            assert_eq!(mask_ips(value).0, *want, "{value:?}");
+        }
+        let counts: &[(&str, u32)] = &[
+            ("10.0.0.1", 0),
+            ("", 1),
+            ("unknown, 10.0.0.1, n/a", 2),
+            ("2001:db8::1,10.1.2.3", 0),
+            (",", 2),
+        ];
+        for (value, want) in counts {
+            assert_eq!(mask_ips(value).1, *want, "{value:?}");
+        }
+    }
+
+    #[test]
+    fn query_parameters_outside_the_allowlist_and_the_fragment_go() {
+        let keep: Vec<String> = DEFAULT_KEEP_QUERY_PARAMS
+            .split(',')
+            .map(str::to_owned)
+            .collect();
+        let cases: &[(&str, &str)] = &[
+            // --- edge cases ---
+            ("", ""),
+            ("https://a.example.com/p", "https://a.example.com/p"),
+            // An empty query has no parameter to keep.
+            ("https://a.example.com/p?", "https://a.example.com/p"),
+            ("https://a.example.com/p#", "https://a.example.com/p"),
+            ("https://a.example.com/p#x?y=1", "https://a.example.com/p"),
+            (
+                "https://a.example.com/p#access_token=t",
+                "https://a.example.com/p",
+            ),
+            (
+                "https://a.example.com/p?email=a%40b.c",
+                "https://a.example.com/p",
+            ),
+            // Encoded names are decoded before matching.
+            (
+                "https://a.example.com/?utm%5Fsource=x&e=1",
+                "https://a.example.com/?utm%5Fsource=x",
+            ),
+            (
+                "https://a.example.com/?UTM_Source=x&e=1",
+                "https://a.example.com/?UTM_Source=x",
+            ),
+            // Repeated keys: each kept or removed alone.
+            (
+                "https://a.example.com/?gclid=1&e=1&gclid=2",
+                "https://a.example.com/?gclid=1&gclid=2",
+            ),
+            ("https://a.example.com/?e=1&e=2", "https://a.example.com/"),
+            (
+                "https://a.example.com/?&&utm_id=3&",
+                "https://a.example.com/?utm_id=3",
+            ),
+            // A parameter named like a kept one is not kept.
+            (
+                "https://a.example.com/?utm_sourcex=1",
+                "https://a.example.com/",
+            ),
+            ("/relative?token=1&utm_term=t", "/relative?utm_term=t"),
+            // Bytes of the rest stay as they were.
+            (
+                "HTTPS://A.example.com:8443/%7Ep?utm_medium=a+b",
+                "HTTPS://A.example.com:8443/%7Ep?utm_medium=a+b",
+            ),
+            // --- the plain case ---
+            (
+                "https://a.example.com/p?utm_source=x&email=a%40b.c#access_token=t",
+                "https://a.example.com/p?utm_source=x",
+            ),
+        ];
+        for (url, want) in cases {
+            assert_eq!(strip_query(url, &keep), *want, "{url:?}");
+        }
+        assert_eq!(strip_query("https://a/?utm_id=1#f", &[]), "https://a/");
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231() {
+        // RFC 4231 test case 1: key 0x0b * 20, "Hi There".
+        assert_eq!(
+            hmac_hex(&[0x0b; 20], "Hi There"),
+            "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"
+        );
+    }
+
+    #[test]
+    fn member_spans_take_one_comma() {
+        let cases: &[(&str, &str, &str)] = &[
+            (r#"{"a":1}"#, "a", "{}"),
+            (r#"{"a":1,"b":2}"#, "a", r#"{"b":2}"#),
+            (r#"{"a":1,"b":2}"#, "b", r#"{"a":1}"#),
+            (r#"{ "a" : 1 , "b" : 2 }"#, "b", r#"{ "a" : 1  }"#),
+            (r#"{"a":1,"b":2,"c":3}"#, "b", r#"{"a":1,"c":3}"#),
+            (r#"{"b":1,"a":2,"b":3}"#, "b", r#"{"a":2}"#),
+            (r#"{"a\"b":1,"c":2}"#, "a\"b", r#"{"c":2}"#),
+        ];
+        for (object, key, want) in cases {
+            let mut text = object.to_string();
+            for range in member_ranges(&text, key).into_iter().rev() {
+                let cut = member_span(text.as_bytes(), range);
+                text.replace_range(cut, "");
+            }
+            assert_eq!(text, *want, "{object} - {key}");
+        }
+    }
+
+    const KEY: &str = "0123456789abcdef0123456789abcdef";
+
+    fn line(vars: &[(&str, &str)], input: &str) -> String {
+        let config = crate::Config::from_lookup(|name| {
+            if name == "ENRICHMENTS" {
+                return Some("none".into());
+            }
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        let t = crate::record::transform(input.as_bytes(), 0, &config);
+        let line = String::from_utf8(t.data).unwrap();
+        // Our fields follow the input members; compare the members only.
+        let cut = line.find(r#""event_time":"#).expect("an Ok record");
+        line[..cut].trim_end_matches(',').to_owned()
+    }
+
+    #[test]
+    fn controls_edit_top_level_and_nested_members() {
+        let h = |v: &str| hmac_hex(KEY.as_bytes(), v);
+        type Case = (
+            &'static [(&'static str, &'static str)],
+            &'static str,
+            String,
+        );
+        let cases: Vec<Case> = vec![
+            // --- edge cases ---
+            (&[("DROP_FIELDS", "a")], r#"{}"#, "{".into()),
+            (&[("DROP_FIELDS", "a")], r#"{"a":1}"#, "{".into()),
+            (&[("DROP_FIELDS", "a")], r#"{"a":1,"b":2,"a":3}"#, r#"{"b":2"#.into()),
+            (&[("DROP_FIELDS", "a.b")], r#"{"a":5}"#, r#"{"a":5"#.into()),
+            (&[("DROP_FIELDS", "a.b")], r#"{"a":{"b":1,"b":2,"c":3}}"#, r#"{"a":{"c":3}"#.into()),
+            (&[("DROP_FIELDS", "a.b.c")], r#"{"a":{"b":{"c":1, "d" : 2}}}"#, r#"{"a":{"b":{"d" : 2}}"#.into()),
+            (&[("DROP_FIELDS", "x.y")], r#"{"a" : { "y" : 1 }}"#, r#"{"a" : { "y" : 1 }"#.into()),
+            (&[("HASH_FIELDS", "u"), ("HASH_KEY", KEY)], r#"{"u":true,"v":null}"#, r#"{"u":true,"v":null"#.into()),
+            (&[("HASH_FIELDS", "u"), ("HASH_KEY", KEY)], r#"{"u":{"id":1}}"#, r#"{"u":{"id":1}"#.into()),
+            (&[("HASH_FIELDS", "u"), ("HASH_KEY", KEY)], r#"{"u":"a\u0062"}"#, format!(r#"{{"u":"{}""#, h("ab"))),
+            (&[("HASH_FIELDS", "u,u.id"), ("HASH_KEY", KEY), ("DROP_FIELDS", "u")], r#"{"u":"x","k":1}"#, r#"{"k":1"#.into()),
+            (&[("HASH_FIELDS", "user.id,user.email"), ("HASH_KEY", KEY), ("DROP_FIELDS", "user.name")],
+                r#"{"user":{"id":42,"name":"Ann","email":"a@b.c","age":7}}"#,
+                format!(r#"{{"user":{{"id":"{}","email":"{}","age":7}}"#, h("42"), h("a@b.c"))),
+            (&[("ANONYMIZE_IP", "on"), ("IP_FIELDS", "ip,ctx.ip")],
+                r#"{"ip":"203.0.113.77","ctx":{"ip":"2001:db8:85a3:1234::1"},"ip2":"1.2.3.4"}"#,
+                r#"{"ip":"203.0.113.0","ctx":{"ip":"2001:db8:85a3::"},"ip2":"1.2.3.4""#.into()),
+            (&[("ANONYMIZE_IP", "on")], r#"{"ip":"n/a","x_forwarded_for":"10.1.2.3, 10.9.9.9"}"#,
+                r#"{"ip":"n/a","x_forwarded_for":"10.1.2.0, 10.9.9.0""#.into()),
+            (&[("ANONYMIZE_IP", "off")], r#"{"ip":"203.0.113.77"}"#, r#"{"ip":"203.0.113.77""#.into()),
+            (&[("STRIP_QUERY", "on")],
+                r#"{"url":"https://a.example.com/p?utm_source=x&email=a%40b.c#t","referrer":"https://b.example.org/?q=secret","n":1}"#,
+                r#"{"url":"https://a.example.com/p?utm_source=x","referrer":"https://b.example.org/","n":1"#.into()),
+            (&[("STRIP_QUERY", "on"), ("KEEP_QUERY_PARAMS", "")], r#"{"url":"https://a.example.com/p?utm_source=x"}"#,
+                r#"{"url":"https://a.example.com/p""#.into()),
+            // --- the plain case: nothing configured, nothing changes ---
+            (&[], r#"{"ip":"203.0.113.77","url":"https://a.example.com/?e=1#x"}"#,
+                r#"{"ip":"203.0.113.77","url":"https://a.example.com/?e=1#x""#.into()),
+        ];
+        for (vars, input, want) in &cases {
+            assert_eq!(line(vars, input), *want, "{vars:?} {input}");
+        }
+    }
+
+    #[test]
+    fn values_that_are_not_addresses_are_counted_per_record() {
+        let config =
+            crate::Config::from_lookup(|n| (n == "ANONYMIZE_IP").then(|| "on".to_owned())).unwrap();
+        let cases: &[(&str, u32)] = &[
+            (r#"{}"#, 0),
+            (r#"{"ip":null}"#, 0),
+            (r#"{"ip":"10.0.0.1"}"#, 0),
+            (r#"{"ip":"unknown","x_forwarded_for":"10.0.0.1, proxy"}"#, 2),
+            (r#"{"ip":"n/a","ip":"n/a"}"#, 2),
+        ];
+        for (input, want) in cases {
+            let t = crate::record::transform(input.as_bytes(), 0, &config);
+            match t.outcome {
+                crate::record::Outcome::Ok(e) => assert_eq!(e.not_ip, *want, "{input}"),
+                other => panic!("{input}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn hash_key_is_required_long_enough_and_never_shown() {
+        let build = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            crate::Config::from_lookup(move |n| {
+                vars.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone())
+            })
+        };
+        let secret = "s3cr3t-but-too-short-31-bytes!!";
+        assert_eq!(secret.len(), 31);
+        for key in ["", secret] {
+            let err = build(&[("HASH_FIELDS", "user_id"), ("HASH_KEY", key)]).unwrap_err();
+            assert_eq!(err.variable, "HASH_KEY");
+            for shown in [err.to_string(), format!("{err:?}")] {
+                assert!(
+                    !key.is_empty() && !shown.contains(key) || key.is_empty(),
+                    "{shown}"
+                );
+                assert!(shown.contains("at least 32 bytes"), "{shown}");
+            }
+        }
+        let config = build(&[("HASH_FIELDS", "user_id"), ("HASH_KEY", KEY)]).unwrap();
+        assert!(
+            !format!("{config:?}").contains(KEY),
+            "the key is not in Debug"
+        );
+        // Without HASH_FIELDS, no key is needed.
+        assert!(build(&[("HASH_KEY", "short")]).is_ok());
+        for (name, value) in [
+            ("ANONYMIZE_IP", "true"),
+            ("ANONYMIZE_IP", "ON"),
+            ("STRIP_QUERY", ""),
+            ("IP_FIELDS", "ip,,x"),
+            ("DROP_FIELDS", "a..b"),
+            ("HASH_FIELDS", ".a"),
+            ("KEEP_QUERY_PARAMS", "utm_source,,x"),
+            ("KEEP_QUERY_PARAMS", "a=b"),
+        ] {
+            let err = build(&[(name, value)]).expect_err(name);
+            assert_eq!(err.variable, name, "{value}");
+        }
+    }
+}

@@ -1,0 +1,309 @@
+//! `browser`, `os`, `device_type` and `is_bot`: the device dimensions, from
+//! the user agent through uap-core's `regexes.yaml` (vendored in
+//! `data/uap-core/`, Apache-2.0) and the `ua-parser` crate, the ua-parser
+//! specification's Rust implementation.
+//!
+//! Parsing costs tens of microseconds, so the parser is built on the first
+//! record that needs it (a function with the enricher off builds nothing),
+//! and results are kept in a bounded cache shared by the container's
+//! invocations: user agents repeat heavily.
+
+use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
+use crate::config::{ConfigError, Env, FieldPath};
+use crate::record::DropReason;
+use std::collections::HashMap;
+use std::sync::{Arc, LazyLock, Mutex};
+
+pub const ENRICHER: Enricher = Enricher {
+    name: "user_agent",
+    optional: true,
+    summary: "browser, OS and device type from the user agent (uap-core), and whether it is a bot",
+    fields: &[
+        Field {
+            name: "browser",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "uap-core's user-agent family as it writes it (`Chrome`, `Mobile Safari`, `Other`)",
+        },
+        Field {
+            name: "browser_version",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "the browser's major version, as a string",
+        },
+        Field {
+            name: "os",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "uap-core's OS family (`Windows`, `iOS`, `Android`, `Other`)",
+        },
+        Field {
+            name: "os_version",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "the OS major version, as a string",
+        },
+        Field {
+            name: "device_type",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "`desktop`, `mobile`, `tablet`, `tv`, `console`, `wearable`, `bot` or `unknown` (see [Device type](#device-type))",
+        },
+        Field {
+            name: "is_bot",
+            json_type: JsonType::Boolean,
+            athena_type: "boolean",
+            presence: Presence::Omitted,
+            description: "whether the user agent is on the bot list or uap-core's `Spider` device; the test `DROP_BOTS` uses, plus `Spider`",
+        },
+    ],
+    variables: &["USER_AGENT_FIELDS"],
+    build,
+};
+
+/// What one user agent parses to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Parsed {
+    pub browser: String,
+    pub browser_version: Option<String>,
+    pub os: String,
+    pub os_version: Option<String>,
+    pub device_type: &'static str,
+    pub is_bot: bool,
+}
+
+/// The compiled regexes.yaml, built on first use.
+static EXTRACTOR: LazyLock<ua_parser::Extractor<'static>> = LazyLock::new(|| {
+    let json = include_str!(concat!(env!("OUT_DIR"), "/uap-regexes.json"));
+    let regexes: ua_parser::Regexes<'static> =
+        serde_json::from_str(json).expect("the bundled regexes.yaml is valid");
+    ua_parser::Extractor::try_from(regexes).expect("the bundled regexes compile")
+});
+
+/// The most user agents kept. A realistic day has a few thousand distinct
+/// ones; beyond this the cache is emptied and refills with what is current.
+const CACHE_ENTRIES: usize = 10_000;
+
+static CACHE: LazyLock<Mutex<HashMap<Box<str>, Arc<Parsed>>>> =
+    LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// Whether the parser has been built in this process (for the init
+/// measurements and tests).
+pub fn parser_built() -> bool {
+    LazyLock::get(&EXTRACTOR).is_some()
+}
+
+/// Parses a user agent with uap-core's rules, without the cache.
+pub fn parse(ua: &str) -> Parsed {
+    let (agent, os, device) = EXTRACTOR.extract(ua);
+    let browser = agent.as_ref().map_or("Other", |a| &a.family).to_owned();
+    let browser_version = agent.as_ref().and_then(|a| a.major).map(str::to_owned);
+    let os_family = os.as_ref().map_or("Other", |o| &o.os).to_owned();
+    let os_version = os
+        .as_ref()
+        .and_then(|o| o.major.as_deref())
+        .map(str::to_owned);
+    let spider = device.as_ref().is_some_and(|d| d.device == "Spider");
+    let is_bot = spider || crate::record::is_bot(ua);
+    let device_family = device.as_ref().map_or("Other", |d| &d.device);
+    let device_type = device_type(ua, &os_family, device_family, is_bot);
+    Parsed {
+        browser,
+        browser_version,
+        os: os_family,
+        os_version,
+        device_type,
+        is_bot,
+    }
+}
+
+/// Parses through the bounded cache.
+pub fn parse_cached(ua: &str) -> Arc<Parsed> {
+    if let Some(hit) = CACHE.lock().ok().and_then(|c| c.get(ua).cloned()) {
+        return hit;
+    }
+    let parsed = Arc::new(parse(ua));
+    if let Ok(mut cache) = CACHE.lock() {
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(ua.into(), Arc::clone(&parsed));
+    }
+    parsed
+}
+
+/// The device type, first rule that holds:
+/// 1. `bot`: `is_bot`;
+/// 2. `tv`, `console`, `wearable`: the user agent names a TV platform
+///    (`SmartTV`, `SMART-TV`, `HbbTV`, `Web0S`, `AppleTV`, `tvOS`, `CrKey`,
+///    `Roku`, `BRAVIA`, `GoogleTV`, `Android TV`), a console (`PlayStation`,
+///    `Xbox`, `Nintendo`) or a watch (`Watch`, `Wear OS`);
+/// 3. `tablet`: uap-core's device is an iPad or a Kindle, or the user
+///    agent says `Tablet`, or it is Android without `Mobile` (Android's own
+///    convention for tablets);
+/// 4. `mobile`: the user agent says `Mobi`, or the OS is iOS, Android,
+///    Windows Phone, BlackBerry OS, KaiOS or Symbian OS;
+/// 5. `desktop`: the OS is Windows, Mac OS X, Linux, Ubuntu, Chrome OS,
+///    Fedora, Debian, FreeBSD or OpenBSD;
+/// 6. `unknown` otherwise.
+pub fn device_type(ua: &str, os: &str, device: &str, is_bot: bool) -> &'static str {
+    let has = |words: &[&str]| words.iter().any(|w| ua.contains(w));
+    if is_bot {
+        "bot"
+    } else if has(&[
+        "SmartTV",
+        "SMART-TV",
+        "HbbTV",
+        "Web0S",
+        "AppleTV",
+        "tvOS",
+        "CrKey",
+        "Roku",
+        "BRAVIA",
+        "GoogleTV",
+        "Android TV",
+    ]) {
+        "tv"
+    } else if has(&["PlayStation", "Xbox", "Nintendo"]) {
+        "console"
+    } else if has(&["Watch", "Wear OS"]) {
+        "wearable"
+    } else if device == "iPad"
+        || device.starts_with("Kindle")
+        || has(&["Tablet"])
+        || (os == "Android" && !has(&["Mobi"]))
+    {
+        "tablet"
+    } else if has(&["Mobi"])
+        || matches!(
+            os,
+            "iOS" | "Android" | "Windows Phone" | "BlackBerry OS" | "KaiOS" | "Symbian OS"
+        )
+    {
+        "mobile"
+    } else if matches!(
+        os,
+        "Windows"
+            | "Mac OS X"
+            | "Linux"
+            | "Ubuntu"
+            | "Chrome OS"
+            | "Fedora"
+            | "Debian"
+            | "FreeBSD"
+            | "OpenBSD"
+    ) {
+        "desktop"
+    } else {
+        "unknown"
+    }
+}
+
+#[derive(Debug)]
+struct UserAgent {
+    fields: Vec<FieldPath>,
+}
+
+fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+    Ok(Arc::new(UserAgent {
+        fields: env.core().user_agent_fields.clone(),
+    }))
+}
+
+impl Stage for UserAgent {
+    fn run<'a>(
+        &self,
+        record: &Record<'a>,
+        _: &mut Facts<'a>,
+        out: &mut Fields,
+    ) -> Result<(), DropReason> {
+        let Some(ua) = record.first_string(&self.fields).filter(|u| !u.is_empty()) else {
+            return Ok(());
+        };
+        let p = parse_cached(&ua);
+        out.string("browser", &p.browser);
+        out.optional("browser_version", p.browser_version.as_deref());
+        out.string("os", &p.os);
+        out.optional("os_version", p.os_version.as_deref());
+        out.string("device_type", p.device_type);
+        out.boolean("is_bot", p.is_bot);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_agents_parse_to_device_dimensions() {
+        type Case = (
+            &'static str,
+            &'static str,
+            Option<&'static str>,
+            &'static str,
+            &'static str,
+            bool,
+        );
+        let cases: &[Case] = &[
+            // --- edge cases ---
+            ("", "Other", None, "Other", "unknown", false),
+            ("x", "Other", None, "Other", "unknown", false),
+            ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", "Chrome Mobile", Some("99"), "Android", "mobile", false),
+            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", Some("2"), "Other", "bot", true),
+            ("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", "Mobile Safari", Some("16"), "iOS", "tablet", false),
+            ("Mozilla/5.0 (Linux; Android 13; SM-X700) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "Chrome", Some("120"), "Android", "tablet", false),
+            ("Mozilla/5.0 (SMART-TV; Linux; Tizen 6.0) AppleWebKit/537.36 (KHTML, like Gecko) SamsungBrowser/4.0 Chrome/76.0.3809.146 TV Safari/537.36", "Samsung Internet", Some("4"), "Tizen", "tv", false),
+            ("Mozilla/5.0 (PlayStation 5 3.11) AppleWebKit/605.1.15 (KHTML, like Gecko)", "Apple Mail", Some("605"), "Other", "console", false),
+            // --- the plain cases ---
+            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", "Chrome", Some("120"), "Windows", "desktop", false),
+            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", "Mobile Safari", Some("17"), "iOS", "mobile", false),
+        ];
+        assert!(!parser_built() || cfg!(test), "built lazily");
+        for (ua, browser, major, os, device, bot) in cases {
+            let p = parse_cached(ua);
+            assert_eq!(p.browser, *browser, "{ua}");
+            assert_eq!(p.browser_version.as_deref(), *major, "{ua}");
+            assert_eq!(p.os, *os, "{ua}");
+            assert_eq!(p.device_type, *device, "{ua}");
+            assert_eq!(p.is_bot, *bot, "{ua}");
+            assert_eq!(*p, parse(ua), "the cache answers as the parser");
+        }
+    }
+    #[test]
+    fn fields_are_written_only_with_a_user_agent() {
+        let config =
+            crate::Config::from_lookup(|n| (n == "ENRICHMENTS").then(|| "user_agent".to_owned()))
+                .unwrap();
+        let cases: &[(&str, &str)] = &[
+            (r#"{}"#, ""),
+            (r#"{"user_agent":null}"#, ""),
+            (r#"{"user_agent":""}"#, ""),
+            (r#"{"user_agent":42}"#, ""),
+            (
+                r#"{"ua":"x"}"#,
+                r#","browser":"Other","os":"Other","device_type":"unknown","is_bot":false"#,
+            ),
+            (
+                r#"{"userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}"#,
+                r#","browser":"Chrome","browser_version":"120","os":"Windows","os_version":"10","device_type":"desktop","is_bot":false"#,
+            ),
+        ];
+        for (input, want) in cases {
+            let t = crate::record::transform(input.as_bytes(), 0, &config);
+            let line = String::from_utf8(t.data).unwrap();
+            let fields = &line[line.find(r#""event_time""#).unwrap()..];
+            let after_time = &fields[fields.find(r#","site":"#).unwrap()..];
+            let ours = &after_time[after_time
+                .find(",\"browser\"")
+                .unwrap_or(after_time.len() - 2)
+                ..after_time.len() - 2];
+            assert_eq!(ours, *want, "{input}: {line}");
+        }
+    }
+}
