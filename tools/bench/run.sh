@@ -59,6 +59,23 @@ for round in 1 2 3; do
       `"response_bytes_per_record":{"default":${(a.response_bytes/a.records).toFixed(1)},"none":${(b.response_bytes/b.records).toFixed(1)}}}`)' "$default" "$none"
 done
 
+# The user_agent enricher (off by default): warm, with the parser built and
+# the cache hot, against the default enrichers, alternating; then cold, a
+# whole process each (parser built on first use, cache empty).
+echo "== user_agent: first 2,500 realistic records, default ENRICHMENTS with and without user_agent"
+with_ua="referrer,campaign,fingerprint,user_agent"
+for round in 1 2 3; do
+  off=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
+  on=$(ENRICHMENTS=$with_ua "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
+  node -e 'const [a,b]=process.argv.slice(1).map(JSON.parse);
+    console.log(`user_agent {"round":'"$round"',"warm_on_ms":${b.median_ms},"warm_off_ms":${a.median_ms},"ratio":${(b.median_ms/a.median_ms).toFixed(2)}}`)' "$off" "$on"
+done
+for run in 1 2 3; do
+  t0=$(date +%s%N); env -u ENRICHMENTS "$bin" invoke "$DATA/realistic-2500.json" >/dev/null 2>&1; t1=$(date +%s%N)
+  ENRICHMENTS=$with_ua "$bin" invoke "$DATA/realistic-2500.json" >/dev/null 2>&1; t2=$(date +%s%N)
+  echo "user_agent {\"run\":$run,\"cold_invoke_on_ms\":$(( (t2 - t1) / 1000000 )),\"cold_invoke_off_ms\":$(( (t1 - t0) / 1000000 ))}"
+done
+
 # Several sizes, because allocator effects make one size lie: about 1, 2
 # and 2.9 MB decoded (1,750, 3,500 and all 5,000 records). Per size, the
 # in-process median and the Lambda runtime loop's per-invocation median, and
