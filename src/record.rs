@@ -270,7 +270,7 @@ fn enrich(
     let edits = &mut facts.edits;
     if config.drop_bots {
         if let Some(ua) = record.first_string(&config.user_agent_fields) {
-            if is_bot(&ua) {
+            if crate::enrich::user_agent::is_bot(&ua) {
                 return Ok(Outcome::Dropped(DropReason::Bot));
             }
         }
@@ -590,28 +590,26 @@ static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
         .expect("the bundled bot patterns are valid")
 });
 
-/// Whether a user agent matches the bundled bot list (`src/bots/`). The one
-/// bot test: `DROP_BOTS` and `is_bot` both use it.
-pub fn is_bot(user_agent: &str) -> bool {
+/// Whether a user agent matches the bundled bot list (`src/bots/`). Half of
+/// the bot test; [`crate::enrich::user_agent::is_bot`] is the whole of it.
+pub fn on_bot_list(user_agent: &str) -> bool {
     BOTS.is_match(user_agent)
 }
 
 #[cfg(test)]
 mod bot_tests {
-    use super::is_bot;
+    use crate::enrich::user_agent::is_bot;
 
     #[test]
     fn bots_and_real_browsers() {
         let cases: &[(&str, bool)] = &[
             // --- edge cases: phones whose model names hold "bot" ---
-            ("CUBOT_X30", false),
-            ("CUBOT_NOTE_7", false),
-            ("CUBOT_P30", false),
             ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", false),
             ("Mozilla/5.0 (Linux; Android 9; CUBOT_NOTE_7 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", false),
             ("Mozilla/5.0 (Linux; Android 11; CUBOT P30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Mobile Safari/537.36", false),
             ("", false),
-            ("bot", false),
+            // Not on the list, but uap-core's `Spider` rule matches "bot" anywhere.
+            ("bot", true),
             // --- real browsers ---
             ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", false),
             ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", false),
@@ -623,7 +621,23 @@ mod bot_tests {
             ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", true),
             ("python-requests/2.31.0", true),
             ("curl/8.4.0", true),
+            // --- not on the list, but uap-core's `Spider` device ---
+            ("Java/1.8.0_25", true),
+            ("SheenBot/SheenBot-1.0.4 (Sheen web crawler)", true),
+            ("noobot Spider/Noobot-1.2 (noobot-bot; http://www.noobot.fr)", true),
         ];
+        // A phone's model name alone is not on the list. (uap-core's
+        // `Spider` rule does call a bare `CUBOT_X30` a bot: it is not a
+        // user agent any browser sends; the phones' own, above, are not.)
+        for ua in ["CUBOT_X30", "CUBOT_NOTE_7", "CUBOT_P30"] {
+            assert!(!super::on_bot_list(ua), "{ua}");
+        }
+        for (ua, _) in &cases[cases.len() - 3..] {
+            assert!(
+                !super::on_bot_list(ua),
+                "on the list, so not a Spider-only case: {ua}"
+            );
+        }
         for (ua, want) in cases {
             assert_eq!(is_bot(ua), *want, "{ua}");
         }

@@ -59,7 +59,7 @@ pub const ENRICHER: Enricher = Enricher {
             json_type: JsonType::Boolean,
             athena_type: "boolean",
             presence: Presence::Omitted,
-            description: "whether the user agent is on the bot list or uap-core's `Spider` device; the test `DROP_BOTS` uses, plus `Spider`",
+            description: "whether the user agent is a bot: on the bundled bot list, or uap-core's `Spider` device; `DROP_BOTS` drops by the same test",
         },
     ],
     variables: &["USER_AGENT_FIELDS"],
@@ -109,7 +109,7 @@ pub fn parse(ua: &str) -> Parsed {
         .and_then(|o| o.major.as_deref())
         .map(str::to_owned);
     let spider = device.as_ref().is_some_and(|d| d.device == "Spider");
-    let is_bot = spider || crate::record::is_bot(ua);
+    let is_bot = spider || crate::record::on_bot_list(ua);
     let device_family = device.as_ref().map_or("Other", |d| &d.device);
     let device_type = device_type(ua, &os_family, device_family, is_bot);
     Parsed {
@@ -119,6 +119,13 @@ pub fn parse(ua: &str) -> Parsed {
         os_version,
         device_type,
         is_bot,
+    }
+}
+
+/// Empties the cache (for `bench --cold-cache`).
+pub fn clear_cache() {
+    if let Ok(mut cache) = CACHE.lock() {
+        cache.clear();
     }
 }
 
@@ -135,6 +142,15 @@ pub fn parse_cached(ua: &str) -> Arc<Parsed> {
         cache.insert(ua.into(), Arc::clone(&parsed));
     }
     parsed
+}
+
+/// The one bot test, for `is_bot` and `DROP_BOTS` alike: the user agent is
+/// on the bundled bot list (`src/bots/`), or uap-core classes it as the
+/// `Spider` device. The list is asked first, since it needs no parser;
+/// only user agents it does not know go through the (cached) uap-core
+/// parse.
+pub fn is_bot(ua: &str) -> bool {
+    crate::record::on_bot_list(ua) || parse_cached(ua).is_bot
 }
 
 /// The device type, first rule that holds:
