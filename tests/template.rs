@@ -525,9 +525,21 @@ fn alarms_watch_metrics_the_function_emits() {
         "SiteOther",
         "Reingested",
         "ReingestFailed",
+        "IpNotAnonymized",
     ] {
         assert!(watched.contains(required), "no alarm on {required}");
     }
+    // Unmasked values matter only when masking is on.
+    let (_, ip) = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .find(|(_, a)| a["Properties"]["MetricName"] == "IpNotAnonymized")
+        .unwrap();
+    assert_eq!(ip["Condition"], "AnonymizesIp");
+    let condition = format!("{:?}", get(&t, &["Conditions", "AnonymizesIp"]));
+    assert!(
+        condition.contains("AnonymizeIp") && condition.contains("\"on\""),
+        "AnonymizesIp is AnonymizeIp = on: {condition}"
+    );
 }
 
 /// Every string a policy `Resource` can be: literals, and the text of
