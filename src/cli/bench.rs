@@ -3,18 +3,22 @@
 
 use super::{config, read_input};
 use firehose_enricher::batch;
+use firehose_enricher::enrich::user_agent;
 use std::path::Path;
 use std::time::Instant;
 
 const WARM_UP: u32 = 3;
 
-pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
+pub fn run(file: &Path, iterations: u32, cold_cache: bool) -> Result<(), String> {
     let config = config()?;
     let request = read_input(Some(file))?;
     let mut report = None;
     let mut response_bytes = 0;
     let mut times = Vec::with_capacity(iterations as usize);
     for i in 0..WARM_UP + iterations {
+        if cold_cache {
+            user_agent::clear_cache();
+        }
         let started = Instant::now();
         let processed = batch::process(&request, &config).map_err(|e| e.to_string())?;
         let elapsed = started.elapsed().as_secs_f64();
