@@ -53,7 +53,7 @@ pub const VARIABLES: &[Variable] = &[
         name: "DROP_BOTS",
         default: "false",
         form: BOOLEAN,
-        meaning: "drop records whose user agent matches the bundled bot list (`src/bots/`, monperrus/crawler-user-agents); the same test as `is_bot`",
+        meaning: "drop records whose user agent is a bot: on the bundled bot list (`src/bots/`, monperrus/crawler-user-agents) or uap-core's `Spider` device; the same test as `is_bot`",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
@@ -75,7 +75,7 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "ENRICHMENTS",
-        default: "referrer,campaign,fingerprint",
+        default: "referrer,campaign,fingerprint,user_agent",
         form: ENRICHMENT_LIST,
         meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
@@ -761,12 +761,9 @@ mod tests {
         );
         assert_eq!(
             Config::default().pipeline.enabled(),
-            ["referrer", "campaign", "fingerprint"]
+            ["referrer", "campaign", "fingerprint", "user_agent"]
         );
-        assert_eq!(
-            Config::default().output_fields().last(),
-            Some(&"event_fingerprint")
-        );
+        assert_eq!(Config::default().output_fields().last(), Some(&"is_bot"));
         // "0s" is a valid, if strict, bound.
         assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);
     }

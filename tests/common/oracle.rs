@@ -10,6 +10,7 @@ use base64::Engine;
 use firehose_enricher::batch::{Processed, RequestError};
 use firehose_enricher::enrich::campaign::{network, CHANNELS, CLICK_IDS};
 use firehose_enricher::enrich::referrer::Medium;
+use firehose_enricher::enrich::user_agent;
 use firehose_enricher::partition::{self, is_safe_value};
 use firehose_enricher::record::{Outcome, Transformed, OUTPUT_FIELDS};
 use firehose_enricher::{domain, time, Config};
@@ -203,8 +204,11 @@ fn check_optional_fields(members: &[(String, String)], config: &Config) {
         }
     };
     for name in &config.output_fields()[5..] {
-        get(name);
+        if *name != "is_bot" {
+            get(name);
+        }
     }
+    check_user_agent_fields(members, config, &get);
     let domain = get("referrer_domain");
     let medium = get("referrer_medium");
     let source = get("referrer_source");
@@ -276,6 +280,65 @@ fn check_optional_fields(members: &[(String, String)], config: &Config) {
                 c == want || (video && c == "Organic Video"),
                 "channel {c} for referrer medium {medium:?}"
             );
+        }
+    }
+}
+
+/// The `user_agent` enricher's fields: all or none of them, `is_bot` a
+/// boolean that agrees with `device_type`, and, for a record whose
+/// top-level `user_agent` is a non-empty string, exactly what uap-core
+/// parses it to.
+fn check_user_agent_fields(
+    members: &[(String, String)],
+    config: &Config,
+    get: &dyn Fn(&str) -> Option<String>,
+) {
+    let raw = |name: &str| members.iter().rev().find(|(k, _)| k == name).map(|m| &m.1);
+    let is_bot = raw("is_bot").map(|v| match v.as_str() {
+        "true" => true,
+        "false" => false,
+        v => panic!("is_bot must be omitted or a boolean, not {v}"),
+    });
+    let device_type = get("device_type");
+    let browser = get("browser");
+    let os = get("os");
+    assert!(
+        [browser.is_some(), os.is_some(), device_type.is_some()]
+            .iter()
+            .all(|p| *p == is_bot.is_some()),
+        "browser, os, device_type and is_bot come together"
+    );
+    assert!(get("browser_version").is_none() || browser.is_some());
+    assert!(get("os_version").is_none() || os.is_some());
+    if let (Some(t), Some(bot)) = (&device_type, is_bot) {
+        assert!(
+            ["desktop", "mobile", "tablet", "tv", "console", "wearable", "bot", "unknown"]
+                .contains(&t.as_str()),
+            "device_type {t:?}"
+        );
+        assert_eq!(t == "bot", bot, "device_type {t} with is_bot {bot}");
+    }
+    if !config.output_fields().contains(&"is_bot") {
+        return;
+    }
+    // The input's own `user_agent` member (the first name of the default
+    // USER_AGENT_FIELDS), when it is the one read.
+    let Some(first) = members.iter().find(|(k, _)| k == "user_agent") else {
+        return;
+    };
+    if let Ok(Value::String(ua)) = serde_json::from_str::<Value>(&first.1) {
+        if !ua.is_empty() {
+            let p = user_agent::parse(&ua);
+            assert_eq!(
+                browser.as_deref(),
+                Some(p.browser.as_str()),
+                "browser of {ua:?}"
+            );
+            assert_eq!(os.as_deref(), Some(p.os.as_str()), "os of {ua:?}");
+            assert_eq!(get("browser_version"), p.browser_version, "browser_version");
+            assert_eq!(get("os_version"), p.os_version, "os_version");
+            assert_eq!(device_type.as_deref(), Some(p.device_type), "device_type");
+            assert_eq!(is_bot, Some(p.is_bot), "is_bot of {ua:?}");
         }
     }
 }
