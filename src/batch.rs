@@ -330,6 +330,32 @@ pub enum Overflow {
 /// in production.
 pub type TransformFn = fn(&[u8], i64, &Config, &mut Scratch, &mut Vec<u8>) -> Outcome;
 
+/// The floor of a batch, for `bench --floor`: [`process_with`] this
+/// transform parses the request, decodes every record, writes the response
+/// (base64 again, partition keys) and fits it, as [`process`] does, but
+/// without the per-record work: each record's decoded bytes are its output,
+/// `Ok`, with site `unknown` and the arrival time's `dt` and `hour`. What
+/// [`process`] costs above it is what the transform costs.
+pub fn echo_into(
+    data: &[u8],
+    arrival_ms: i64,
+    _config: &Config,
+    _scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let Some(event_time) = crate::time::format_millis(arrival_ms) else {
+        return Outcome::Failed(FailReason::BadArrivalTime);
+    };
+    out.extend_from_slice(data);
+    let end = out.len();
+    Outcome::Ok(record::Enriched {
+        site: end..end,
+        event_time,
+        moved_to_extra: false,
+        not_ip: 0,
+    })
+}
+
 /// Processes one Firehose request; overflow fails ([`Overflow::Fail`]).
 pub fn process(request: &[u8], config: &Config) -> Result<Processed, RequestError> {
     process_with(request, config, record::transform_into)
@@ -806,6 +832,32 @@ fn demote(e: &Entry, overflow: Overflow) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The floor answers every record `Ok` with its data as it came (base64
+    /// decoded and encoded again) and partition keys from the arrival time;
+    /// a record the batch layer fails still fails.
+    #[test]
+    fn floor_echoes_records() {
+        let request = br#"{"invocationId":"i","records":[
+            {"recordId":"1","approximateArrivalTimestamp":1518352210000,"data":"eyJhIjoxfQ=="},
+            {"recordId":"2","approximateArrivalTimestamp":1518352210000,"data":"bm90IGpzb24="},
+            {"recordId":"3","approximateArrivalTimestamp":1518352210000,"data":"!!"},
+            {"recordId":"4","approximateArrivalTimestamp":"soon","data":"e30="}]}"#;
+        let p = process_with(request, &Config::default(), echo_into).unwrap();
+        let site =
+            r#""metadata":{"partitionKeys":{"site":"unknown","dt":"2018-02-11","hour":"12"}}"#;
+        let want = format!(
+            concat!(
+                r#"{{"records":[{{"recordId":"1","result":"Ok","data":"eyJhIjoxfQ==",{site}}},"#,
+                r#"{{"recordId":"2","result":"Ok","data":"bm90IGpzb24=",{site}}},"#,
+                r#"{{"recordId":"3","result":"ProcessingFailed","data":"!!"}},"#,
+                r#"{{"recordId":"4","result":"ProcessingFailed","data":"e30="}}]}}"#
+            ),
+            site = site
+        );
+        assert_eq!(String::from_utf8(p.response).unwrap(), want);
+        assert_eq!((p.report.ok, p.report.failed_total()), (2, 2));
+    }
 
     #[test]
     fn arrival_times_floor_exactly() {

@@ -8,7 +8,10 @@ use std::time::Instant;
 
 const WARM_UP: u32 = 3;
 
-pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
+/// With `floor`, each batch goes through [`batch::echo_into`] instead of the
+/// transform: the batch layer's own cost, which the transform's is measured
+/// against.
+pub fn run(file: &Path, iterations: u32, floor: bool) -> Result<(), String> {
     let config = config()?;
     let request = read_input(Some(file))?;
     let mut report = None;
@@ -16,7 +19,12 @@ pub fn run(file: &Path, iterations: u32) -> Result<(), String> {
     let mut times = Vec::with_capacity(iterations as usize);
     for i in 0..WARM_UP + iterations {
         let started = Instant::now();
-        let processed = batch::process(&request, &config).map_err(|e| e.to_string())?;
+        let processed = if floor {
+            batch::process_with(&request, &config, batch::echo_into)
+        } else {
+            batch::process(&request, &config)
+        }
+        .map_err(|e| e.to_string())?;
         let elapsed = started.elapsed().as_secs_f64();
         if i >= WARM_UP {
             times.push(elapsed);

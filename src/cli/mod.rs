@@ -46,6 +46,11 @@ enum Command {
         /// How many timed runs (after 3 warm-up runs).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         iterations: u32,
+        /// Time the floor instead: the same request parse, base64 decode,
+        /// response writing and fitting, with each record's decoded bytes
+        /// echoed as its output (no per-record transform).
+        #[arg(long)]
+        floor: bool,
     },
     /// Replay or backfill files of events through the transform into a
     /// folder laid out like the delivery stream's S3 bucket, or send them to
@@ -77,7 +82,11 @@ pub fn run(args: Args) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Invoke { decode, file }) => invoke::run(file.as_deref(), decode),
-        Some(Command::Bench { file, iterations }) => bench::run(&file, iterations),
+        Some(Command::Bench {
+            file,
+            iterations,
+            floor,
+        }) => bench::run(&file, iterations, floor),
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),

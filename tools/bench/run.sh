@@ -59,6 +59,22 @@ for round in 1 2 3; do
       `"response_bytes_per_record":{"default":${(a.response_bytes/a.records).toFixed(1)},"none":${(b.response_bytes/b.records).toFixed(1)}}}`)' "$default" "$none"
 done
 
+# The floor: the same batch through `bench --floor`, which parses the
+# request, decodes every record, writes the response (base64 again,
+# partition keys) and fits it, as the transform's batch does, with each
+# record echoed instead of transformed. The ratios are what the per-record
+# transform costs on top of the batch layer, default ENRICHMENTS and none.
+echo "== floor: realistic batch, default ENRICHMENTS and none against bench --floor"
+for round in 1 2 3; do
+  floor=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic.json" --iterations "$ITERATIONS" --floor)
+  default=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic.json" --iterations "$ITERATIONS" 2>/dev/null)
+  none=$(ENRICHMENTS=none "$bin" bench "$DATA/realistic.json" --iterations "$ITERATIONS" 2>/dev/null)
+  node -e 'const [f,d,n]=process.argv.slice(1).map(JSON.parse);
+    console.log(`floor      {"round":'"$round"',"floor_ms":${f.median_ms},"default_ms":${d.median_ms},"none_ms":${n.median_ms},` +
+      `"default_over_floor":${(d.median_ms/f.median_ms).toFixed(2)},"none_over_floor":${(n.median_ms/f.median_ms).toFixed(2)}}`)' \
+    "$floor" "$default" "$none"
+done
+
 # The user_agent enricher (off by default): warm, with the parser built and
 # the cache hot, against the default enrichers, alternating; then cold, a
 # whole process each (parser built on first use, cache empty).
