@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -88,6 +88,9 @@ docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and w
 
 bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
 	CARGO=$(CARGO) tools/bench/run.sh
+
+bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
+	CARGO=$(CARGO) tools/bench/callgrind.sh
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools go into .venv once; a stamp reinstalls them when their

@@ -295,7 +295,7 @@ impl BatchReport {
 #[derive(Debug, Clone)]
 pub struct Processed {
     /// The response JSON, ready to return to Firehose.
-    pub response: Vec<u8>,
+    pub response: String,
     pub report: BatchReport,
     /// With [`Overflow::Reingest`]: the records answered `Dropped` because
     /// they did not fit, in request order, for the adapter to re-send.
@@ -329,6 +329,32 @@ pub enum Overflow {
 /// The per-record transform [`process_with`] applies; [`record::transform_into`]
 /// in production.
 pub type TransformFn = fn(&[u8], i64, &Config, &mut Scratch, &mut Vec<u8>) -> Outcome;
+
+/// The floor of a batch, for `bench --floor`: [`process_with`] this
+/// transform parses the request, decodes every record, writes the response
+/// (base64 again, partition keys) and fits it, as [`process`] does, but
+/// without the per-record work: each record's decoded bytes are its output,
+/// `Ok`, with site `unknown` and the arrival time's `dt` and `hour`. What
+/// [`process`] costs above it is what the transform costs.
+pub fn echo_into(
+    data: &[u8],
+    arrival_ms: i64,
+    _config: &Config,
+    _scratch: &mut Scratch,
+    out: &mut Vec<u8>,
+) -> Outcome {
+    let Some(event_time) = crate::time::format_millis(arrival_ms) else {
+        return Outcome::Failed(FailReason::BadArrivalTime);
+    };
+    out.extend_from_slice(data);
+    let end = out.len();
+    Outcome::Ok(record::Enriched {
+        site: end..end,
+        event_time,
+        moved_to_extra: false,
+        not_ip: 0,
+    })
+}
 
 /// Processes one Firehose request; overflow fails ([`Overflow::Fail`]).
 pub fn process(request: &[u8], config: &Config) -> Result<Processed, RequestError> {
@@ -499,30 +525,47 @@ fn run(
         });
     }
 
-    // Pass 2: the partition cardinality guard, in record order.
+    // Pass 2: the partition cardinality guard, in record order, and each
+    // record's site as the response writes it.
     let mut guard = SiteGuard::new(config.site_allowlist.as_ref(), config.max_sites_per_batch);
+    let mut sites = Vec::with_capacity(entries.len());
     for e in &mut entries {
-        if let SiteKey::Arena(range) = &e.site_key {
-            let site = std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN);
-            if guard.admit(site).1 {
-                e.site_key = SiteKey::Static(partition::OTHER);
-                report.site_other += 1;
+        let site = match &e.site_key {
+            SiteKey::Arena(range) => {
+                let site = std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN);
+                if guard.admit(site).1 {
+                    e.site_key = SiteKey::Static(partition::OTHER);
+                    report.site_other += 1;
+                    partition::OTHER
+                } else {
+                    site
+                }
             }
-        }
+            SiteKey::Static(s) => s,
+        };
+        sites.push(site);
     }
 
     // Pass 3: write the response, then fit it into the limit.
-    let mut response = Vec::with_capacity(arena.len() / 3 * 4 + parsed.records.len() * 128 + 64);
-    response.extend_from_slice(b"{\"records\":[");
+    // A `String` from the start, written only from text (the request's, ours
+    // and base64): the Lambda adapter hands it on without checking 6 MB of
+    // UTF-8 again.
+    // Sized for every entry as first written (before any fitting), so that
+    // it is never moved to grow: each record's base64 (padding up to 4
+    // bytes), its id as it came, and up to 128 bytes of the rest.
+    let ids: usize = parsed.records.iter().map(|r| r.record_id.get().len()).sum();
+    let mut response =
+        String::with_capacity(arena.len() / 3 * 4 + parsed.records.len() * 132 + ids + 64);
+    response.push_str("{\"records\":[");
     let mut starts = Vec::with_capacity(entries.len());
     for (i, (e, r)) in entries.iter().zip(&parsed.records).enumerate() {
         starts.push(response.len());
         if i > 0 {
-            response.push(b',');
+            response.push(',');
         }
-        write_entry(&mut response, e, r, &arena);
+        write_entry(&mut response, e, r, &arena, sites[i]);
     }
-    const FOOTER: &[u8] = b"]}";
+    const FOOTER: &str = "]}";
     let limit = config.max_response_bytes;
     if response.len() + FOOTER.len() > limit {
         let limit = limit - FOOTER.len().min(limit);
@@ -543,7 +586,7 @@ fn run(
             &mut report,
         )?;
     }
-    response.extend_from_slice(FOOTER);
+    response.push_str(FOOTER);
 
     let mut reingest = Vec::new();
     for (i, (e, r)) in entries.iter().zip(&parsed.records).enumerate() {
@@ -670,47 +713,45 @@ fn json_string(raw: &RawValue) -> Option<String> {
 }
 
 /// A `Dropped` answer after its record id.
-const DROPPED: &[u8] = b",\"result\":\"Dropped\",\"data\":\"\"}";
+const DROPPED: &str = ",\"result\":\"Dropped\",\"data\":\"\"}";
 
-fn write_entry(out: &mut Vec<u8>, e: &Entry, r: &RecordIn, arena: &[u8]) {
-    out.extend_from_slice(b"{\"recordId\":");
+/// `arena` and `site` are read for an `Ok` entry only.
+fn write_entry(out: &mut String, e: &Entry, r: &RecordIn, arena: &[u8], site: &str) {
+    out.push_str("{\"recordId\":");
     // The id's JSON text as it came, so the response can never disagree with
     // the request on it.
-    out.extend_from_slice(r.record_id.get().as_bytes());
+    out.push_str(r.record_id.get());
     if e.resend {
-        out.extend_from_slice(DROPPED);
+        out.push_str(DROPPED);
         return;
     }
     match &e.outcome {
         Outcome::Ok(enriched) => {
-            out.extend_from_slice(b",\"result\":\"Ok\",\"data\":\"");
+            out.push_str(",\"result\":\"Ok\",\"data\":\"");
             BASE64.encode_append(&arena[e.output.clone()], out);
-            out.extend_from_slice(b"\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
-            match &e.site_key {
-                SiteKey::Arena(range) => out.extend_from_slice(&arena[range.clone()]),
-                SiteKey::Static(s) => out.extend_from_slice(s.as_bytes()),
-            }
-            out.extend_from_slice(b"\",\"dt\":\"");
-            out.extend_from_slice(enriched.event_time.date().as_bytes());
-            out.extend_from_slice(b"\",\"hour\":\"");
-            out.extend_from_slice(enriched.event_time.hour().as_bytes());
-            out.extend_from_slice(b"\"}}}");
+            out.push_str("\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
+            out.push_str(site);
+            out.push_str("\",\"dt\":\"");
+            out.push_str(enriched.event_time.date());
+            out.push_str("\",\"hour\":\"");
+            out.push_str(enriched.event_time.hour());
+            out.push_str("\"}}}");
         }
         // Dropped and failed records carry no partition keys, and Dropped
         // ones carry empty data: Firehose discards the one and writes the
         // original bytes of the other to the error prefix. (The status-model
         // docs list `data` as required, so it is present, if empty.) Keeping
         // them small is what lets an over-limit response always be fitted.
-        Outcome::Dropped(_) => out.extend_from_slice(DROPPED),
+        Outcome::Dropped(_) => out.push_str(DROPPED),
         Outcome::Failed(_) => {
-            out.extend_from_slice(b",\"result\":\"ProcessingFailed\",\"data\":");
+            out.push_str(",\"result\":\"ProcessingFailed\",\"data\":");
             // The data exactly as it came: byte-identical, even when it is
             // not valid base64.
             match r.data.filter(|d| d.get().starts_with('"')) {
-                Some(d) => out.extend_from_slice(d.get().as_bytes()),
-                None => out.extend_from_slice(b"\"\""),
+                Some(d) => out.push_str(d.get()),
+                None => out.push_str("\"\""),
             }
-            out.push(b'}');
+            out.push('}');
         }
     }
 }
@@ -726,11 +767,11 @@ impl Sizes {
     fn new(entries: &[Entry], records: &[RecordIn], overflow: Overflow) -> Sizes {
         let n = entries.len();
         let mut suffix = vec![0usize; n + 1];
-        let mut tmp = Vec::new();
+        let mut tmp = String::new();
         for k in (0..n).rev() {
             tmp.clear();
             if k > 0 {
-                tmp.push(b',');
+                tmp.push(',');
             }
             let demoted = demote(&entries[k], overflow);
             write_entry(
@@ -738,6 +779,7 @@ impl Sizes {
                 demoted.as_ref().unwrap_or(&entries[k]),
                 &records[k],
                 &[],
+                "",
             );
             suffix[k] = suffix[k + 1] + tmp.len();
         }
@@ -757,7 +799,7 @@ impl Sizes {
 /// the fewest `Ok` records from the end of the batch: records keep their
 /// order, and the earliest ones are delivered.
 fn fit(
-    response: &mut Vec<u8>,
+    response: &mut String,
     entries: &mut [Entry],
     records: &[RecordIn],
     starts: &[usize],
@@ -773,6 +815,7 @@ fn fit(
                 bytes: starts.first().copied().unwrap_or(0) + sizes.suffix[0],
                 limit,
             })?;
+    // Every start is a length the response had: a char boundary.
     response.truncate(starts.get(k).copied().unwrap_or(response.len()));
     for (i, e) in entries.iter_mut().enumerate().skip(k) {
         if let Some(d) = demote(e, sizes.overflow) {
@@ -786,9 +829,9 @@ fn fit(
             *e = d;
         }
         if i > 0 {
-            response.push(b',');
+            response.push(',');
         }
-        write_entry(response, e, &records[i], &[]);
+        write_entry(response, e, &records[i], &[], "");
     }
     Ok(())
 }
@@ -806,6 +849,32 @@ fn demote(e: &Entry, overflow: Overflow) -> Option<Entry> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The floor answers every record `Ok` with its data as it came (base64
+    /// decoded and encoded again) and partition keys from the arrival time;
+    /// a record the batch layer fails still fails.
+    #[test]
+    fn floor_echoes_records() {
+        let request = br#"{"invocationId":"i","records":[
+            {"recordId":"1","approximateArrivalTimestamp":1518352210000,"data":"eyJhIjoxfQ=="},
+            {"recordId":"2","approximateArrivalTimestamp":1518352210000,"data":"bm90IGpzb24="},
+            {"recordId":"3","approximateArrivalTimestamp":1518352210000,"data":"!!"},
+            {"recordId":"4","approximateArrivalTimestamp":"soon","data":"e30="}]}"#;
+        let p = process_with(request, &Config::default(), echo_into).unwrap();
+        let site =
+            r#""metadata":{"partitionKeys":{"site":"unknown","dt":"2018-02-11","hour":"12"}}"#;
+        let want = format!(
+            concat!(
+                r#"{{"records":[{{"recordId":"1","result":"Ok","data":"eyJhIjoxfQ==",{site}}},"#,
+                r#"{{"recordId":"2","result":"Ok","data":"bm90IGpzb24=",{site}}},"#,
+                r#"{{"recordId":"3","result":"ProcessingFailed","data":"!!"}},"#,
+                r#"{{"recordId":"4","result":"ProcessingFailed","data":"e30="}}]}}"#
+            ),
+            site = site
+        );
+        assert_eq!(p.response, want);
+        assert_eq!((p.report.ok, p.report.failed_total()), (2, 2));
+    }
 
     #[test]
     fn arrival_times_floor_exactly() {

@@ -162,9 +162,7 @@ pub async fn handle(
     // EMF must be a log line of its own, so it bypasses `tracing`.
     let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &name);
     let _ = writeln!(std::io::stdout().lock(), "{line}");
-    String::from_utf8(processed.response)
-        .map(Response)
-        .map_err(|e| internal(e.to_string()))
+    Ok(Response(processed.response))
 }
 
 /// The instant `margin` before the invocation's deadline (epoch ms).

@@ -27,7 +27,7 @@
 //!     r#"{{"invocationId":"i","records":[{{"recordId":"1","approximateArrivalTimestamp":1518352210000,"data":"{data}"}}]}}"#
 //! );
 //! let out = batch::process(request.as_bytes(), &Config::default()).unwrap();
-//! let response: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
+//! let response: serde_json::Value = serde_json::from_slice(out.response.as_bytes()).unwrap();
 //! let record = &response["records"][0];
 //! assert_eq!(record["result"], "Ok");
 //! assert_eq!(record["metadata"]["partitionKeys"]["site"], "example.co.uk");

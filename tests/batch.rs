@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 
 fn run(request: &[u8]) -> (Value, firehose_enricher::batch::BatchReport) {
     let out = process(request, &Config::default()).expect("a valid request");
-    let response: Value = serde_json::from_slice(&out.response).expect("the response is JSON");
+    let response: Value =
+        serde_json::from_slice(out.response.as_bytes()).expect("the response is JSON");
     let req: Value = serde_json::from_slice(request).unwrap();
     check_invariants(&req, &response);
     (response, out.report)
@@ -77,7 +78,7 @@ fn malformed_requests_get_a_clear_error() {
 #[test]
 fn empty_batch() {
     let out = process(br#"{"invocationId":"x","records":[]}"#, &Config::default()).unwrap();
-    assert_eq!(out.response, br#"{"records":[]}"#);
+    assert_eq!(out.response, r#"{"records":[]}"#);
     assert_eq!(out.report.records, 0);
     assert_eq!(out.report.invocation_id.as_deref(), Some("x"));
 }
@@ -262,7 +263,7 @@ fn response_shape_per_result() {
         (b"[1]", json!(ARRIVAL_MS)),
     ]);
     let out = process(&req, &config).unwrap();
-    let res: Value = serde_json::from_slice(&out.response).unwrap();
+    let res: Value = serde_json::from_slice(out.response.as_bytes()).unwrap();
     let r = res["records"].as_array().unwrap();
     // Ok: data and partition keys.
     assert_eq!(
@@ -302,7 +303,7 @@ fn record_ids_are_echoed_verbatim() {
             r#"{{"records":[{{"recordId":{id},"approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30="}}]}}"#
         );
         let out = process(req.as_bytes(), &Config::default()).unwrap();
-        let text = String::from_utf8(out.response).unwrap();
+        let text = out.response;
         assert!(
             text.starts_with(&format!(r#"{{"records":[{{"recordId":{id},"result":"Ok""#)),
             "{text}"
@@ -401,7 +402,7 @@ fn a_duplicated_member_fails_its_record_alone() {
             r#"{{"records":[{{"recordId":"before",{good}}},{{"recordId":"it",{members}}},{{"recordId":"after",{good}}}]}}"#
         );
         let out = process(req.as_bytes(), &Config::default()).expect(&req);
-        let res: Value = serde_json::from_slice(&out.response).unwrap();
+        let res: Value = serde_json::from_slice(out.response.as_bytes()).unwrap();
         let results: Vec<&str> = res["records"]
             .as_array()
             .unwrap()
@@ -421,7 +422,7 @@ fn a_duplicated_member_fails_its_record_alone() {
             "{members}"
         );
         if failure.is_some() {
-            let text = String::from_utf8(out.response).unwrap();
+            let text = out.response;
             let want =
                 format!(r#"{{"recordId":"it","result":"ProcessingFailed","data":{echoed}}}"#);
             assert!(text.contains(&want), "{members}: {text}");
@@ -463,7 +464,7 @@ fn member_names_with_lone_surrogates_are_valid_json() {
         let got = process(req.as_bytes(), &Config::default());
         match (got, want) {
             (Ok(out), Ok(result)) => {
-                let text = String::from_utf8(out.response).unwrap();
+                let text = out.response;
                 assert!(
                     text.contains(&format!(r#""result":"{result}""#)),
                     "{req}: {text}"

@@ -52,7 +52,7 @@ fn config(vars: &[(&str, &str)]) -> Config {
 }
 
 fn response(p: &Processed) -> Vec<Value> {
-    let v: Value = serde_json::from_slice(&p.response).unwrap();
+    let v: Value = serde_json::from_slice(p.response.as_bytes()).unwrap();
     v["records"].as_array().unwrap().clone()
 }
 
@@ -132,7 +132,7 @@ fn response_budget_holds_for_a_six_megabyte_request_of_tiny_events() {
         r#"{{"recordId":"{:0>100}","result":"ProcessingFailed","data":{}}}"#,
         ok, datas[ok]
     );
-    let text = std::str::from_utf8(&processed.response).unwrap();
+    let text = processed.response.as_str();
     assert!(text.contains(&first_failed));
 
     // As many as possible are Ok: delivering one more would break the limit.
@@ -495,7 +495,7 @@ fn a_request_that_is_not_a_firehose_event_is_a_clear_error() {
     }
     // The smallest valid request: no records at all.
     let empty = batch::process(b"{\"records\":[]}", &Config::default()).unwrap();
-    assert_eq!(empty.response, b"{\"records\":[]}");
+    assert_eq!(empty.response, "{\"records\":[]}");
 }
 
 /// Lines of a Cargo manifest or config that make panics abort: a profile's

@@ -34,7 +34,7 @@ fn request_of(events: &[Vec<u8>]) -> Vec<u8> {
 }
 
 fn results(p: &Processed) -> Vec<String> {
-    let v: Value = serde_json::from_slice(&p.response).unwrap();
+    let v: Value = serde_json::from_slice(p.response.as_bytes()).unwrap();
     v["records"]
         .as_array()
         .unwrap()
@@ -75,7 +75,7 @@ fn overflow_is_resent_or_failed_never_both_never_lost() {
         assert!(failing.response.len() <= *limit, "{name}");
         check_invariants(
             &serde_json::from_slice(&req).unwrap(),
-            &serde_json::from_slice(&p.response).unwrap(),
+            &serde_json::from_slice(p.response.as_bytes()).unwrap(),
         );
         let got = results(&p);
         // Re-sent records are answered Dropped, carry their original bytes,
@@ -159,7 +159,7 @@ fn settle_fails_what_could_not_be_sent() {
         let s = batch::settle(&req, &cfg, &sent, &unsent).unwrap();
         assert!(s.response.len() <= 12_000, "{name}");
         assert!(s.reingest.is_empty(), "{name}");
-        let response: Value = serde_json::from_slice(&s.response).unwrap();
+        let response: Value = serde_json::from_slice(s.response.as_bytes()).unwrap();
         check_invariants(&serde_json::from_slice(&req).unwrap(), &response);
         let got = results(&s);
         for &i in &sent {

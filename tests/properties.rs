@@ -422,7 +422,7 @@ proptest! {
         prop_assert_eq!(results.len(), processed.report.records);
         // The cardinality guard: at most N real sites, plus other and unknown.
         if config.max_sites_per_batch > 0 {
-            let response: serde_json::Value = serde_json::from_slice(&processed.response).unwrap();
+            let response: serde_json::Value = serde_json::from_slice(processed.response.as_bytes()).unwrap();
             let sites: BTreeSet<&str> = response["records"]
                 .as_array()
                 .unwrap()
@@ -455,7 +455,7 @@ proptest! {
         let parse = |b: &[u8]| -> Vec<serde_json::Value> {
             serde_json::from_slice::<serde_json::Value>(b).unwrap()["records"].as_array().unwrap().clone()
         };
-        let (before, after) = (parse(&whole.response), parse(&p.response));
+        let (before, after) = (parse(whole.response.as_bytes()), parse(p.response.as_bytes()));
         let resent: BTreeSet<usize> = p.reingest.iter().map(|r| r.index).collect();
         for (i, (b, a)) in before.iter().zip(&after).enumerate() {
             if resent.contains(&i) {

@@ -462,7 +462,7 @@ proptest! {
             .collect();
         let request = serde_json::json!({"invocationId": "i", "records": records}).to_string();
         let processed = batch::process(request.as_bytes(), &config).unwrap();
-        let response: Value = serde_json::from_slice(&processed.response).unwrap();
+        let response: Value = serde_json::from_slice(processed.response.as_bytes()).unwrap();
         let out = response["records"].as_array().unwrap();
         prop_assert_eq!(out.len(), events.len());
         for (i, (r, e)) in out.iter().zip(&events).enumerate() {

@@ -78,7 +78,7 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
 
     // req-1: the whole batch, exactly as the core answers it.
     assert_eq!(posted[0].path, "invocation/req-1/response", "{context}");
-    assert_eq!(json(&posted[0].body), json(&expected_1.response));
+    assert_eq!(json(&posted[0].body), json(expected_1.response.as_bytes()));
     oracle::check_batch(&page_views, &cfg, &Ok(expected_1.clone()));
 
     // req-2: a clear error, typed for Firehose's logs.
@@ -97,7 +97,7 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
 
     // req-4: served after both errors.
     assert_eq!(posted[3].path, "invocation/req-4/response", "{context}");
-    assert_eq!(json(&posted[3].body), json(&expected_4.response));
+    assert_eq!(json(&posted[3].body), json(expected_4.response.as_bytes()));
     oracle::check_batch(&failures, &cfg, &Ok(expected_4.clone()));
     assert_eq!(
         emulator.state.next_calls.load(Ordering::SeqCst),
@@ -277,7 +277,7 @@ fn invoke_cli_stops_on_invalid_configuration() {
     assert!(out.status.success());
     let cfg = Config::from_lookup(|n| (n == "MAX_AGE").then(|| "365d".into())).unwrap();
     let expected = batch::process(&std::fs::read(&file).unwrap(), &cfg).unwrap();
-    assert_eq!(json(&out.stdout), json(&expected.response));
+    assert_eq!(json(&out.stdout), json(expected.response.as_bytes()));
     // And a request that is not a Firehose event is a one-line error.
     let mut cmd = Function::command(&[]);
     cmd.args(["invoke", "-"]).stdin(Stdio::piped());

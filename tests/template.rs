@@ -141,7 +141,7 @@ fn keys_for(ts: &str) -> BTreeMap<String, String> {
         r#"{{"invocationId":"i","records":[{{"recordId":"1","approximateArrivalTimestamp":1795770000000,"data":"{data}"}}]}}"#
     );
     let out = batch::process(request.as_bytes(), &Config::default()).expect("valid request");
-    let response: serde_json::Value = serde_json::from_slice(&out.response).unwrap();
+    let response: serde_json::Value = serde_json::from_slice(out.response.as_bytes()).unwrap();
     let record = &response["records"][0];
     assert_eq!(record["result"], "Ok", "{record}");
     record["metadata"]["partitionKeys"]

@@ -9,21 +9,36 @@ use std::time::Instant;
 
 const WARM_UP: u32 = 3;
 
-pub fn run(file: &Path, iterations: u32, cold_cache: bool) -> Result<(), String> {
+/// With `floor`, each batch goes through [`batch::echo_into`] instead of the
+/// transform: the batch layer's own cost, which the transform's is measured
+/// against.
+/// With `cold_cache`, the user-agent cache is emptied before every run.
+pub fn run(file: &Path, iterations: u32, cold_cache: bool, floor: bool) -> Result<(), String> {
     let config = config()?;
     let request = read_input(Some(file))?;
     let mut report = None;
     let mut response_bytes = 0;
     let mut times = Vec::with_capacity(iterations as usize);
+    let mut cpu_times = Vec::with_capacity(iterations as usize);
     for i in 0..WARM_UP + iterations {
         if cold_cache {
             user_agent::clear_cache();
         }
+        let cpu_started = thread_cpu_s();
         let started = Instant::now();
-        let processed = batch::process(&request, &config).map_err(|e| e.to_string())?;
+        let processed = if floor {
+            batch::process_with(&request, &config, batch::echo_into)
+        } else {
+            batch::process(&request, &config)
+        }
+        .map_err(|e| e.to_string())?;
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = thread_cpu_s()
+            .zip(cpu_started)
+            .map(|(end, start)| end - start);
         if i >= WARM_UP {
             times.push(elapsed);
+            cpu_times.extend(cpu);
         }
         std::hint::black_box(&processed.response);
         response_bytes = processed.response.len();
@@ -39,6 +54,8 @@ pub fn run(file: &Path, iterations: u32, cold_cache: bool) -> Result<(), String>
     }
     times.sort_by(f64::total_cmp);
     let median = times[times.len() / 2];
+    cpu_times.sort_by(f64::total_cmp);
+    let cpu_median = cpu_times.get(cpu_times.len() / 2);
     let line = Line {
         records: report.records,
         decoded_bytes: report.input_bytes,
@@ -47,6 +64,7 @@ pub fn run(file: &Path, iterations: u32, cold_cache: bool) -> Result<(), String>
         records_per_s: (report.records as f64 / median).round() as u64,
         mb_per_s: (report.input_bytes as f64 / 1e6 / median * 10.0).round() / 10.0,
         response_bytes,
+        cpu_median_ms: cpu_median.map(|s| (s * 1e6).round() / 1e3),
     };
     println!(
         "{}",
@@ -69,4 +87,25 @@ struct Line {
     /// The response's size, which Lambda caps at 6 MB: what the enabled
     /// enrichers cost in payload.
     response_bytes: usize,
+    /// The median CPU time of this thread per batch: unlike `median_ms`,
+    /// not lengthened when a busy machine runs something else meanwhile.
+    /// `null` where the thread's CPU clock cannot be read.
+    cpu_median_ms: Option<f64>,
+}
+
+/// This thread's CPU time in seconds.
+#[cfg(unix)]
+fn thread_cpu_s() -> Option<f64> {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    (rc == 0).then_some(ts.tv_sec as f64 + ts.tv_nsec as f64 * 1e-9)
+}
+
+#[cfg(not(unix))]
+fn thread_cpu_s() -> Option<f64> {
+    None
 }

@@ -35,7 +35,7 @@ pub fn run(file: Option<&Path>, decode: bool) -> Result<(), String> {
         written
     } else {
         lambda::log_report(&processed.report);
-        out.write_all(&processed.response)
+        out.write_all(processed.response.as_bytes())
             .and_then(|()| out.write_all(b"\n"))
     };
     written.map_err(|e| format!("cannot write stdout: {e}"))
@@ -65,7 +65,7 @@ fn escaped(bytes: &[u8]) -> String {
 /// and decoded data.
 fn print_decoded(out: &mut impl Write, processed: &batch::Processed) -> std::io::Result<()> {
     let response: serde_json::Value =
-        serde_json::from_slice(&processed.response).map_err(std::io::Error::other)?;
+        serde_json::from_slice(processed.response.as_bytes()).map_err(std::io::Error::other)?;
     let records = response["records"].as_array().cloned().unwrap_or_default();
     let mut failures = processed.report.failures.iter();
     for record in &records {

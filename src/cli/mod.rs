@@ -51,6 +51,11 @@ enum Command {
         /// first batches do (the parser itself stays built).
         #[arg(long)]
         cold_cache: bool,
+        /// Time the floor instead: the same request parse, base64 decode,
+        /// response writing and fitting, with each record's decoded bytes
+        /// echoed as its output (no per-record transform).
+        #[arg(long)]
+        floor: bool,
     },
     /// Replay or backfill files of events through the transform into a
     /// folder laid out like the delivery stream's S3 bucket, or send them to
@@ -86,7 +91,8 @@ pub fn run(args: Args) -> ExitCode {
             file,
             iterations,
             cold_cache,
-        }) => bench::run(&file, iterations, cold_cache),
+            floor,
+        }) => bench::run(&file, iterations, cold_cache, floor),
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),

@@ -277,7 +277,7 @@ pub fn invoke(
 ) -> Result<Invoked, InvokeError> {
     let processed =
         batch::process(&request(events, invocation_id), config).map_err(InvokeError::Request)?;
-    let response: ResponseIn = serde_json::from_slice(&processed.response)
+    let response: ResponseIn = serde_json::from_slice(processed.response.as_bytes())
         .map_err(|e| InvokeError::Response(format!("not JSON: {e}")))?;
     if response.records.len() != events.len() {
         return Err(InvokeError::Response(format!(

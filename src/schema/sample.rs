@@ -51,7 +51,7 @@ impl<'c> Sampler<'c> {
     pub fn add(&mut self, input: &[u8]) {
         for piece in split(input) {
             if let Ok(processed) = crate::batch::process(piece.bytes, self.config) {
-                self.add_response(&processed.response);
+                self.add_response(processed.response.as_bytes());
                 continue;
             }
             self.events += 1;

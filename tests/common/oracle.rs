@@ -524,7 +524,7 @@ pub fn check_batch(
         }
     };
     let request = shape.expect("an answered request has the Firehose shape");
-    let response_bytes = &processed.response;
+    let response_bytes = processed.response.as_bytes();
     assert!(
         response_bytes.len() <= config.max_response_bytes,
         "response of {} bytes exceeds {}",

@@ -6,10 +6,19 @@
 //   node runtime-api.js BINARY REQUEST_FILE [--invocations N]
 //
 // Prints one JSON line:
-//   {"init_ms":…,"invocations":…,"invoke_median_ms":…,"invoke_min_ms":…,"peak_rss_mib":…,"ok":…}
+//   {"init_ms":…,"invocations":…,"invoke_median_ms":…,"invoke_min_ms":…,
+//    "billed_median_ms":…,"billed_min_ms":…,"cpu_ms_per_invoke":…,"peak_rss_mib":…,"ok":…}
 // init_ms runs from spawn() to the first GET …/invocation/next; invoke_*_ms
-// from handing out an invocation to receiving its response. peak_rss_mib is
-// the process's VmHWM, read before it is stopped.
+// from handing out an invocation (before this process writes the request) to
+// receiving its response. billed_*_ms is the window Lambda bills: from the
+// invocation's request delivered (its last byte handed to the socket, the
+// response's 'finish') to the response received (its last byte read), so
+// this process's own writing of the request is not in it, only what the
+// function waits for. cpu_ms_per_invoke is the function process's CPU time
+// (all its threads, from /proc/PID/task/*/schedstat) from the first
+// invocation handed out to the last response, per invocation: what it
+// spends whatever this emulator spends. peak_rss_mib is the process's VmHWM,
+// read before it is stopped.
 'use strict';
 
 const http = require('http');
@@ -28,9 +37,16 @@ const request = fs.readFileSync(requestFile);
 let spawnedAt = 0n;
 let initMs = null;
 let handedOutAt = 0n;
+let deliveredAt = 0n;
+let cpuAtStart = null;
+let cpuAtEnd = null;
 let served = 0;
-let okRecords = 0;
+// The last response's body, counted once the process is stopped: parsing
+// 6 MB of JSON after every invocation took this process longer than the
+// function takes for the batch, CPU the function then competes with.
+let lastBody = null;
 const times = [];
+const billed = [];
 let child = null;
 // A poll that arrives while there is nothing left to hand out is kept open,
 // as the real Runtime API does, until the process is stopped.
@@ -46,18 +62,39 @@ function peakRssMib(pid) {
   }
 }
 
+// The CPU time of all the process's threads, in ns.
+function cpuNs(pid) {
+  try {
+    let total = 0;
+    for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    }
+    return total;
+  } catch (e) {
+    return null;
+  }
+}
+
+const median = (xs) => (xs.length ? xs[Math.floor(xs.length / 2)] : null);
+
 function finish() {
   const rss = peakRssMib(child.pid);
   child.kill('SIGTERM');
   times.sort((a, b) => a - b);
+  billed.sort((a, b) => a - b);
+  const cpu = cpuAtStart !== null && cpuAtEnd !== null && times.length
+    ? (cpuAtEnd - cpuAtStart) / 1e6 / times.length : null;
   console.log(
     JSON.stringify({
       init_ms: initMs,
       invocations: times.length,
-      invoke_median_ms: times.length ? times[Math.floor(times.length / 2)] : null,
+      invoke_median_ms: median(times),
       invoke_min_ms: times.length ? times[0] : null,
+      billed_median_ms: median(billed),
+      billed_min_ms: billed.length ? billed[0] : null,
+      cpu_ms_per_invoke: cpu,
       peak_rss_mib: rss,
-      ok: okRecords,
+      ok: lastBody ? JSON.parse(lastBody.toString('utf8')).records.filter((r) => r.result === 'Ok').length : 0,
     }),
   );
   server.close();
@@ -74,7 +111,11 @@ const server = http.createServer((req, res) => {
       return;
     }
     served += 1;
+    if (cpuAtStart === null) cpuAtStart = cpuNs(child.pid);
     handedOutAt = process.hrtime.bigint();
+    res.on('finish', () => {
+      deliveredAt = process.hrtime.bigint();
+    });
     res.writeHead(200, {
       'Content-Type': 'application/json',
       'Lambda-Runtime-Aws-Request-Id': `req-${served}`,
@@ -91,8 +132,9 @@ const server = http.createServer((req, res) => {
     const done = process.hrtime.bigint();
     if (/\/invocation\/[^/]+\/response$/.test(req.url)) {
       times.push(Number(done - handedOutAt) / 1e6);
-      const body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
-      okRecords = body.records.filter((r) => r.result === 'Ok').length;
+      billed.push(Number(done - deliveredAt) / 1e6);
+      cpuAtEnd = cpuNs(child.pid);
+      lastBody = Buffer.concat(chunks);
     } else {
       console.error(`unexpected ${req.method} ${req.url}: ${Buffer.concat(chunks).toString('utf8').slice(0, 300)}`);
     }
