@@ -3,8 +3,9 @@
 //!
 //! * [`split`]: a byte stream (newline-delimited, concatenated or
 //!   pretty-printed JSON) into events;
-//! * [`invoke`]: a group of events through [`batch::process`], the one
-//!   transformation path the Lambda uses, and its response back into records;
+//! * [`invoke_batch`]: a group of events through [`batch::process_decoded`], the
+//!   batch path the Lambda uses ([`batch::process`]) minus the request's and
+//!   response's JSON and base64;
 //! * [`prefix`]: Firehose's prefix expressions;
 //! * [`layout`]: the layouts of `template.yaml`;
 //! * [`object_name`], [`error_record`], [`arrival_from_event`]: Firehose's
@@ -18,6 +19,7 @@ pub mod redrive;
 pub mod split;
 
 use crate::batch::{self, BatchReport, RequestError};
+pub use crate::batch::{Answer, DecodedBatch};
 use crate::config::Config;
 use crate::partition::PartitionKeys;
 use crate::record::FailReason;
@@ -205,7 +207,7 @@ pub enum Outcome {
 }
 
 /// A Firehose transformation request for `events`; record ids are their
-/// indexes.
+/// indexes. [`invoke`] answers as [`batch::process`] answers this request.
 pub fn request(events: &[Event], invocation_id: &str) -> Vec<u8> {
     let size: usize = events.iter().map(|e| e.data.len() / 3 * 4 + 80).sum();
     let mut out = Vec::with_capacity(size + 256);
@@ -236,29 +238,6 @@ pub fn request(events: &[Event], invocation_id: &str) -> Vec<u8> {
     out
 }
 
-#[derive(Deserialize)]
-struct ResponseIn {
-    records: Vec<ResponseRecord>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ResponseRecord {
-    record_id: String,
-    result: String,
-    #[serde(default)]
-    data: Option<String>,
-    #[serde(default)]
-    metadata: Option<Metadata>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Metadata {
-    #[serde(default)]
-    partition_keys: HashMap<String, String>,
-}
-
 /// A batch the function answered.
 #[derive(Debug, Clone)]
 pub struct Invoked {
@@ -267,93 +246,55 @@ pub struct Invoked {
     pub report: BatchReport,
 }
 
-/// Runs `events` through [`batch::process`] exactly as Firehose would invoke
-/// the function, and reads its response back, checking it the way Firehose
-/// does (one record per request record, same ids, known results).
-pub fn invoke(
-    events: &[Event],
-    invocation_id: &str,
-    config: &Config,
-) -> Result<Invoked, InvokeError> {
-    let processed =
-        batch::process(&request(events, invocation_id), config).map_err(InvokeError::Request)?;
-    let response: ResponseIn = serde_json::from_slice(&processed.response)
-        .map_err(|e| InvokeError::Response(format!("not JSON: {e}")))?;
-    if response.records.len() != events.len() {
-        return Err(InvokeError::Response(format!(
-            "{} records for {} in the request",
-            response.records.len(),
-            events.len()
-        )));
-    }
-    let reasons: HashMap<&str, FailReason> = processed
-        .report
-        .failures
+/// Runs `events` through the function as one invocation: the answers
+/// [`batch::process`] gives the request Firehose would send for them
+/// ([`request`]), from [`batch::process_decoded`], which skips encoding each
+/// event to base64 and decoding the response. The output lines stay in the
+/// batch's arena; [`invoke`] gives them owned.
+pub fn invoke_batch(events: &[Event], config: &Config) -> Result<DecodedBatch, InvokeError> {
+    let decoded: Vec<batch::Decoded> = events
         .iter()
-        .map(|(id, reason)| (id.as_str(), *reason))
+        .map(|e| batch::Decoded {
+            data: e.data,
+            arrival_ms: e.arrival_ms,
+        })
         .collect();
-    let mut outcomes = Vec::with_capacity(events.len());
-    for (i, r) in response.records.into_iter().enumerate() {
-        if r.record_id != i.to_string() {
-            return Err(InvokeError::Response(format!(
-                "record {i} has id {:?}",
-                r.record_id
-            )));
-        }
-        outcomes.push(match r.result.as_str() {
-            "Ok" => {
-                let line = r
-                    .data
-                    .and_then(|d| BASE64.decode(d).ok())
-                    .ok_or_else(|| InvokeError::Response(format!("record {i}: bad data")))?;
-                let mut keys = r.metadata.map(|m| m.partition_keys).unwrap_or_default();
-                let mut take = |k: &str| {
-                    keys.remove(k).ok_or_else(|| {
-                        InvokeError::Response(format!("record {i}: no partition key {k}"))
-                    })
-                };
-                let keys = PartitionKeys {
-                    site: take("site")?,
-                    dt: take("dt")?,
-                    hour: take("hour")?,
-                };
-                Outcome::Ok { line, keys }
-            }
-            "Dropped" => Outcome::Dropped,
-            "ProcessingFailed" => Outcome::Failed(
-                reasons
-                    .get(r.record_id.as_str())
-                    .copied()
-                    .unwrap_or(FailReason::InternalError),
-            ),
-            other => {
-                return Err(InvokeError::Response(format!(
-                    "record {i}: unknown result {other:?}"
-                )))
-            }
-        });
-    }
+    batch::process_decoded(&decoded, config).map_err(InvokeError::Request)
+}
+
+/// [`invoke_batch`], with one owned outcome per event.
+pub fn invoke(events: &[Event], config: &Config) -> Result<Invoked, InvokeError> {
+    let batch = invoke_batch(events, config)?;
+    let outcomes = batch
+        .answers
+        .into_iter()
+        .map(|answer| match answer {
+            Answer::Ok { output, keys } => Outcome::Ok {
+                line: batch.arena[output].to_vec(),
+                keys,
+            },
+            Answer::Dropped => Outcome::Dropped,
+            Answer::Failed(reason) => Outcome::Failed(reason),
+        })
+        .collect();
     Ok(Invoked {
         outcomes,
-        report: processed.report,
+        report: batch.report,
     })
 }
 
 /// A batch the function could not answer record by record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvokeError {
-    /// The function rejected the whole request (replay built it, so this is
-    /// a bug, or a single event over the response limit).
+    /// The function rejected the whole request: only a single event over
+    /// the response limit can cause this.
     Request(RequestError),
-    /// The response breaks Firehose's contract.
-    Response(String),
 }
 
 impl std::fmt::Display for InvokeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             InvokeError::Request(e) => write!(f, "the function rejected the batch: {e}"),
-            InvokeError::Response(why) => write!(f, "the function's response is invalid: {why}"),
         }
     }
 }
