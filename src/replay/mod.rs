@@ -27,7 +27,7 @@ use crate::time;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt::Write;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
@@ -143,14 +143,14 @@ pub fn error_record(out: &mut Vec<u8>, record: &ErrorRecord) {
 /// (`MAX_AGE`, `MAX_FUTURE`) compares the event time with the arrival time,
 /// and a 2018 event that "arrived" in 2018 keeps its date.
 pub fn arrival_from_event(event: &[u8], config: &Config, now_ms: i64) -> Option<i64> {
-    let top: HashMap<Key, &RawValue> = serde_json::from_slice(event).ok()?;
+    let top: Members = serde_json::from_slice(event).ok()?;
     config
         .time_fields
         .iter()
         .find_map(|path| {
             let mut raw: &RawValue = top.get(config.top_keys.get(path.top)?.as_bytes())?;
             for segment in &path.nested {
-                let inner: HashMap<Key, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+                let inner: Members = serde_json::from_str(raw.get()).ok()?;
                 raw = inner.get(segment.as_bytes())?;
             }
             (raw.get() != "null").then_some(raw)
@@ -160,30 +160,65 @@ pub fn arrival_from_event(event: &[u8], config: &Config, now_ms: i64) -> Option<
         .filter(|&ms| time::format_millis(ms).is_some())
 }
 
-/// A member name as bytes: a key with a lone surrogate escape (`"\ud800"`)
-/// is valid JSON text, which the transform accepts, but no Rust `String`.
-#[derive(PartialEq, Eq, Hash)]
-struct Key(Vec<u8>);
+/// An object's members in order, names as bytes and borrowed when they hold
+/// no escape: this runs for every replayed event, and a map with owned keys
+/// cost an allocation per member.
+struct Members<'a>(Vec<(Cow<'a, [u8]>, &'a RawValue)>);
 
-impl std::borrow::Borrow<[u8]> for Key {
-    fn borrow(&self) -> &[u8] {
-        &self.0
+impl<'a> Members<'a> {
+    /// The value of the last member so named, as a map keeps it.
+    fn get(&self, name: &[u8]) -> Option<&'a RawValue> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(n, _)| n.as_ref() == name)
+            .map(|(_, v)| *v)
     }
 }
 
-impl<'de> Deserialize<'de> for Key {
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Bytes;
-        impl serde::de::Visitor<'_> for Bytes {
-            type Value = Key;
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = Members<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members<'a>, A::Error> {
+                let mut members = Vec::new();
+                while let Some(Key(name)) = map.next_key()? {
+                    members.push((name, map.next_value()?));
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit(std::marker::PhantomData))
+    }
+}
+
+/// A member name as bytes: a key with a lone surrogate escape (`"\ud800"`)
+/// is valid JSON text, which the transform accepts, but no Rust `String`.
+struct Key<'a>(Cow<'a, [u8]>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Key<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Bytes<'a> {
+            type Value = Key<'a>;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a member name")
             }
-            fn visit_bytes<E>(self, v: &[u8]) -> Result<Key, E> {
-                Ok(Key(v.to_vec()))
+            fn visit_borrowed_bytes<E>(self, v: &'de [u8]) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Key<'a>, E> {
+                Ok(Key(Cow::Owned(v.to_vec())))
             }
         }
-        d.deserialize_bytes(Bytes)
+        d.deserialize_bytes(Bytes(std::marker::PhantomData))
     }
 }
 

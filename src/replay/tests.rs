@@ -1,6 +1,7 @@
 use super::*;
 use crate::partition::PartitionKeys;
 use crate::record::FailReason;
+use std::collections::HashMap;
 
 #[test]
 fn object_names_follow_firehose() {
