@@ -327,8 +327,10 @@ proptest::proptest! {
 
 #[test]
 fn invoke_fails_what_would_not_fit_in_the_response_as_the_request_route() {
-    let mut config = Config::default();
-    config.max_response_bytes = 16_000;
+    let config = Config {
+        max_response_bytes: 16_000,
+        ..Config::default()
+    };
     let picks: Vec<(u8, u16)> = (0..30)
         .map(|n| (if n % 5 == 2 { 2 } else { 4 }, 300 + n))
         .collect();
