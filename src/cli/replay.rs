@@ -506,7 +506,9 @@ enum Job {
 }
 
 enum Done {
-    Invoked(u64, Box<Invocation>),
+    /// `None` when the invocation panicked (a bug, caught so that the
+    /// collector does not wait for it forever).
+    Invoked(u64, Option<Box<Invocation>>),
     /// An object written: its size on disk.
     Written(Result<u64, String>),
     /// The reader is done: how many batches it sent, and its counts.
@@ -534,16 +536,37 @@ fn pipeline(
         for _ in 0..jobs {
             let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
             scope.spawn(move || loop {
-                // A worker that panicked holds the lock in no other state
-                // than waiting: the receiver is still sound.
+                // The lock is only held while waiting, never across a job:
+                // a poisoned one still guards a sound receiver.
                 let job = work_rx
                     .lock()
                     .unwrap_or_else(|poisoned| poisoned.into_inner())
                     .recv();
                 let Ok(job) = job else { return };
+                // Each record's transform already runs under catch_unwind;
+                // this catches a bug in the rest of a job, which would
+                // otherwise leave the collector waiting for its result.
+                let caught = |f: &mut dyn FnMut() -> Done| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+                };
                 let done = match job {
-                    Job::Invoke(n, batch) => Done::Invoked(n, Box::new(invoke(work, &batch))),
-                    Job::Write(object) => Done::Written(write_object(work, object)),
+                    Job::Invoke(n, batch) => {
+                        let invoked =
+                            caught(&mut || Done::Invoked(n, Some(Box::new(invoke(work, &batch)))));
+                        invoked.unwrap_or(Done::Invoked(n, None))
+                    }
+                    Job::Write(object) => {
+                        let mut object = Some(object);
+                        let written = caught(&mut || {
+                            Done::Written(match object.take() {
+                                Some(object) => write_object(work, object),
+                                None => Ok(0),
+                            })
+                        });
+                        written.unwrap_or_else(|| {
+                            Done::Written(Err("replay failed writing an object (a bug)".into()))
+                        })
+                    }
                 };
                 if done_tx.send(done).is_err() {
                     return;
@@ -575,7 +598,7 @@ fn collect(
 ) -> Result<Stats, String> {
     let mut writer = Writer::new(work.settings);
     let mut stats = Stats::default();
-    let mut waiting: BTreeMap<u64, Box<Invocation>> = BTreeMap::new();
+    let mut waiting: BTreeMap<u64, Option<Box<Invocation>>> = BTreeMap::new();
     let (mut next, mut total) = (0u64, None);
     let (mut writing, mut finished) = (0usize, false);
     let mut error: Option<String> = None;
@@ -584,8 +607,15 @@ fn collect(
             Done::Invoked(n, invocation) => {
                 waiting.insert(n, invocation);
                 while let Some(invocation) = waiting.remove(&next) {
-                    writer.append_all(&invocation);
-                    stats.add(invocation.stats);
+                    match invocation {
+                        Some(invocation) => {
+                            writer.append_all(&invocation);
+                            stats.add(invocation.stats);
+                        }
+                        None => {
+                            error.get_or_insert(format!("replay failed on batch {next} (a bug)"));
+                        }
+                    }
                     next += 1;
                 }
             }
