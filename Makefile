@@ -86,8 +86,8 @@ install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo insta
 docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and write their numbers into docs/
 	MAKE="$(MAKE)" CARGO=$(CARGO) tools/docs_numbers.sh
 
-bench: ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch
-	CARGO=$(CARGO) tools/bench/run.sh
+bench: $(VENV)/.demo-stamp ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch, and replay against DuckDB
+	CARGO=$(CARGO) PYTHON=$(VENV_PY) tools/bench/run.sh
 
 bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
 	CARGO=$(CARGO) tools/bench/callgrind.sh

@@ -16,7 +16,7 @@
 //!   re-sends that failed the second way. The core itself never calls AWS.
 
 use crate::config::Config;
-use crate::partition::{self, SiteGuard};
+use crate::partition::{self, PartitionKeys, SiteGuard};
 use crate::record::{self, DropReason, FailReason, Outcome, Scratch};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -463,12 +463,11 @@ fn run(
             )));
         }
     }
+    let echoes: Vec<Echo> = parsed.records.iter().map(Echo::Request).collect();
 
     // Pass 1: transform every record into one arena.
-    let mut arena = Vec::with_capacity(request.len() + request.len() / 2);
+    let mut pass = Pass::new(config, transform, request.len() + request.len() / 2);
     let mut decoded = Vec::new();
-    let mut scratch = Scratch::default();
-    let mut entries = Vec::with_capacity(parsed.records.len());
     let mut forced = vec![None; parsed.records.len()];
     for &i in plan.resent {
         if let Some(f) = forced.get_mut(i) {
@@ -481,17 +480,11 @@ fn run(
         }
     }
     for (r, forced) in parsed.records.iter().zip(&forced) {
-        let mark = arena.len();
-        let outcome = match forced {
-            None => transform_one(
-                r,
-                config,
-                transform,
-                &mut decoded,
-                &mut scratch,
-                &mut arena,
-                &mut report,
-            ),
+        match forced {
+            None => match checked(r, &mut decoded, &mut report) {
+                Ok(arrival) => pass.transform(&decoded, arrival, &mut report),
+                Err(reason) => pass.push(pass.arena.len(), Outcome::Failed(reason), false),
+            },
             // Re-sent or not, these records' answers are already decided.
             Some(resent) => {
                 if decode_data(r.data, &mut decoded).is_ok() {
@@ -503,100 +496,316 @@ fn run(
                     report.reingest_failed += 1;
                 }
                 report.overflow += 1;
-                Outcome::Failed(FailReason::ResponseTooLarge)
+                let mark = pass.arena.len();
+                pass.push(mark, Outcome::Failed(FailReason::ResponseTooLarge), *resent);
             }
-        };
-        let (output, site_key) = match &outcome {
-            Outcome::Ok(e) => {
-                let site = std::str::from_utf8(&arena[e.site.clone()]).unwrap_or("");
-                let key = match partition::site_value(site) {
-                    partition::UNKNOWN => SiteKey::Static(partition::UNKNOWN),
-                    _ => SiteKey::Arena(e.site.clone()),
-                };
-                (mark..arena.len(), key)
-            }
-            _ => (0..0, SiteKey::Static(partition::UNKNOWN)),
-        };
-        entries.push(Entry {
-            resend: *forced == Some(true),
-            outcome,
-            output,
-            site_key,
-        });
+        }
     }
+    let Pass {
+        arena, mut entries, ..
+    } = pass;
 
-    // Pass 2: the partition cardinality guard, in record order, and each
-    // record's site as the response writes it.
-    let mut guard = SiteGuard::new(config.site_allowlist.as_ref(), config.max_sites_per_batch);
-    let mut sites = Vec::with_capacity(entries.len());
-    for e in &mut entries {
-        let site = match &e.site_key {
-            SiteKey::Arena(range) => {
-                let site = std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN);
-                if guard.admit(site).1 {
-                    e.site_key = SiteKey::Static(partition::OTHER);
-                    report.site_other += 1;
-                    partition::OTHER
-                } else {
-                    site
-                }
-            }
-            SiteKey::Static(s) => s,
-        };
-        sites.push(site);
-    }
+    // Pass 2: the partition cardinality guard, in record order.
+    guard(&mut entries, &arena, config, &mut report);
 
     // Pass 3: write the response, then fit it into the limit.
-    // A `String` from the start, written only from text (the request's, ours
-    // and base64): the Lambda adapter hands it on without checking 6 MB of
-    // UTF-8 again.
     // Sized for every entry as first written (before any fitting), so that
     // it is never moved to grow: each record's base64 (padding up to 4
     // bytes), its id as it came, and up to 128 bytes of the rest.
     let ids: usize = parsed.records.iter().map(|r| r.record_id.get().len()).sum();
     let mut response =
         String::with_capacity(arena.len() / 3 * 4 + parsed.records.len() * 132 + ids + 64);
-    response.push_str("{\"records\":[");
-    let mut starts = Vec::with_capacity(entries.len());
-    for (i, (e, r)) in entries.iter().zip(&parsed.records).enumerate() {
-        starts.push(response.len());
-        if i > 0 {
-            response.push(',');
-        }
-        write_entry(&mut response, e, r, &arena, sites[i]);
-    }
-    const FOOTER: &str = "]}";
+    let starts = write_entries(&mut response, &entries, &echoes, &arena);
     let limit = config.max_response_bytes;
-    if response.len() + FOOTER.len() > limit {
-        let limit = limit - FOOTER.len().min(limit);
-        if plan.overflow == Overflow::Fail && plan.resent.is_empty() && plan.unsent.is_empty() {
-            // What re-ingestion would have re-sent, for `invoke` and `bench`.
-            let sizes = Sizes::new(&entries, &parsed.records, Overflow::Reingest);
-            if let Some(k) = sizes.fit_point(&starts, response.len(), limit) {
-                report.overflow += entries[k..].iter().filter(|e| is_ok(e)).count();
+    if let Some(k) = fit(
+        response.len(),
+        &mut entries,
+        &echoes,
+        &starts,
+        limit,
+        plan,
+        &mut report,
+    )? {
+        // The entries from `k` on, demoted, replace what was written. Every
+        // start is a length the response had: a char boundary.
+        response.truncate(starts.get(k).copied().unwrap_or(response.len()));
+        for (i, e) in entries.iter().enumerate().skip(k) {
+            if i > 0 {
+                response.push(',');
             }
+            write_entry(&mut response, e, echoes[i], &[]);
         }
-        fit(
-            &mut response,
-            &mut entries,
-            &parsed.records,
-            &starts,
-            limit,
-            plan.overflow,
-            &mut report,
-        )?;
     }
     response.push_str(FOOTER);
 
     let mut reingest = Vec::new();
     for (i, (e, r)) in entries.iter().zip(&parsed.records).enumerate() {
-        if e.resend {
-            if plan.overflow == Overflow::Reingest {
-                // Decoded again: only overflow records pay for the copy.
-                let mut data = Vec::new();
-                let _ = decode_data(r.data, &mut data);
-                reingest.push(Resend { index: i, data });
+        if e.resend && plan.overflow == Overflow::Reingest {
+            // Decoded again: only overflow records pay for the copy.
+            let mut data = Vec::new();
+            let _ = decode_data(r.data, &mut data);
+            reingest.push(Resend { index: i, data });
+        }
+    }
+    tally(&entries, &echoes, &mut report);
+    report.response_bytes = response.len();
+    Ok(Processed {
+        response,
+        report,
+        reingest,
+    })
+}
+
+/// One record already decoded, as an adapter that reads events itself
+/// (replay) has it: its bytes and its `approximateArrivalTimestamp`.
+#[derive(Debug, Clone, Copy)]
+pub struct Decoded<'a> {
+    pub data: &'a [u8],
+    pub arrival_ms: i64,
+}
+
+/// What [`process_decoded`] made of one record: the answer the function's
+/// response would carry for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// The output line is `arena[output]`; the keys are the response's
+    /// partition keys (the cardinality guard applied).
+    Ok {
+        output: Range<usize>,
+        keys: PartitionKeys,
+    },
+    Dropped,
+    Failed(FailReason),
+}
+
+/// A batch of decoded records, answered.
+#[derive(Debug, Clone)]
+pub struct DecodedBatch {
+    /// The `Ok` records' output lines, back to back.
+    pub arena: Vec<u8>,
+    /// One answer per record, in order.
+    pub answers: Vec<Answer>,
+    pub report: BatchReport,
+}
+
+/// Processes decoded records exactly as [`process`] processes the request
+/// that carries them (record ids `"0"`, `"1"`…, data in base64, overflow
+/// failing): the same transform, cardinality guard and response limit,
+/// without writing the response or encoding each record to base64 only to
+/// decode it again. The response is sized, not written, so that the records
+/// that would not fit fail as `response_too_large` just the same.
+pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBatch, RequestError> {
+    let mut report = BatchReport {
+        records: records.len(),
+        ..BatchReport::default()
+    };
+    let input: usize = records.iter().map(|r| r.data.len()).sum();
+    let mut pass = Pass::new(config, record::transform_into, input + input / 2);
+    for r in records {
+        pass.transform(r.data, r.arrival_ms, &mut report);
+    }
+    let Pass {
+        arena, mut entries, ..
+    } = pass;
+    guard(&mut entries, &arena, config, &mut report);
+
+    let echoes: Vec<Echo> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Echo::Decoded(i, r.data))
+        .collect();
+    let mut size = Count(0);
+    let starts = write_entries(&mut size, &entries, &echoes, &arena);
+    fit(
+        size.0,
+        &mut entries,
+        &echoes,
+        &starts,
+        config.max_response_bytes,
+        &Plan::default(),
+        &mut report,
+    )?;
+    tally(&entries, &echoes, &mut report);
+    let answers = entries
+        .into_iter()
+        .map(|e| match e.outcome {
+            Outcome::Ok(enriched) => {
+                let site = match &e.site_key {
+                    SiteKey::Arena(range) => {
+                        std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN)
+                    }
+                    SiteKey::Static(s) => s,
+                };
+                Answer::Ok {
+                    output: e.output,
+                    keys: PartitionKeys::new(site, &enriched.event_time),
+                }
             }
+            Outcome::Dropped(_) => Answer::Dropped,
+            Outcome::Failed(reason) => Answer::Failed(reason),
+        })
+        .collect();
+    Ok(DecodedBatch {
+        arena,
+        answers,
+        report,
+    })
+}
+
+/// Pass 1: records transformed one after another into one arena.
+struct Pass<'c> {
+    config: &'c Config,
+    transform: TransformFn,
+    arena: Vec<u8>,
+    scratch: Scratch,
+    entries: Vec<Entry>,
+}
+
+impl<'c> Pass<'c> {
+    fn new(config: &'c Config, transform: TransformFn, capacity: usize) -> Pass<'c> {
+        Pass {
+            config,
+            transform,
+            arena: Vec::with_capacity(capacity),
+            scratch: Scratch::default(),
+            entries: Vec::new(),
+        }
+    }
+
+    /// Transforms one decoded record, under `catch_unwind`.
+    fn transform(&mut self, data: &[u8], arrival: i64, report: &mut BatchReport) {
+        let (config, transform) = (self.config, self.transform);
+        let (arena, scratch) = (&mut self.arena, &mut self.scratch);
+        let mark = arena.len();
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            transform(data, arrival, config, scratch, arena)
+        }));
+        let outcome = match outcome {
+            Ok(outcome) => {
+                if !matches!(outcome, Outcome::Ok(_)) {
+                    arena.truncate(mark);
+                }
+                outcome
+            }
+            Err(_) => {
+                arena.truncate(mark);
+                *scratch = Scratch::default();
+                Outcome::Failed(FailReason::InternalError)
+            }
+        };
+        report.input_bytes += data.len();
+        self.push(mark, outcome, false);
+    }
+
+    /// Records `outcome`, whose output (when `Ok`) starts at `mark`.
+    fn push(&mut self, mark: usize, outcome: Outcome, resend: bool) {
+        let (output, site_key) = match &outcome {
+            Outcome::Ok(e) => {
+                let site = std::str::from_utf8(&self.arena[e.site.clone()]).unwrap_or("");
+                let key = match partition::site_value(site) {
+                    partition::UNKNOWN => SiteKey::Static(partition::UNKNOWN),
+                    _ => SiteKey::Arena(e.site.clone()),
+                };
+                (mark..self.arena.len(), key)
+            }
+            _ => (0..0, SiteKey::Static(partition::UNKNOWN)),
+        };
+        self.entries.push(Entry {
+            resend,
+            outcome,
+            output,
+            site_key,
+        });
+    }
+}
+
+/// Pass 2: the partition cardinality guard, in record order.
+fn guard(entries: &mut [Entry], arena: &[u8], config: &Config, report: &mut BatchReport) {
+    let mut guard = SiteGuard::new(config.site_allowlist.as_ref(), config.max_sites_per_batch);
+    for e in entries {
+        if let SiteKey::Arena(range) = &e.site_key {
+            let site = std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN);
+            if guard.admit(site).1 {
+                e.site_key = SiteKey::Static(partition::OTHER);
+                report.site_other += 1;
+            }
+        }
+    }
+}
+
+const HEADER: &str = "{\"records\":[";
+const FOOTER: &str = "]}";
+
+/// Writes the response's header and entries (not its footer) to `out`, and
+/// gives where each entry starts.
+fn write_entries<S: Sink>(
+    out: &mut S,
+    entries: &[Entry],
+    echoes: &[Echo],
+    arena: &[u8],
+) -> Vec<usize> {
+    out.put(HEADER);
+    let mut starts = Vec::with_capacity(entries.len());
+    for (i, (e, echo)) in entries.iter().zip(echoes).enumerate() {
+        starts.push(out.len());
+        if i > 0 {
+            out.put(",");
+        }
+        write_entry(out, e, *echo, arena);
+    }
+    starts
+}
+
+/// When the response (`written` bytes so far, footer excluded) is over
+/// `limit`, demotes the fewest `Ok` records from the end of the batch so
+/// that it fits, and gives the first entry whose answer changed: records
+/// keep their order, and the earliest ones are delivered.
+fn fit(
+    written: usize,
+    entries: &mut [Entry],
+    echoes: &[Echo],
+    starts: &[usize],
+    limit: usize,
+    plan: &Plan,
+    report: &mut BatchReport,
+) -> Result<Option<usize>, RequestError> {
+    if written + FOOTER.len() <= limit {
+        return Ok(None);
+    }
+    let limit = limit - FOOTER.len().min(limit);
+    if plan.overflow == Overflow::Fail && plan.resent.is_empty() && plan.unsent.is_empty() {
+        // What re-ingestion would have re-sent, for `invoke` and `bench`.
+        let sizes = Sizes::new(entries, echoes, Overflow::Reingest);
+        if let Some(k) = sizes.fit_point(starts, written, limit) {
+            report.overflow += entries[k..].iter().filter(|e| is_ok(e)).count();
+        }
+    }
+    let sizes = Sizes::new(entries, echoes, plan.overflow);
+    let k = sizes
+        .fit_point(starts, written, limit)
+        .ok_or(RequestError::ResponseTooLarge {
+            bytes: starts.first().copied().unwrap_or(0) + sizes.suffix[0],
+            limit,
+        })?;
+    for e in entries.iter_mut().skip(k) {
+        if let Some(d) = demote(e, sizes.overflow) {
+            if let SiteKey::Static(partition::OTHER) = e.site_key {
+                report.site_other -= 1;
+            }
+            if d.resend {
+                report.overflow += 1;
+                report.reingested += 1;
+            }
+            *e = d;
+        }
+    }
+    Ok(Some(k))
+}
+
+/// Counts every record's final answer into `report`.
+fn tally(entries: &[Entry], echoes: &[Echo], report: &mut BatchReport) {
+    for (e, echo) in entries.iter().zip(echoes) {
+        if e.resend {
             continue;
         }
         match &e.outcome {
@@ -609,64 +818,35 @@ fn run(
             Outcome::Dropped(reason) => report.dropped[*reason as usize] += 1,
             Outcome::Failed(reason) => {
                 report.failed[*reason as usize] += 1;
-                report
-                    .failures
-                    .push((json_string(r.record_id).unwrap_or_default(), *reason));
+                report.failures.push((echo.id_string(), *reason));
             }
         }
     }
-    report.response_bytes = response.len();
-    Ok(Processed {
-        response,
-        report,
-        reingest,
-    })
 }
 
 fn is_ok(e: &Entry) -> bool {
     !e.resend && matches!(e.outcome, Outcome::Ok(_))
 }
 
-/// Decodes and transforms one request record.
-fn transform_one(
+/// The checks before a request record's transform: its members, its data
+/// decoded into `decoded`, and its arrival time.
+fn checked(
     r: &RecordIn,
-    config: &Config,
-    transform: TransformFn,
     decoded: &mut Vec<u8>,
-    scratch: &mut Scratch,
-    arena: &mut Vec<u8>,
     report: &mut BatchReport,
-) -> Outcome {
+) -> Result<i64, FailReason> {
     if let Some(reason) = r.duplicated {
-        return Outcome::Failed(reason);
+        return Err(reason);
     }
-    if let Err(reason) = decode_data(r.data, decoded) {
-        return Outcome::Failed(reason);
-    }
-    report.input_bytes += decoded.len();
-    let Some(arrival) = r
+    decode_data(r.data, decoded)?;
+    let arrival = r
         .approximate_arrival_timestamp
-        .and_then(|raw| arrival_millis(raw.get()))
-    else {
-        return Outcome::Failed(FailReason::BadArrivalTime);
-    };
-    let mark = arena.len();
-    let outcome = catch_unwind(AssertUnwindSafe(|| {
-        transform(decoded, arrival, config, scratch, arena)
-    }));
-    match outcome {
-        Ok(outcome) => {
-            if !matches!(outcome, Outcome::Ok(_)) {
-                arena.truncate(mark);
-            }
-            outcome
-        }
-        Err(_) => {
-            arena.truncate(mark);
-            *scratch = Scratch::default();
-            Outcome::Failed(FailReason::InternalError)
-        }
+        .and_then(|raw| arrival_millis(raw.get()));
+    if arrival.is_none() {
+        // Counted as the transform would have: the data decoded.
+        report.input_bytes += decoded.len();
     }
+    arrival.ok_or(FailReason::BadArrivalTime)
 }
 
 /// `approximateArrivalTimestamp` in epoch milliseconds. Firehose sends an
@@ -715,43 +895,141 @@ fn json_string(raw: &RawValue) -> Option<String> {
 /// A `Dropped` answer after its record id.
 const DROPPED: &str = ",\"result\":\"Dropped\",\"data\":\"\"}";
 
-/// `arena` and `site` are read for an `Ok` entry only.
-fn write_entry(out: &mut String, e: &Entry, r: &RecordIn, arena: &[u8], site: &str) {
-    out.push_str("{\"recordId\":");
+/// Where the response is written: the response itself, or only its length
+/// ([`process_decoded`] sizes a response it never writes). One writer for
+/// both, so that the size cannot disagree with the bytes.
+trait Sink {
+    fn put(&mut self, text: &str);
+    /// `bytes` in base64.
+    fn put_base64(&mut self, bytes: &[u8]);
+    fn len(&self) -> usize;
+}
+
+/// The response is a `String` from the start, written only from text (the
+/// request's, ours and base64): the Lambda adapter hands it on without
+/// checking 6 MB of UTF-8 again.
+impl Sink for String {
+    fn put(&mut self, text: &str) {
+        self.push_str(text);
+    }
+    fn put_base64(&mut self, bytes: &[u8]) {
+        BASE64.encode_append(bytes, self);
+    }
+    fn len(&self) -> usize {
+        String::len(self)
+    }
+}
+
+/// A response's length.
+struct Count(usize);
+
+impl Sink for Count {
+    fn put(&mut self, text: &str) {
+        self.0 += text.len();
+    }
+    fn put_base64(&mut self, bytes: &[u8]) {
+        self.0 += BASE64.encoded_length(bytes.len());
+    }
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+/// What an answer repeats of its request record.
+#[derive(Clone, Copy)]
+enum Echo<'a> {
+    /// A request's record: its `recordId` and `data` as they came.
+    Request(&'a RecordIn<'a>),
+    /// A decoded record: its id is its position, its data the bytes in
+    /// base64.
+    Decoded(usize, &'a [u8]),
+}
+
+impl Echo<'_> {
+    fn put_id<S: Sink>(self, out: &mut S) {
+        match self {
+            Echo::Request(r) => out.put(r.record_id.get()),
+            Echo::Decoded(i, _) => {
+                // The digits of `i`, without a `format!` per record.
+                let mut digits = [0u8; 20];
+                let mut at = digits.len();
+                let mut n = i;
+                loop {
+                    at -= 1;
+                    digits[at] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                out.put("\"");
+                // ASCII digits: always UTF-8.
+                out.put(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+                out.put("\"");
+            }
+        }
+    }
+
+    /// The data echoed by a failed answer: exactly as it came, even when it
+    /// is not valid base64.
+    fn put_data<S: Sink>(self, out: &mut S) {
+        match self {
+            Echo::Request(r) => match r.data.filter(|d| d.get().starts_with('"')) {
+                Some(d) => out.put(d.get()),
+                None => out.put("\"\""),
+            },
+            Echo::Decoded(_, data) => {
+                out.put("\"");
+                out.put_base64(data);
+                out.put("\"");
+            }
+        }
+    }
+
+    fn id_string(self) -> String {
+        match self {
+            Echo::Request(r) => json_string(r.record_id).unwrap_or_default(),
+            Echo::Decoded(i, _) => i.to_string(),
+        }
+    }
+}
+
+fn write_entry<S: Sink>(out: &mut S, e: &Entry, echo: Echo, arena: &[u8]) {
+    out.put("{\"recordId\":");
     // The id's JSON text as it came, so the response can never disagree with
     // the request on it.
-    out.push_str(r.record_id.get());
+    echo.put_id(out);
     if e.resend {
-        out.push_str(DROPPED);
+        out.put(DROPPED);
         return;
     }
     match &e.outcome {
         Outcome::Ok(enriched) => {
-            out.push_str(",\"result\":\"Ok\",\"data\":\"");
-            BASE64.encode_append(&arena[e.output.clone()], out);
-            out.push_str("\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
-            out.push_str(site);
-            out.push_str("\",\"dt\":\"");
-            out.push_str(enriched.event_time.date());
-            out.push_str("\",\"hour\":\"");
-            out.push_str(enriched.event_time.hour());
-            out.push_str("\"}}}");
+            out.put(",\"result\":\"Ok\",\"data\":\"");
+            out.put_base64(&arena[e.output.clone()]);
+            out.put("\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
+            match &e.site_key {
+                // The transform writes the site as UTF-8 text.
+                SiteKey::Arena(range) => out
+                    .put(std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN)),
+                SiteKey::Static(s) => out.put(s),
+            }
+            out.put("\",\"dt\":\"");
+            out.put(enriched.event_time.date());
+            out.put("\",\"hour\":\"");
+            out.put(enriched.event_time.hour());
+            out.put("\"}}}");
         }
         // Dropped and failed records carry no partition keys, and Dropped
         // ones carry empty data: Firehose discards the one and writes the
         // original bytes of the other to the error prefix. (The status-model
         // docs list `data` as required, so it is present, if empty.) Keeping
         // them small is what lets an over-limit response always be fitted.
-        Outcome::Dropped(_) => out.push_str(DROPPED),
+        Outcome::Dropped(_) => out.put(DROPPED),
         Outcome::Failed(_) => {
-            out.push_str(",\"result\":\"ProcessingFailed\",\"data\":");
-            // The data exactly as it came: byte-identical, even when it is
-            // not valid base64.
-            match r.data.filter(|d| d.get().starts_with('"')) {
-                Some(d) => out.push_str(d.get()),
-                None => out.push_str("\"\""),
-            }
-            out.push('}');
+            out.put(",\"result\":\"ProcessingFailed\",\"data\":");
+            echo.put_data(out);
+            out.put("}");
         }
     }
 }
@@ -764,24 +1042,22 @@ struct Sizes {
 }
 
 impl Sizes {
-    fn new(entries: &[Entry], records: &[RecordIn], overflow: Overflow) -> Sizes {
+    fn new(entries: &[Entry], echoes: &[Echo], overflow: Overflow) -> Sizes {
         let n = entries.len();
         let mut suffix = vec![0usize; n + 1];
-        let mut tmp = String::new();
         for k in (0..n).rev() {
-            tmp.clear();
+            let mut size = Count(0);
             if k > 0 {
-                tmp.push(',');
+                size.put(",");
             }
             let demoted = demote(&entries[k], overflow);
             write_entry(
-                &mut tmp,
+                &mut size,
                 demoted.as_ref().unwrap_or(&entries[k]),
-                &records[k],
+                echoes[k],
                 &[],
-                "",
             );
-            suffix[k] = suffix[k + 1] + tmp.len();
+            suffix[k] = suffix[k + 1] + size.0;
         }
         Sizes { suffix, overflow }
     }
@@ -793,47 +1069,6 @@ impl Sizes {
             .rev()
             .find(|&k| starts.get(k).copied().unwrap_or(written) + self.suffix[k] <= limit)
     }
-}
-
-/// Makes the response fit in `limit` bytes (footer excluded) by demoting
-/// the fewest `Ok` records from the end of the batch: records keep their
-/// order, and the earliest ones are delivered.
-fn fit(
-    response: &mut String,
-    entries: &mut [Entry],
-    records: &[RecordIn],
-    starts: &[usize],
-    limit: usize,
-    overflow: Overflow,
-    report: &mut BatchReport,
-) -> Result<(), RequestError> {
-    let sizes = Sizes::new(entries, records, overflow);
-    let k =
-        sizes
-            .fit_point(starts, response.len(), limit)
-            .ok_or(RequestError::ResponseTooLarge {
-                bytes: starts.first().copied().unwrap_or(0) + sizes.suffix[0],
-                limit,
-            })?;
-    // Every start is a length the response had: a char boundary.
-    response.truncate(starts.get(k).copied().unwrap_or(response.len()));
-    for (i, e) in entries.iter_mut().enumerate().skip(k) {
-        if let Some(d) = demote(e, sizes.overflow) {
-            if let SiteKey::Static(partition::OTHER) = e.site_key {
-                report.site_other -= 1;
-            }
-            if d.resend {
-                report.overflow += 1;
-                report.reingested += 1;
-            }
-            *e = d;
-        }
-        if i > 0 {
-            response.push(',');
-        }
-        write_entry(response, e, &records[i], &[], "");
-    }
-    Ok(())
 }
 
 /// The overflow form of an `Ok` entry; `None` for other outcomes.

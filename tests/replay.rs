@@ -614,3 +614,78 @@ fn summary_counts_read_right_and_empty_input_warns() {
         .unwrap()
         .starts_with("replayed 0 events from 1 file in 0 invocations"));
 }
+
+#[test]
+fn the_output_is_the_same_for_any_number_of_threads() {
+    let dir = scratch("jobs");
+    let input = dir.join("in");
+    std::fs::create_dir_all(&input).unwrap();
+    // Several files and shapes, days and sites, bad events among good ones:
+    // many batches and many objects, some written before the end.
+    for f in 0..6 {
+        let mut text = String::new();
+        for i in 0..400 {
+            let n = f * 400 + i;
+            match n % 23 {
+                0 => text.push_str("not json\n"),
+                1 => text.push_str("{\"url\":\"https://truncated.example/\n"),
+                _ => text.push_str(&format!(
+                    "{{\"ts\":{},\"url\":\"https://s{}.example{}.com/p/{n}\",\"pad\":\"{}\"}}\n",
+                    1_518_352_207 + (n as u64 % 5) * 86_400,
+                    n % 7,
+                    n % 3,
+                    "x".repeat(n % 97),
+                )),
+            }
+        }
+        let path = input.join(format!("part-{f}.ndjson"));
+        if f % 2 == 0 {
+            std::fs::write(path.with_extension("gz"), gzip(text.as_bytes())).unwrap();
+        } else {
+            std::fs::write(path, text).unwrap();
+        }
+    }
+    let run = |jobs: &str| {
+        let out = dir.join(format!("out-{jobs}"));
+        let summary = replay(&[
+            "--input",
+            input.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--batch-bytes",
+            "3000",
+            "--object-bytes",
+            "20000",
+            "--jobs",
+            jobs,
+        ]);
+        let tree: Vec<(String, Vec<u8>)> = files(&out)
+            .into_iter()
+            .map(|f| {
+                let bytes = std::fs::read(out.join(&f)).unwrap();
+                (f, bytes)
+            })
+            .collect();
+        // All but the timing and the output folder.
+        let summary: Vec<String> = summary
+            .lines()
+            .filter(|l| !l.trim_start().starts_with("read:") && !l.contains("under /"))
+            .map(str::to_owned)
+            .collect();
+        (tree, summary)
+    };
+    let (one, one_summary) = run("1");
+    assert!(one.len() > 20, "many objects: {}", one.len());
+    assert!(one.iter().any(|(f, _)| f.starts_with("errors/")));
+    for jobs in ["2", "5"] {
+        let (tree, summary) = run(jobs);
+        assert_eq!(
+            tree.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            one.iter().map(|(f, _)| f).collect::<Vec<_>>(),
+            "--jobs {jobs}: the same objects"
+        );
+        assert!(tree == one, "--jobs {jobs}: the same bytes");
+        assert_eq!(summary, one_summary, "--jobs {jobs}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -17,7 +17,7 @@ use firehose_enricher::replay::layout::{self, Layouts};
 use firehose_enricher::replay::prefix::{Prefix, PrefixContext, PrefixKind};
 use firehose_enricher::replay::redrive::{self, Shape};
 use firehose_enricher::replay::split::{split, PieceKind};
-use firehose_enricher::replay::{self as core, ErrorRecord, Event, Outcome};
+use firehose_enricher::replay::{self as core, Answer, DecodedBatch, ErrorRecord, Event};
 use firehose_enricher::Config;
 use flate2::read::MultiGzDecoder;
 use flate2::write::GzEncoder;
@@ -88,6 +88,10 @@ pub struct ReplayArgs {
     /// The delivery stream version in object names (1 after creation).
     #[arg(long, default_value_t = 1)]
     stream_version: u32,
+    /// Threads that transform batches and compress objects (default: one
+    /// per core). The output is the same whatever the number.
+    #[arg(long, value_name = "N")]
+    jobs: Option<std::num::NonZeroUsize>,
     /// `lambdaArn` of error records.
     #[arg(
         long,
@@ -145,6 +149,58 @@ pub(super) struct Stats {
     bytes_written: u64,
 }
 
+impl Stats {
+    /// Adds the counts of a part of the run (the reading, one invocation).
+    fn add(&mut self, other: Stats) {
+        let Stats {
+            files,
+            bad_files,
+            bytes_read,
+            bytes_decoded,
+            events,
+            from_error_records,
+            from_requests,
+            not_values,
+            arrival_from_event,
+            arrival_fallback_mtime,
+            ok,
+            dropped,
+            failed,
+            function_error_records,
+            batches,
+            data_objects,
+            error_objects,
+            partitions,
+            bytes_written,
+        } = other;
+        self.files += files;
+        self.bad_files.extend(bad_files);
+        self.bytes_read += bytes_read;
+        self.bytes_decoded += bytes_decoded;
+        self.events += events;
+        self.from_error_records += from_error_records;
+        self.from_requests += from_requests;
+        for (total, n) in self.not_values.iter_mut().zip(not_values) {
+            *total += n;
+        }
+        self.arrival_from_event += arrival_from_event;
+        self.arrival_fallback_mtime += arrival_fallback_mtime;
+        self.ok += ok;
+        for (total, n) in self.dropped.iter_mut().zip(dropped) {
+            *total += n;
+        }
+        for (total, n) in self.failed.iter_mut().zip(failed) {
+            *total += n;
+        }
+        self.function_error_records += function_error_records;
+        self.batches += batches;
+        self.data_objects += data_objects;
+        self.error_objects += error_objects;
+        self.partitions.extend(partitions);
+        self.bytes_written += bytes_written;
+    }
+}
+
 pub fn run(args: &ReplayArgs) -> Result<(), String> {
     if let Some(stream) = &args.to_stream {
         return super::to_stream::run(&args.input, stream);
@@ -169,66 +225,22 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
         "{spinner} {elapsed_precise} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} ETA {eta}",
     )?;
 
-    let mut stats = Stats::default();
-    let mut writer = Writer::new(out, &settings);
-    let mut pending = Pending::default();
-    for (path, len) in &files {
-        stats.files += 1;
-        let file_start = progress.position();
-        let (data, mtime_ms) = match read_file(path, &mut stats) {
-            Ok(read) => read,
-            Err(why) => {
-                progress.suspend(|| eprintln!("firehose-enricher: {why}"));
-                stats.bad_files.push(why);
-                continue;
-            }
-        };
-        for piece in split(&data) {
-            // Progress inside the file too, as the share of its decoded
-            // bytes read so far, so one large file does not hold the ETA at
-            // zero until its end.
-            let done = piece.bytes.as_ptr() as usize - data.as_ptr() as usize + piece.bytes.len();
-            progress.set_position(
-                file_start + (*len as f64 * done as f64 / data.len().max(1) as f64) as u64,
-            );
-            match piece.kind {
-                PieceKind::Value => {}
-                PieceKind::Truncated => stats.not_values[0] += 1,
-                PieceKind::Garbage => stats.not_values[1] += 1,
-            }
-            let (shape, events) = redrive::events(piece.bytes);
-            match shape {
-                Shape::Event => {}
-                Shape::ErrorRecord => stats.from_error_records += 1,
-                Shape::Request => stats.from_requests += events.len(),
-            }
-            for event in &events {
-                stats.events += 1;
-                let arrival_ms = match args.arrival {
-                    Arrival::Now => now_ms,
-                    Arrival::FileMtime => mtime_ms,
-                    Arrival::Event => match core::arrival_from_event(event, &config, mtime_ms) {
-                        Some(ms) => {
-                            stats.arrival_from_event += 1;
-                            ms
-                        }
-                        None => {
-                            stats.arrival_fallback_mtime += 1;
-                            mtime_ms
-                        }
-                    },
-                };
-                if pending.bytes + event.len() > settings.batch_bytes && !pending.is_empty() {
-                    pending.flush(&config, &settings, &mut writer, &mut stats)?;
-                }
-                pending.push(event, arrival_ms);
-            }
-        }
-        progress.set_position(file_start + len);
-    }
-    pending.flush(&config, &settings, &mut writer, &mut stats)?;
-    writer.finish(&mut stats)?;
+    let jobs = args
+        .jobs
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, |n| n.get());
+    let work = Work {
+        config: &config,
+        settings: &settings,
+        arrival: args.arrival,
+        now_ms,
+        out,
+    };
+    let stats = pipeline(&work, jobs, |send| {
+        read_batches(&files, &settings, &progress, send)
+    });
     progress.finish_and_clear();
+    let stats = stats?;
     if stats.events == 0 {
         eprintln!(
             "firehose-enricher: warning: the input held no events ({} read); nothing was written",
@@ -401,100 +413,382 @@ pub(super) fn decode(path: &Path, raw: Vec<u8>) -> (Vec<u8>, Option<String>) {
     (data, damaged)
 }
 
-/// Events waiting for the next invocation.
+/// Events read, on their way into one invocation: their bytes back to back,
+/// each with its file's modification time.
 #[derive(Default)]
-struct Pending {
+struct Batch {
     data: Vec<u8>,
     events: Vec<(std::ops::Range<usize>, i64)>,
-    bytes: usize,
 }
 
-impl Pending {
-    fn is_empty(&self) -> bool {
-        self.events.is_empty()
-    }
-
-    fn push(&mut self, bytes: &[u8], arrival_ms: i64) {
+impl Batch {
+    fn push(&mut self, bytes: &[u8], mtime_ms: i64) {
         let start = self.data.len();
         self.data.extend_from_slice(bytes);
-        self.events.push((start..self.data.len(), arrival_ms));
-        self.bytes += bytes.len();
+        self.events.push((start..self.data.len(), mtime_ms));
     }
+}
 
-    /// One invocation of the function on the pending events, and its results
-    /// into the object buffers.
-    fn flush(
-        &mut self,
-        config: &Config,
-        settings: &Settings,
-        writer: &mut Writer,
-        stats: &mut Stats,
-    ) -> Result<(), String> {
-        if self.events.is_empty() {
-            return Ok(());
-        }
-        stats.batches += 1;
-        let events: Vec<Event> = self
-            .events
-            .iter()
-            .map(|(range, arrival_ms)| Event {
-                data: &self.data[range.clone()],
-                arrival_ms: *arrival_ms,
-            })
-            .collect();
-        let invoked = match core::invoke(&events, &format!("replay-{}", stats.batches), config) {
-            Ok(invoked) => invoked,
-            Err(e) => {
-                // The function answered with an error: Firehose retries,
-                // then writes the whole batch to the error output as
-                // `Lambda.FunctionError`. Only an event too large for
-                // Firehose (over 1,000 KiB) can cause this here.
-                stats.function_error_records += events.len();
-                let message = e.to_string();
-                let mut doc = Vec::new();
-                for event in &events {
-                    writer.append_error(
-                        event,
-                        "Lambda.FunctionError",
-                        &message,
-                        &mut doc,
-                        stats,
-                    )?;
-                }
-                self.clear();
-                return Ok(());
+/// Reads the files in order and hands their events to `send` in batches of
+/// up to `--batch-bytes` (one event over it is a batch of its own). The
+/// batches depend only on the input, never on timing: the output is the
+/// same whatever the number of threads. Gives the reading's counts.
+fn read_batches(
+    files: &[(PathBuf, u64)],
+    settings: &Settings,
+    progress: &ProgressBar,
+    send: &mut dyn FnMut(Batch) -> bool,
+) -> Stats {
+    let mut stats = Stats::default();
+    let mut batch = Batch::default();
+    for (path, len) in files {
+        stats.files += 1;
+        let file_start = progress.position();
+        let (data, mtime_ms) = match read_file(path, &mut stats) {
+            Ok(read) => read,
+            Err(why) => {
+                progress.suspend(|| eprintln!("firehose-enricher: {why}"));
+                stats.bad_files.push(why);
+                continue;
             }
         };
-        let r = &invoked.report;
-        stats.ok += r.ok;
-        for (total, n) in stats.dropped.iter_mut().zip(r.dropped) {
-            *total += n;
-        }
-        for (total, n) in stats.failed.iter_mut().zip(r.failed) {
-            *total += n;
-        }
-        let mut doc = Vec::new();
-        for (event, outcome) in events.iter().zip(&invoked.outcomes) {
-            match outcome {
-                Outcome::Ok { line, keys } => {
-                    let key = eval(&settings.prefix, Some(keys), event.arrival_ms);
-                    writer.append(key, Kind::Data, event.arrival_ms, line, stats)?;
+        for piece in split(&data) {
+            // Progress inside the file too, as the share of its decoded
+            // bytes read so far, so one large file does not hold the ETA at
+            // zero until its end.
+            let done = piece.bytes.as_ptr() as usize - data.as_ptr() as usize + piece.bytes.len();
+            progress.set_position(
+                file_start + (*len as f64 * done as f64 / data.len().max(1) as f64) as u64,
+            );
+            match piece.kind {
+                PieceKind::Value => {}
+                PieceKind::Truncated => stats.not_values[0] += 1,
+                PieceKind::Garbage => stats.not_values[1] += 1,
+            }
+            let (shape, events) = redrive::events(piece.bytes);
+            match shape {
+                Shape::Event => {}
+                Shape::ErrorRecord => stats.from_error_records += 1,
+                Shape::Request => stats.from_requests += events.len(),
+            }
+            for event in &events {
+                stats.events += 1;
+                if batch.data.len() + event.len() > settings.batch_bytes
+                    && !batch.events.is_empty()
+                    && !send(std::mem::take(&mut batch))
+                {
+                    return stats;
                 }
-                Outcome::Dropped => {}
-                Outcome::Failed(reason) => {
-                    let code = core::PROCESSING_FAILED_CODE;
-                    writer.append_error(event, code, reason.code(), &mut doc, stats)?;
-                }
+                batch.push(event, mtime_ms);
             }
         }
-        self.clear();
-        Ok(())
+        progress.set_position(file_start + len);
     }
+    if !batch.events.is_empty() {
+        send(batch);
+    }
+    stats
+}
 
-    fn clear(&mut self) {
-        self.data.clear();
-        self.events.clear();
-        self.bytes = 0;
+/// What every worker needs.
+struct Work<'a> {
+    config: &'a Config,
+    settings: &'a Settings,
+    arrival: Arrival,
+    now_ms: i64,
+    out: &'a Path,
+}
+
+enum Job {
+    /// The `n`th batch, to invoke the function on.
+    Invoke(u64, Batch),
+    Write(Object),
+}
+
+enum Done {
+    /// `None` when the invocation panicked (a bug, caught so that the
+    /// collector does not wait for it forever).
+    Invoked(u64, Option<Box<Invocation>>),
+    /// An object written: its size on disk.
+    Written(Result<u64, String>),
+    /// The reader is done: how many batches it sent, and its counts.
+    Read(u64, Box<Stats>),
+}
+
+/// Runs replay on `jobs` worker threads: `read` (on this thread) hands out
+/// batches, the workers invoke the function on them and compress and write
+/// objects, and one collector thread puts the invocations back in order
+/// into the per-prefix buffers. Appending in input order is what keeps the
+/// objects, their names and their contents the same for any `jobs`.
+fn pipeline(
+    work: &Work,
+    jobs: usize,
+    read: impl FnOnce(&mut dyn FnMut(Batch) -> bool) -> Stats,
+) -> Result<Stats, String> {
+    let jobs = jobs.max(1);
+    std::thread::scope(|scope| {
+        // Bounded, so that reading stays a few batches ahead of the workers.
+        let (work_tx, work_rx) = std::sync::mpsc::sync_channel::<Job>(jobs * 2);
+        let work_rx = std::sync::Arc::new(std::sync::Mutex::new(work_rx));
+        // Unbounded, so that a worker never waits on the collector while the
+        // collector waits to hand it an object: no cycle can block.
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Done>();
+        for _ in 0..jobs {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            scope.spawn(move || loop {
+                // The lock is only held while waiting, never across a job:
+                // a poisoned one still guards a sound receiver.
+                let job = work_rx
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .recv();
+                let Ok(job) = job else { return };
+                // Each record's transform already runs under catch_unwind;
+                // this catches a bug in the rest of a job, which would
+                // otherwise leave the collector waiting for its result.
+                let caught = |f: &mut dyn FnMut() -> Done| {
+                    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).ok()
+                };
+                let done = match job {
+                    Job::Invoke(n, batch) => {
+                        let invoked =
+                            caught(&mut || Done::Invoked(n, Some(Box::new(invoke(work, &batch)))));
+                        invoked.unwrap_or(Done::Invoked(n, None))
+                    }
+                    Job::Write(object) => {
+                        let mut object = Some(object);
+                        let written = caught(&mut || {
+                            Done::Written(match object.take() {
+                                Some(object) => write_object(work, object),
+                                None => Ok(0),
+                            })
+                        });
+                        written.unwrap_or_else(|| {
+                            Done::Written(Err("replay failed writing an object (a bug)".into()))
+                        })
+                    }
+                };
+                if done_tx.send(done).is_err() {
+                    return;
+                }
+            });
+        }
+        drop(work_rx);
+        let collector_tx = work_tx.clone();
+        let collector = scope.spawn(move || collect(work, done_rx, collector_tx));
+        let mut sent = 0u64;
+        let stats = read(&mut |batch| {
+            sent += 1;
+            work_tx.send(Job::Invoke(sent - 1, batch)).is_ok()
+        });
+        let _ = done_tx.send(Done::Read(sent, Box::new(stats)));
+        drop((work_tx, done_tx));
+        collector
+            .join()
+            .unwrap_or_else(|_| Err("replay's collector thread failed".into()))
+    })
+}
+
+/// The collector: invocations appended in batch order, full buffers handed
+/// to the workers as objects, and every count summed.
+fn collect(
+    work: &Work,
+    done: std::sync::mpsc::Receiver<Done>,
+    jobs: std::sync::mpsc::SyncSender<Job>,
+) -> Result<Stats, String> {
+    let mut writer = Writer::new(work.settings);
+    let mut stats = Stats::default();
+    let mut waiting: BTreeMap<u64, Option<Box<Invocation>>> = BTreeMap::new();
+    let (mut next, mut total) = (0u64, None);
+    let (mut writing, mut finished) = (0usize, false);
+    let mut error: Option<String> = None;
+    while let Ok(message) = done.recv() {
+        match message {
+            Done::Invoked(n, invocation) => {
+                waiting.insert(n, invocation);
+                while let Some(invocation) = waiting.remove(&next) {
+                    match invocation {
+                        Some(invocation) => {
+                            writer.append_all(&invocation);
+                            stats.add(invocation.stats);
+                        }
+                        None => {
+                            error.get_or_insert(format!("replay failed on batch {next} (a bug)"));
+                        }
+                    }
+                    next += 1;
+                }
+            }
+            Done::Written(Ok(bytes)) => {
+                writing -= 1;
+                stats.bytes_written += bytes;
+            }
+            Done::Written(Err(why)) => {
+                writing -= 1;
+                error.get_or_insert(why);
+            }
+            Done::Read(sent, read) => {
+                total = Some(sent);
+                stats.add(*read);
+            }
+        }
+        if !finished && total == Some(next) {
+            writer.finish();
+            finished = true;
+        }
+        for object in writer.ready.drain(..) {
+            match object.kind {
+                Kind::Data => {
+                    stats.data_objects += 1;
+                    stats.partitions.insert(object.key.clone());
+                }
+                Kind::Error => stats.error_objects += 1,
+            }
+            writing += 1;
+            if jobs.send(Job::Write(object)).is_err() {
+                return Err("replay's workers stopped".into());
+            }
+        }
+        if finished && writing == 0 {
+            return match error {
+                Some(why) => Err(why),
+                None => Ok(stats),
+            };
+        }
+    }
+    Err("replay's workers stopped before the end".into())
+}
+
+/// One invocation's results, in event order: `Ok` lines in `batch.arena`,
+/// error documents in `errors`.
+struct Invocation {
+    batch: Option<DecodedBatch>,
+    errors: Vec<u8>,
+    items: Vec<Item>,
+    stats: Stats,
+}
+
+/// One line for an object: its prefix and where its bytes are.
+struct Item {
+    key: String,
+    kind: Kind,
+    arrival_ms: i64,
+    bytes: std::ops::Range<usize>,
+}
+
+impl Invocation {
+    fn bytes(&self, item: &Item) -> &[u8] {
+        match (item.kind, &self.batch) {
+            (Kind::Data, Some(batch)) => &batch.arena[item.bytes.clone()],
+            _ => &self.errors[item.bytes.clone()],
+        }
+    }
+}
+
+/// One invocation of the function on a batch (a worker's job), with every
+/// event's arrival time and object prefix.
+fn invoke(work: &Work, batch: &Batch) -> Invocation {
+    let settings = work.settings;
+    let mut stats = Stats {
+        batches: 1,
+        ..Stats::default()
+    };
+    let events: Vec<Event> = batch
+        .events
+        .iter()
+        .map(|(range, mtime_ms)| {
+            let data = &batch.data[range.clone()];
+            let arrival_ms = match work.arrival {
+                Arrival::Now => work.now_ms,
+                Arrival::FileMtime => *mtime_ms,
+                Arrival::Event => match core::arrival_from_event(data, work.config, *mtime_ms) {
+                    Some(ms) => {
+                        stats.arrival_from_event += 1;
+                        ms
+                    }
+                    None => {
+                        stats.arrival_fallback_mtime += 1;
+                        *mtime_ms
+                    }
+                },
+            };
+            Event { data, arrival_ms }
+        })
+        .collect();
+    let mut invocation = Invocation {
+        batch: None,
+        errors: Vec::new(),
+        items: Vec::with_capacity(events.len()),
+        stats,
+    };
+    let decoded = match core::invoke_batch(&events, work.config) {
+        Ok(decoded) => decoded,
+        Err(e) => {
+            // The function answered with an error: Firehose retries, then
+            // writes the whole batch to the error output as
+            // `Lambda.FunctionError`. Only an event too large for Firehose
+            // (over 1,000 KiB) can cause this here.
+            invocation.stats.function_error_records += events.len();
+            let message = e.to_string();
+            for event in &events {
+                invocation.error(settings, event, "Lambda.FunctionError", &message);
+            }
+            return invocation;
+        }
+    };
+    let r = &decoded.report;
+    let stats = &mut invocation.stats;
+    stats.ok += r.ok;
+    for (total, n) in stats.dropped.iter_mut().zip(r.dropped) {
+        *total += n;
+    }
+    for (total, n) in stats.failed.iter_mut().zip(r.failed) {
+        *total += n;
+    }
+    for (event, answer) in events.iter().zip(&decoded.answers) {
+        match answer {
+            Answer::Ok { output, keys } => invocation.items.push(Item {
+                key: eval(&settings.prefix, Some(keys), event.arrival_ms),
+                kind: Kind::Data,
+                arrival_ms: event.arrival_ms,
+                bytes: output.clone(),
+            }),
+            Answer::Dropped => {}
+            Answer::Failed(reason) => {
+                let code = core::PROCESSING_FAILED_CODE;
+                invocation.error(settings, event, code, reason.code());
+            }
+        }
+    }
+    invocation.batch = Some(decoded);
+    invocation
+}
+
+impl Invocation {
+    /// `event` for the error output, as a Firehose error record.
+    fn error(&mut self, settings: &Settings, event: &Event, error_code: &str, message: &str) {
+        let start = self.errors.len();
+        core::error_record(
+            &mut self.errors,
+            &ErrorRecord {
+                attempts_made: 1,
+                arrival_ms: event.arrival_ms,
+                error_code,
+                error_message: message,
+                // One attempt, at arrival: backfilled arrivals span years,
+                // and a batch-wide time would put some attempts years after
+                // their record.
+                attempt_ending_ms: event.arrival_ms,
+                raw: event.data,
+                lambda_arn: &settings.lambda_arn,
+            },
+        );
+        self.items.push(Item {
+            key: eval(&settings.error_prefix, None, event.arrival_ms),
+            kind: Kind::Error,
+            arrival_ms: event.arrival_ms,
+            bytes: start..self.errors.len(),
+        });
     }
 }
 
@@ -519,71 +813,63 @@ struct Buffer {
     data: Vec<u8>,
 }
 
-/// Per-prefix buffers, written as objects when full and at the end.
+/// A full buffer, to compress and write.
+struct Object {
+    key: String,
+    kind: Kind,
+    oldest_arrival_ms: i64,
+    data: Vec<u8>,
+}
+
+/// Per-prefix buffers; full ones (and all of them at the end) become
+/// objects in `ready`.
 struct Writer<'s> {
-    out: PathBuf,
     settings: &'s Settings,
     buffers: BTreeMap<String, Buffer>,
     buffered: usize,
+    ready: Vec<Object>,
 }
 
 impl<'s> Writer<'s> {
-    fn new(out: &Path, settings: &'s Settings) -> Writer<'s> {
+    fn new(settings: &'s Settings) -> Writer<'s> {
         Writer {
-            out: out.to_owned(),
             settings,
             buffers: BTreeMap::new(),
             buffered: 0,
+            ready: Vec::new(),
         }
     }
 
-    /// Appends `event` to the error output as a Firehose error record.
-    fn append_error(
-        &mut self,
-        event: &Event,
-        error_code: &str,
-        error_message: &str,
-        doc: &mut Vec<u8>,
-        stats: &mut Stats,
-    ) -> Result<(), String> {
-        doc.clear();
-        core::error_record(
-            doc,
-            &ErrorRecord {
-                attempts_made: 1,
-                arrival_ms: event.arrival_ms,
-                error_code,
-                error_message,
-                // One attempt, at arrival: backfilled arrivals span years,
-                // and a batch-wide time would put some attempts years after
-                // their record.
-                attempt_ending_ms: event.arrival_ms,
-                raw: event.data,
-                lambda_arn: &self.settings.lambda_arn,
-            },
-        );
-        let key = eval(&self.settings.error_prefix, None, event.arrival_ms);
-        self.append(key, Kind::Error, event.arrival_ms, doc, stats)
+    fn append_all(&mut self, invocation: &Invocation) {
+        for item in &invocation.items {
+            self.append(
+                &item.key,
+                item.kind,
+                item.arrival_ms,
+                invocation.bytes(item),
+            );
+        }
     }
 
-    fn append(
-        &mut self,
-        key: String,
-        kind: Kind,
-        arrival_ms: i64,
-        bytes: &[u8],
-        stats: &mut Stats,
-    ) -> Result<(), String> {
-        let buffer = self.buffers.entry(key.clone()).or_insert(Buffer {
-            kind,
-            oldest_arrival_ms: arrival_ms,
-            data: Vec::new(),
-        });
+    fn append(&mut self, key: &str, kind: Kind, arrival_ms: i64, bytes: &[u8]) {
+        if !self.buffers.contains_key(key) {
+            self.buffers.insert(
+                key.to_owned(),
+                Buffer {
+                    kind,
+                    oldest_arrival_ms: arrival_ms,
+                    data: Vec::new(),
+                },
+            );
+        }
+        let Some(buffer) = self.buffers.get_mut(key) else {
+            return;
+        };
         buffer.oldest_arrival_ms = buffer.oldest_arrival_ms.min(arrival_ms);
         buffer.data.extend_from_slice(bytes);
         self.buffered += bytes.len();
         if buffer.data.len() >= self.settings.object_bytes {
-            self.write(&key, stats)?;
+            self.take(key);
         }
         while self.buffered > MAX_BUFFERED_BYTES {
             let largest = self
@@ -592,63 +878,62 @@ impl<'s> Writer<'s> {
                 .max_by_key(|(_, b)| b.data.len())
                 .map(|(k, _)| k.clone());
             match largest {
-                Some(k) => self.write(&k, stats)?,
+                Some(k) => self.take(&k),
                 None => break,
             }
         }
-        Ok(())
     }
 
-    fn finish(&mut self, stats: &mut Stats) -> Result<(), String> {
+    fn finish(&mut self) {
         let keys: Vec<String> = self.buffers.keys().cloned().collect();
         for key in keys {
-            self.write(&key, stats)?;
+            self.take(&key);
         }
-        Ok(())
     }
 
-    fn write(&mut self, key: &str, stats: &mut Stats) -> Result<(), String> {
-        let Some(buffer) = self.buffers.remove(key) else {
-            return Ok(());
+    fn take(&mut self, key: &str) {
+        let Some((key, buffer)) = self.buffers.remove_entry(key) else {
+            return;
         };
         self.buffered -= buffer.data.len();
-        let s = self.settings;
-        let id = core::object_id(&[key.as_bytes(), &buffer.data]);
-        let name = core::object_name(
-            &s.stream_name,
-            s.stream_version,
-            buffer.oldest_arrival_ms,
-            &id,
-            s.gzip,
-        );
-        let path = self.out.join(format!("{key}{name}"));
-        let bytes = if s.gzip {
-            let mut gz = GzEncoder::new(
-                Vec::with_capacity(buffer.data.len() / 4),
-                flate2::Compression::default(),
-            );
-            gz.write_all(&buffer.data)
-                .and_then(|()| gz.finish())
-                .map_err(|e| format!("cannot compress {}: {e}", path.display()))?
-        } else {
-            buffer.data
-        };
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        }
-        std::fs::write(&path, &bytes)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        stats.bytes_written += bytes.len() as u64;
-        match buffer.kind {
-            Kind::Data => {
-                stats.data_objects += 1;
-                stats.partitions.insert(key.to_owned());
-            }
-            Kind::Error => stats.error_objects += 1,
-        }
-        Ok(())
+        self.ready.push(Object {
+            key,
+            kind: buffer.kind,
+            oldest_arrival_ms: buffer.oldest_arrival_ms,
+            data: buffer.data,
+        });
     }
+}
+
+/// Names, compresses and writes one object (a worker's job); gives its size.
+fn write_object(work: &Work, object: Object) -> Result<u64, String> {
+    let s = work.settings;
+    let id = core::object_id(&[object.key.as_bytes(), &object.data]);
+    let name = core::object_name(
+        &s.stream_name,
+        s.stream_version,
+        object.oldest_arrival_ms,
+        &id,
+        s.gzip,
+    );
+    let path = work.out.join(format!("{}{name}", object.key));
+    let bytes = if s.gzip {
+        let mut gz = GzEncoder::new(
+            Vec::with_capacity(object.data.len() / 4),
+            flate2::Compression::default(),
+        );
+        gz.write_all(&object.data)
+            .and_then(|()| gz.finish())
+            .map_err(|e| format!("cannot compress {}: {e}", path.display()))?
+    } else {
+        object.data
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    }
+    std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    Ok(bytes.len() as u64)
 }
 
 fn print_summary(

@@ -1,5 +1,7 @@
 use super::*;
+use crate::partition::PartitionKeys;
 use crate::record::FailReason;
+use std::collections::HashMap;
 
 #[test]
 fn object_names_follow_firehose() {
@@ -128,7 +130,7 @@ fn invoke_goes_through_the_batch_path() {
         ev(r#"[1,2]"#, t2018),
         ev(r#"{"a":"#, t2018),
     ];
-    let invoked = invoke(&events, "replay-1", &config).unwrap();
+    let invoked = invoke(&events, &config).unwrap();
     assert_eq!(invoked.report.records, 5);
     let Outcome::Ok { line, keys } = &invoked.outcomes[0] else {
         panic!("{:?}", invoked.outcomes[0]);
@@ -168,7 +170,7 @@ fn an_old_event_arriving_at_its_own_time_keeps_its_date() {
     let own = arrival_from_event(event.as_bytes(), &config, 0).unwrap();
     let now = 1_795_770_897_000; // 2026-11-27
     for (arrival, dt, source) in [(own, "2018-02-11", "event"), (now, "2026-11-27", "arrival")] {
-        let invoked = invoke(&[ev(event, arrival)], "i", &config).unwrap();
+        let invoked = invoke(&[ev(event, arrival)], &config).unwrap();
         let Outcome::Ok { line, keys } = &invoked.outcomes[0] else {
             panic!("{:?}", invoked.outcomes);
         };
@@ -198,4 +200,152 @@ fn request_round_trips_any_bytes() {
             .unwrap(),
         data
     );
+}
+
+/// The outcomes and report of the request route: [`request`] through
+/// [`batch::process`], its response read back as Firehose reads it.
+fn through_request(events: &[Event], config: &Config) -> Result<Invoked, RequestError> {
+    let processed = batch::process(&request(events, "replay"), config)?;
+    let response: serde_json::Value = serde_json::from_str(&processed.response).unwrap();
+    let records = response["records"].as_array().unwrap();
+    assert_eq!(records.len(), events.len());
+    let reasons: HashMap<&str, FailReason> = processed
+        .report
+        .failures
+        .iter()
+        .map(|(id, r)| (id.as_str(), *r))
+        .collect();
+    let outcomes = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            assert_eq!(r["recordId"], i.to_string());
+            match r["result"].as_str().unwrap() {
+                "Ok" => {
+                    let keys = &r["metadata"]["partitionKeys"];
+                    let key = |k: &str| keys[k].as_str().unwrap().to_owned();
+                    Outcome::Ok {
+                        line: BASE64.decode(r["data"].as_str().unwrap()).unwrap(),
+                        keys: PartitionKeys {
+                            site: key("site"),
+                            dt: key("dt"),
+                            hour: key("hour"),
+                        },
+                    }
+                }
+                "Dropped" => Outcome::Dropped,
+                "ProcessingFailed" => Outcome::Failed(reasons[r["recordId"].as_str().unwrap()]),
+                other => panic!("result {other}"),
+            }
+        })
+        .collect();
+    Ok(Invoked {
+        outcomes,
+        report: processed.report,
+    })
+}
+
+/// The events of the equivalence checks: good, dropped, failing, bot and
+/// over-cardinality ones, and big enough to overflow a small response.
+fn mixed_events(picks: &[(u8, u16)]) -> Vec<(Vec<u8>, i64)> {
+    picks
+        .iter()
+        .map(|&(kind, n)| {
+            let data = match kind % 7 {
+                0 => format!(
+                    r#"{{"ts":1518352207,"url":"https://s{}.example.com/p"}}"#,
+                    n % 9
+                ),
+                1 => format!(
+                    r#"{{"ts":{},"url":"http://localhost/{n}"}}"#,
+                    1_518_352_207 + u64::from(n)
+                ),
+                2 => format!("not json {n}"),
+                3 => format!("[{n}]"),
+                4 => format!(
+                    r#"{{"url":"https://news.bbc.co.uk/{}","pad":"{}"}}"#,
+                    n,
+                    "x".repeat(usize::from(n) % 400)
+                ),
+                5 => format!(
+                    r#"{{"timestamp":"2018-02-11T12:30:07Z","user_agent":"Googlebot/2.1","n":{n}}}"#
+                ),
+                _ => String::new(),
+            };
+            (data.into_bytes(), 1_518_352_207_000 + i64::from(n))
+        })
+        .collect()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// Replay's decoded route answers every event, and counts the batch,
+    /// exactly as the Lambda's request route does, response limit and
+    /// cardinality guard included.
+    #[test]
+    fn invoke_answers_as_the_request_route(
+        picks in proptest::collection::vec((0u8..7, 0u16..1000), 0..40),
+        limit in proptest::option::of(200usize..4000),
+        max_sites in 0usize..4,
+        drop_bots in proptest::bool::ANY,
+    ) {
+        let mut config = Config::from_lookup(|n| match n {
+            "DROP_DOMAINS" => Some("localhost".into()),
+            "MAX_SITES_PER_BATCH" => Some(max_sites.to_string()),
+            "DROP_BOTS" => Some(drop_bots.to_string()),
+            _ => None,
+        })
+        .unwrap();
+        if let Some(limit) = limit {
+            config.max_response_bytes = limit;
+        }
+        let owned = mixed_events(&picks);
+        let events: Vec<Event> = owned
+            .iter()
+            .map(|(data, arrival_ms)| Event { data, arrival_ms: *arrival_ms })
+            .collect();
+        let want = through_request(&events, &config);
+        let got = invoke(&events, &config);
+        match (want, got) {
+            (Ok(want), Ok(got)) => {
+                proptest::prop_assert_eq!(&got.outcomes, &want.outcomes);
+                let mut report = want.report;
+                // Only the request route has a request.
+                report.invocation_id = None;
+                report.delivery_stream_arn = None;
+                report.request_bytes = 0;
+                report.response_bytes = 0;
+                let mut got_report = got.report;
+                got_report.response_bytes = 0;
+                proptest::prop_assert_eq!(got_report, report);
+            }
+            (Err(want), Err(InvokeError::Request(got))) => proptest::prop_assert_eq!(got, want),
+            (want, got) => proptest::prop_assert!(false, "{:?} against {:?}", want.map(|w| w.outcomes), got.map(|g| g.outcomes)),
+        }
+    }
+}
+
+#[test]
+fn invoke_fails_what_would_not_fit_in_the_response_as_the_request_route() {
+    let config = Config {
+        max_response_bytes: 16_000,
+        ..Config::default()
+    };
+    let picks: Vec<(u8, u16)> = (0..30)
+        .map(|n| (if n % 5 == 2 { 2 } else { 4 }, 300 + n))
+        .collect();
+    let owned = mixed_events(&picks);
+    let events: Vec<Event> = owned
+        .iter()
+        .map(|(data, arrival_ms)| Event {
+            data,
+            arrival_ms: *arrival_ms,
+        })
+        .collect();
+    let want = through_request(&events, &config).unwrap();
+    let got = invoke(&events, &config).unwrap();
+    assert_eq!(got.outcomes, want.outcomes);
+    assert!(got.report.failed_count(FailReason::ResponseTooLarge) > 0);
+    assert!(matches!(got.outcomes[0], Outcome::Ok { .. }));
+    assert_eq!(got.report.overflow, want.report.overflow);
 }

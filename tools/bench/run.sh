@@ -9,12 +9,15 @@ for tool in node npm /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "make bench needs $tool (Node.js 18+ with npm; GNU time: apt-get install time)" >&2; exit 1; }
 done
 ITERATIONS=${ITERATIONS:-50}
+REPLAY_EVENTS=${REPLAY_EVENTS:-200000}
+PYTHON=${PYTHON:-.venv/bin/python}
+[ -x "$PYTHON" ] || { echo "make bench needs DuckDB in .venv (make venv; the Makefile's bench target installs it)" >&2; exit 1; }
 DATA=target/bench-data
 
 # Two builds: built together, the example's dev-dependencies would switch on
 # extra features of shared crates (clap's, for one) in the binary too.
 "$CARGO" build --release --quiet --bin firehose-enricher
-"$CARGO" build --release --quiet --example gen_batch
+"$CARGO" build --release --quiet --example gen_batch --example gen_events
 target_dir=$("$CARGO" metadata --format-version 1 --no-deps |
   node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')
 bin="$target_dir/release/firehose-enricher"
@@ -153,5 +156,13 @@ for run in 1 2 3 4 5; do
 done
 echo "== Lambda runtime loop on loopback: init and per-invocation time"
 echo "runtime    $(node tools/bench/runtime-api.js "$bin" "$DATA/realistic.json" --invocations 20)"
+# replay on every core against DuckDB's nearest equivalent job (read the
+# files, derive a date and a site, write gzip JSON partitioned by both), on
+# the same generated input, alternating: see tools/bench/replay_duckdb.py.
+echo "== replay: $REPLAY_EVENTS generated events (gen_events) into a folder, against DuckDB's nearest equivalent job"
+rm -rf "$DATA/replay-input"
+"$target_dir/release/examples/gen_events" "$DATA/replay-input" "$REPLAY_EVENTS" >/dev/null
+"$PYTHON" tools/bench/replay_duckdb.py --bin "$bin" --input "$DATA/replay-input" --work "$DATA/replay-work" --rounds 3
+rm -rf "$DATA/replay-input"
 echo "== binary size"
 echo "binary     $(stat -c %s "$bin") bytes (stripped release)"
