@@ -52,22 +52,26 @@ const BROWSERS: &[&str] = &[
     "Honor Browser",
 ];
 
-fn browsers() -> Vec<String> {
+/// The user agents of uap-core's test_ua.yaml whose case `keep` accepts
+/// (given its expected family and the user agent).
+fn test_ua(keep: impl Fn(&str, &str) -> bool) -> Vec<String> {
     let text = include_str!("data/uap-core/test_ua.yaml");
     let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
     doc["test_cases"]
         .as_sequence()
         .unwrap()
         .iter()
-        .filter(|c| BROWSERS.contains(&c["family"].as_str().unwrap_or_default()))
-        .filter(|c| {
-            !c["user_agent_string"]
-                .as_str()
-                .unwrap()
-                .contains("Google Web Preview")
+        .map(|c| {
+            let family = c["family"].as_str().unwrap_or_default();
+            (family, c["user_agent_string"].as_str().unwrap())
         })
-        .map(|c| c["user_agent_string"].as_str().unwrap().to_owned())
+        .filter(|(family, ua)| keep(family, ua))
+        .map(|(_, ua)| ua.to_owned())
         .collect()
+}
+
+fn browsers() -> Vec<String> {
+    test_ua(|family, ua| BROWSERS.contains(&family) && !ua.contains("Google Web Preview"))
 }
 
 #[test]
@@ -115,20 +119,12 @@ fn crawlers_are_found() {
 /// uap-core's test_ua.yaml whose expected family names a crawler
 /// (`Googlebot`, `YandexBot`, `Baiduspider`, `AhrefsBot`...).
 fn uap_crawlers() -> Vec<String> {
-    let text = include_str!("data/uap-core/test_ua.yaml");
-    let doc: serde_yaml::Value = serde_yaml::from_str(text).unwrap();
-    doc["test_cases"]
-        .as_sequence()
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            let family = c["family"].as_str().unwrap_or_default().to_lowercase();
-            ["bot", "spider", "crawler"]
-                .iter()
-                .any(|w| family.contains(w))
-        })
-        .map(|c| c["user_agent_string"].as_str().unwrap().to_owned())
-        .collect()
+    test_ua(|family, _| {
+        let family = family.to_lowercase();
+        ["bot", "spider", "crawler"]
+            .iter()
+            .any(|w| family.contains(w))
+    })
 }
 
 #[test]
