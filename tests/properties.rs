@@ -582,3 +582,28 @@ proptest! {
         prop_assert_eq!(out["user"]["id"].as_str().map(str::len), Some(64));
     }
 }
+
+/// Records whose user agent the enricher reads in the less obvious ways,
+/// each held to the oracle's rules: of duplicate keys the last is read, and
+/// a user agent of any text parses (to `Other` at worst).
+#[test]
+fn user_agent_edge_cases_keep_the_contract() {
+    let cases = [
+        // --- edge cases: duplicate keys, the last one read ---
+        r#"{"user_agent":"curl/8.0","user_agent":5}"#,
+        r#"{"user_agent":5,"user_agent":"curl/8.0"}"#,
+        r#"{"user_agent":"curl/8.0","user_agent":""}"#,
+        r#"{"user_agent":"","user_agent":"curl/8.0"}"#,
+        r#"{"user_agent":"curl/8.0","user_agent":null,"ua":"Googlebot/2.1"}"#,
+        // --- text no rule knows ---
+        r#"{"user_agent":"mⴧX%&9𛉷ஜୋર{:iவB"}"#,
+        r#"{"user_agent":"\u0000"}"#,
+        r#"{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}"#,
+    ];
+    let config = Config::default();
+    for data in cases {
+        let t = record::transform(data.as_bytes(), 1_796_576_768_485, &config);
+        assert!(matches!(t.outcome, record::Outcome::Ok(_)), "{data}");
+        oracle::check_record(data.as_bytes(), 1_796_576_768_485, &config, &t);
+    }
+}

@@ -322,8 +322,9 @@ fn check_user_agent_fields(
         return;
     }
     // The input's own `user_agent` member (the first name of the default
-    // USER_AGENT_FIELDS), when it is the one read.
-    let Some(first) = members.iter().find(|(k, _)| k == "user_agent") else {
+    // USER_AGENT_FIELDS), when it is the one read; of duplicate keys, the
+    // last, as the record layer (and serde_json) reads them.
+    let Some(first) = members.iter().rev().find(|(k, _)| k == "user_agent") else {
         return;
     };
     if let Ok(Value::String(ua)) = serde_json::from_str::<Value>(&first.1) {
