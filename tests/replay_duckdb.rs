@@ -520,14 +520,6 @@ fn schema_agrees_with_duckdb_read_json_auto() {
         ("utm_term", Some("string"), None),
         ("utm_id", Some("string"), None),
         ("extra", Some("string"), None),
-        // The user_agent enricher's fields: declared by the registry, off
-        // in the demo's replay (ENRICHMENTS default).
-        ("browser", Some("string"), None),
-        ("browser_version", Some("string"), None),
-        ("os", Some("string"), None),
-        ("os_version", Some("string"), None),
-        ("device_type", Some("string"), None),
-        ("is_bot", Some("boolean"), None),
     ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-duckdb");
     let _ = std::fs::remove_dir_all(&dir);
