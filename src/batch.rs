@@ -423,6 +423,19 @@ enum SiteKey {
     Static(&'static str),
 }
 
+impl SiteKey {
+    /// The `site` partition value. The transform writes the site as UTF-8
+    /// text, so the arena's bytes always read as one.
+    fn text<'a>(&'a self, arena: &'a [u8]) -> &'a str {
+        match self {
+            SiteKey::Arena(range) => {
+                std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN)
+            }
+            SiteKey::Static(s) => s,
+        }
+    }
+}
+
 /// [`process`] with the per-record transform given, so tests can inject one
 /// that panics.
 pub fn process_with(
@@ -629,18 +642,10 @@ pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBa
     let answers = entries
         .into_iter()
         .map(|e| match e.outcome {
-            Outcome::Ok(enriched) => {
-                let site = match &e.site_key {
-                    SiteKey::Arena(range) => {
-                        std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN)
-                    }
-                    SiteKey::Static(s) => s,
-                };
-                Answer::Ok {
-                    output: e.output,
-                    keys: PartitionKeys::new(site, &enriched.event_time),
-                }
-            }
+            Outcome::Ok(enriched) => Answer::Ok {
+                output: e.output,
+                keys: PartitionKeys::new(e.site_key.text(&arena), &enriched.event_time),
+            },
             Outcome::Dropped(_) => Answer::Dropped,
             Outcome::Failed(reason) => Answer::Failed(reason),
         })
@@ -723,12 +728,10 @@ impl<'c> Pass<'c> {
 fn guard(entries: &mut [Entry], arena: &[u8], config: &Config, report: &mut BatchReport) {
     let mut guard = SiteGuard::new(config.site_allowlist.as_ref(), config.max_sites_per_batch);
     for e in entries {
-        if let SiteKey::Arena(range) = &e.site_key {
-            let site = std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN);
-            if guard.admit(site).1 {
-                e.site_key = SiteKey::Static(partition::OTHER);
-                report.site_other += 1;
-            }
+        // Static keys (`unknown`) are not sites the guard counts.
+        if matches!(e.site_key, SiteKey::Arena(_)) && guard.admit(e.site_key.text(arena)).1 {
+            e.site_key = SiteKey::Static(partition::OTHER);
+            report.site_other += 1;
         }
     }
 }
@@ -1008,12 +1011,7 @@ fn write_entry<S: Sink>(out: &mut S, e: &Entry, echo: Echo, arena: &[u8]) {
             out.put(",\"result\":\"Ok\",\"data\":\"");
             out.put_base64(&arena[e.output.clone()]);
             out.put("\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
-            match &e.site_key {
-                // The transform writes the site as UTF-8 text.
-                SiteKey::Arena(range) => out
-                    .put(std::str::from_utf8(&arena[range.clone()]).unwrap_or(partition::UNKNOWN)),
-                SiteKey::Static(s) => out.put(s),
-            }
+            out.put(e.site_key.text(arena));
             out.put("\",\"dt\":\"");
             out.put(enriched.event_time.date());
             out.put("\",\"hour\":\"");
