@@ -146,11 +146,10 @@ pub fn parse_cached(ua: &str) -> Arc<Parsed> {
 
 /// The one bot test, for `is_bot` and `DROP_BOTS` alike: the user agent is
 /// on the bundled bot list (`src/bots/`), or uap-core classes it as the
-/// `Spider` device. The list is asked first, since it needs no parser;
-/// only user agents it does not know go through the (cached) uap-core
-/// parse.
+/// `Spider` device. Read from the cached parse, which holds both: a user
+/// agent seen before costs a lookup, not another run of the list.
 pub fn is_bot(ua: &str) -> bool {
-    crate::record::on_bot_list(ua) || parse_cached(ua).is_bot
+    parse_cached(ua).is_bot
 }
 
 /// The device type, first rule that holds:
