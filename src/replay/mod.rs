@@ -18,17 +18,14 @@ pub mod prefix;
 pub mod redrive;
 pub mod split;
 
-use crate::batch::{self, BatchReport, RequestError};
+use crate::batch::{self, RequestError};
 pub use crate::batch::{Answer, DecodedBatch};
 use crate::config::Config;
-use crate::partition::PartitionKeys;
-use crate::record::FailReason;
 use crate::time;
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::borrow::Cow;
-use std::fmt::Write;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -233,63 +230,11 @@ pub struct Event<'a> {
     pub arrival_ms: i64,
 }
 
-/// What the function made of one event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// The enriched line (ending in `\n`) and its partition keys.
-    Ok {
-        line: Vec<u8>,
-        keys: PartitionKeys,
-    },
-    Dropped,
-    Failed(FailReason),
-}
-
-/// A Firehose transformation request for `events`; record ids are their
-/// indexes. [`invoke`] answers as [`batch::process`] answers this request.
-pub fn request(events: &[Event], invocation_id: &str) -> Vec<u8> {
-    let size: usize = events.iter().map(|e| e.data.len() / 3 * 4 + 80).sum();
-    let mut out = Vec::with_capacity(size + 256);
-    out.extend_from_slice(b"{\"invocationId\":");
-    let _ = serde_json::to_writer(&mut out, invocation_id);
-    out.extend_from_slice(
-        b",\"deliveryStreamArn\":\"arn:aws:firehose:local:000000000000:deliverystream/replay\",\"region\":\"local\",\"records\":[",
-    );
-    let mut text = String::new();
-    for (i, e) in events.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        text.clear();
-        let _ = write!(
-            text,
-            "{{\"recordId\":\"{i}\",\"approximateArrivalTimestamp\":{},\"data\":\"",
-            e.arrival_ms
-        );
-        out.extend_from_slice(text.as_bytes());
-        let at = out.len();
-        out.resize(at + base64::encoded_len(e.data.len(), true).unwrap_or(0), 0);
-        let n = BASE64.encode_slice(e.data, &mut out[at..]).unwrap_or(0);
-        out.truncate(at + n);
-        out.extend_from_slice(b"\"}");
-    }
-    out.extend_from_slice(b"]}");
-    out
-}
-
-/// A batch the function answered.
-#[derive(Debug, Clone)]
-pub struct Invoked {
-    /// One outcome per event, in order.
-    pub outcomes: Vec<Outcome>,
-    pub report: BatchReport,
-}
-
 /// Runs `events` through the function as one invocation: the answers
-/// [`batch::process`] gives the request Firehose would send for them
-/// ([`request`]), from [`batch::process_decoded`], which skips encoding each
-/// event to base64 and decoding the response. The output lines stay in the
-/// batch's arena; [`invoke`] gives them owned.
+/// [`batch::process`] gives the request Firehose would send for them (record
+/// ids their indexes), from [`batch::process_decoded`], which skips encoding
+/// each event to base64 and decoding the response. The output lines stay in
+/// the batch's arena.
 pub fn invoke_batch(events: &[Event], config: &Config) -> Result<DecodedBatch, InvokeError> {
     let decoded: Vec<batch::Decoded> = events
         .iter()
@@ -299,27 +244,6 @@ pub fn invoke_batch(events: &[Event], config: &Config) -> Result<DecodedBatch, I
         })
         .collect();
     batch::process_decoded(&decoded, config).map_err(InvokeError::Request)
-}
-
-/// [`invoke_batch`], with one owned outcome per event.
-pub fn invoke(events: &[Event], config: &Config) -> Result<Invoked, InvokeError> {
-    let batch = invoke_batch(events, config)?;
-    let outcomes = batch
-        .answers
-        .into_iter()
-        .map(|answer| match answer {
-            Answer::Ok { output, keys } => Outcome::Ok {
-                line: batch.arena[output].to_vec(),
-                keys,
-            },
-            Answer::Dropped => Outcome::Dropped,
-            Answer::Failed(reason) => Outcome::Failed(reason),
-        })
-        .collect();
-    Ok(Invoked {
-        outcomes,
-        report: batch.report,
-    })
 }
 
 /// A batch the function could not answer record by record.

@@ -1,7 +1,86 @@
 use super::*;
+use crate::batch::BatchReport;
 use crate::partition::PartitionKeys;
 use crate::record::FailReason;
 use std::collections::HashMap;
+use std::fmt::Write;
+
+// The reference route for the tests: events as a Firehose request, and
+// [`invoke_batch`]'s answers as owned outcomes.
+
+/// What the function made of one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Outcome {
+    /// The enriched line (ending in `\n`) and its partition keys.
+    Ok {
+        line: Vec<u8>,
+        keys: PartitionKeys,
+    },
+    Dropped,
+    Failed(FailReason),
+}
+
+/// A Firehose transformation request for `events`; record ids are their
+/// indexes. [`invoke`] must answer as [`batch::process`] answers this
+/// request.
+fn request(events: &[Event], invocation_id: &str) -> Vec<u8> {
+    let size: usize = events.iter().map(|e| e.data.len() / 3 * 4 + 80).sum();
+    let mut out = Vec::with_capacity(size + 256);
+    out.extend_from_slice(b"{\"invocationId\":");
+    let _ = serde_json::to_writer(&mut out, invocation_id);
+    out.extend_from_slice(
+        b",\"deliveryStreamArn\":\"arn:aws:firehose:local:000000000000:deliverystream/replay\",\"region\":\"local\",\"records\":[",
+    );
+    let mut text = String::new();
+    for (i, e) in events.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        text.clear();
+        let _ = write!(
+            text,
+            "{{\"recordId\":\"{i}\",\"approximateArrivalTimestamp\":{},\"data\":\"",
+            e.arrival_ms
+        );
+        out.extend_from_slice(text.as_bytes());
+        let at = out.len();
+        out.resize(at + base64::encoded_len(e.data.len(), true).unwrap_or(0), 0);
+        let n = BASE64.encode_slice(e.data, &mut out[at..]).unwrap_or(0);
+        out.truncate(at + n);
+        out.extend_from_slice(b"\"}");
+    }
+    out.extend_from_slice(b"]}");
+    out
+}
+
+/// A batch the function answered.
+#[derive(Debug, Clone)]
+struct Invoked {
+    /// One outcome per event, in order.
+    outcomes: Vec<Outcome>,
+    report: BatchReport,
+}
+
+/// [`invoke_batch`], with one owned outcome per event.
+fn invoke(events: &[Event], config: &Config) -> Result<Invoked, InvokeError> {
+    let batch = invoke_batch(events, config)?;
+    let outcomes = batch
+        .answers
+        .into_iter()
+        .map(|answer| match answer {
+            Answer::Ok { output, keys } => Outcome::Ok {
+                line: batch.arena[output].to_vec(),
+                keys,
+            },
+            Answer::Dropped => Outcome::Dropped,
+            Answer::Failed(reason) => Outcome::Failed(reason),
+        })
+        .collect();
+    Ok(Invoked {
+        outcomes,
+        report: batch.report,
+    })
+}
 
 #[test]
 fn object_names_follow_firehose() {
