@@ -432,16 +432,16 @@ fn no_arguments_prints_help() {
 
 #[test]
 fn bench_prints_one_json_line() {
-    for floor in [false, true] {
-        bench_line(floor);
+    for mode in [None, Some("--floor"), Some("--cold-cache")] {
+        bench_line(mode);
     }
 }
 
-fn bench_line(floor: bool) {
+fn bench_line(mode: Option<&str>) {
     let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("events/page-views.json");
     let out = bin()
         .args(["bench", "--iterations", "3"])
-        .args(floor.then_some("--floor"))
+        .args(mode)
         .arg(&file)
         .output()
         .unwrap();

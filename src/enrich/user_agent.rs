@@ -291,6 +291,23 @@ mod tests {
         }
     }
     #[test]
+    fn the_cache_keeps_a_parse_until_it_is_emptied() {
+        let ua = "Mozilla/5.0 (X11; Linux x86_64; rv:99.0) Gecko/20100101 Firefox/99.0 cache-test";
+        let first = parse_cached(ua);
+        assert!(
+            Arc::ptr_eq(&first, &parse_cached(ua)),
+            "a hit is the same parse"
+        );
+        clear_cache();
+        let again = parse_cached(ua);
+        assert!(
+            !Arc::ptr_eq(&first, &again),
+            "emptied, the user agent is parsed anew"
+        );
+        assert_eq!(*first, *again);
+    }
+
+    #[test]
     fn fields_are_written_only_with_a_user_agent() {
         let config =
             crate::Config::from_lookup(|n| (n == "ENRICHMENTS").then(|| "user_agent".to_owned()))
