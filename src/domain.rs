@@ -109,7 +109,10 @@ pub fn schemeless_host(s: &str) -> bool {
             None => return false,
         }
     } else {
-        s.find(['/', '?', '#', ':']).unwrap_or(s.len())
+        // A byte loop, as in [`authority`].
+        s.bytes()
+            .position(|b| matches!(b, b'/' | b'?' | b'#' | b':'))
+            .unwrap_or(s.len())
     };
     let (host, rest) = s.split_at(end);
     let host_ok = if host.starts_with('[') {
@@ -177,7 +180,14 @@ fn fast_schemeless_host(s: &str) -> Option<Cow<'_, str>> {
 /// The authority of what follows `scheme://`: up to the first `/`, `?`, `#`
 /// or `\` (a path separator in special schemes).
 fn authority(rest: &str) -> &str {
-    &rest[..rest.find(['/', '?', '#', '\\']).unwrap_or(rest.len())]
+    // A byte loop: `str::find` with a char array decodes and tests each
+    // char in turn, and this runs for the page URL and the referrer of
+    // every record.
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#' | b'\\'))
+        .unwrap_or(rest.len());
+    &rest[..end]
 }
 
 /// `http(s)://authority` of an http(s) URL, else the URL. Only the

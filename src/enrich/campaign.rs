@@ -150,6 +150,10 @@ fn params(query: &str) -> Params<'_> {
     // decoded only when it has a `%` or `+`, and a value only when its
     // name is one we keep. tests/reference.rs checks it against
     // `form_urlencoded` on random queries.
+    //
+    // One scan of the whole query for `%` and `+` first: most queries have
+    // neither, and then no name or value needs a scan of its own.
+    let encoded = memchr::memchr2(b'%', b'+', query.as_bytes()).is_some();
     let mut rest = query;
     while !rest.is_empty() {
         // memchr, not `str::split` with a char: this runs for every
@@ -157,24 +161,41 @@ fn params(query: &str) -> Params<'_> {
         let end = memchr::memchr(b'&', rest.as_bytes()).unwrap_or(rest.len());
         let pair = &rest[..end];
         rest = rest.get(end + 1..).unwrap_or("");
-        let (name, value) = match memchr::memchr(b'=', pair.as_bytes()) {
-            Some(i) => (&pair[..i], &pair[i + 1..]),
-            None => (pair, ""),
+        // Unencoded, a name we read is at most 12 bytes, so its `=` is
+        // among the first 13: a short loop, where memchr's setup would cost
+        // more than the scan.
+        let eq = if encoded {
+            memchr::memchr(b'=', pair.as_bytes())
+        } else {
+            pair.bytes().take(MAX_NAME + 1).position(|b| b == b'=')
         };
+        let Some(eq) = eq else {
+            continue; // no value (an empty value counts as absent), or a long name
+        };
+        let (name, value) = (&pair[..eq], &pair[eq + 1..]);
         if value.is_empty() {
-            continue; // an empty value counts as absent
+            continue;
         }
-        let name = form_decode(name);
-        if name.len() > 12 {
-            continue; // no name we read is longer
+        let name = if encoded {
+            form_decode(name)
+        } else {
+            Cow::Borrowed(name)
+        };
+        if name.len() > MAX_NAME {
+            continue;
         }
-        let mut lower = [0u8; 12];
-        lower[..name.len()].copy_from_slice(name.as_bytes());
-        lower.make_ascii_lowercase();
+        let mut lower = [0u8; MAX_NAME];
+        for (l, b) in lower.iter_mut().zip(name.bytes()) {
+            *l = b.to_ascii_lowercase();
+        }
         let name = &lower[..name.len()];
         if let Some(i) = utm_index(name) {
             if p.utm[i].is_none() {
-                p.utm[i] = Some(form_decode(value));
+                p.utm[i] = Some(if encoded {
+                    form_decode(value)
+                } else {
+                    Cow::Borrowed(value)
+                });
             }
         } else if p.click_network.is_none() {
             p.click_network = std::str::from_utf8(name).ok().and_then(network);
@@ -182,6 +203,9 @@ fn params(query: &str) -> Params<'_> {
     }
     p
 }
+
+/// The longest parameter name [`params`] reads (`utm_campaign`).
+const MAX_NAME: usize = 12;
 
 /// The index in [`UTM_PARAMS`] of a lowercase parameter name. A `match`, not
 /// a search of the list: it compares lengths first, and runs for every
@@ -246,11 +270,12 @@ impl Stage for CampaignStage {
         for (name, value) in UTM_PARAMS.iter().zip(c.values()) {
             out.optional(name, value);
         }
-        out.optional("click_network", p.click_network);
-        out.optional(
-            "channel",
-            channel(&c, p.click_network, facts.referrer.as_ref()),
-        );
+        if let Some(network) = p.click_network {
+            out.known("click_network", network);
+        }
+        if let Some(channel) = channel(&c, p.click_network, facts.referrer.as_ref()) {
+            out.known("channel", channel);
+        }
         Ok(())
     }
 }
@@ -546,6 +571,12 @@ mod tests {
     }
 
     #[test]
+    fn max_name_is_the_longest_name_read() {
+        let longest = UTM_PARAMS.iter().chain(&CLICK_IDS).map(|n| n.len()).max();
+        assert_eq!(longest, Some(MAX_NAME));
+    }
+
+    #[test]
     fn utm_index_is_the_position_in_utm_params() {
         for (i, name) in UTM_PARAMS.iter().enumerate() {
             assert_eq!(utm_index(name.as_bytes()), Some(i), "{name}");
@@ -583,6 +614,16 @@ mod tests {
             "li%5Ffat%5Fid=3",
             "utm_medium=e-mail&utm_campaign=a%26b&utm_term=x%3Dy",
             "utm_id=%2B1+2",
+            // Names around the 12-byte longest, with and without encoding
+            // elsewhere in the query (which changes how `=` is found).
+            "utm_campaign=twelve&utm_campaign_=thirteen",
+            "utm_campaignx=long&utm_campaign=ok",
+            "averyverylongparametername=1&utm_source=after",
+            "%75tm_source=encoded-first-byte&utm_medium=a+b",
+            "%75%74%6d%5f%63%61%6d%70%61%69%67%6e=all-encoded",
+            "utm_source=plain&x=%20",
+            "UTM_CAMPAIGN=upper&li_fat_id=4",
+            "toolongname=&utm_term==",
         ];
         for q in cases {
             assert_eq!(found(q), reference(q), "{q:?}");

@@ -46,17 +46,9 @@ impl Stage for Fingerprint {
         _: &mut Facts<'a>,
         out: &mut Fields,
     ) -> Result<(), DropReason> {
-        let mut hex = [0u8; 32];
-        let hash = xxhash_rust::xxh3::xxh3_128(record.data);
-        // Hand-written hex: `format!` would allocate for every record.
-        for (i, byte) in hash.to_be_bytes().iter().enumerate() {
-            const DIGITS: &[u8; 16] = b"0123456789abcdef";
-            hex[2 * i] = DIGITS[usize::from(byte >> 4)];
-            hex[2 * i + 1] = DIGITS[usize::from(byte & 0xf)];
-        }
-        out.string(
+        out.hex128(
             "event_fingerprint",
-            std::str::from_utf8(&hex).unwrap_or_default(),
+            xxhash_rust::xxh3::xxh3_128(record.data),
         );
         Ok(())
     }
