@@ -215,6 +215,33 @@ fn referrer_table() {
             &[][..],
             ["mail.proton.me", "proton.me", "email", "Proton"],
         ),
+        // --- one host, a medium by path: the path found only for hosts
+        // whose entries name one, from an escaped URL too ---
+        (
+            format!(r#"{{{page},"referrer":"https://x.com/i/grok?q=1"}}"#),
+            &[][..],
+            ["x.com", "x.com", "ai", "Grok"],
+        ),
+        (
+            format!(r#"{{{page},"referrer":"https:\/\/x.com\/i\/grok"}}"#),
+            &[][..],
+            ["x.com", "x.com", "ai", "Grok"],
+        ),
+        (
+            format!(r#"{{{page},"referrer":"https://x.com/i/grokking"}}"#),
+            &[][..],
+            ["x.com", "x.com", "social", "Twitter"],
+        ),
+        (
+            format!(r#"{{{page},"referrer":"https://x.com/home"}}"#),
+            &[][..],
+            ["x.com", "x.com", "social", "Twitter"],
+        ),
+        (
+            format!(r#"{{{page},"referrer":"x.com/i/grok"}}"#),
+            &[][..],
+            ["x.com", "x.com", "ai", "Grok"],
+        ),
         // --- the plain case ---
         (
             format!(r#"{{{page},"referrer":"https://news.example.org/story"}}"#),

@@ -46,9 +46,10 @@ enum Command {
         /// How many timed runs (after 3 warm-up runs).
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
         iterations: u32,
-        /// Empty the user-agent cache before every run, so that each timed
-        /// run parses each distinct user agent once, as a new container's
-        /// first batches do (the parser itself stays built).
+        /// Empty the enrichers' caches (user agents, referrers) before
+        /// every run, so that each timed run works out each distinct user
+        /// agent and referrer once, as a new container's first batches do
+        /// (the parser itself stays built).
         #[arg(long)]
         cold_cache: bool,
         /// Time the floor instead: the same request parse, base64 decode,
