@@ -569,6 +569,45 @@ mod tests {
         );
     }
 
+    type Worked = (String, usize, Medium, Option<&'static str>);
+
+    /// What a referrer comes to, worked out without the cache.
+    fn worked_out(url: &str, internal: bool) -> Option<Worked> {
+        let host = domain::host_from_url(url)?;
+        let site = domain::site(&host);
+        let (medium, source) = if internal {
+            (Medium::Internal, None)
+        } else {
+            classify(&host, path_of(url)).map_or((Medium::Unknown, None), |(m, n)| (m, Some(n)))
+        };
+        Some((host.to_string(), host.len() - site.len(), medium, source))
+    }
+
+    fn looked_up(seen: &mut Seen, url: &str, internal: bool) -> Option<Worked> {
+        seen.look_up(Cow::Borrowed(url), |_| internal)
+            .map(|(h, start, m, s)| (h.into_owned(), start, m, s))
+    }
+
+    proptest::proptest! {
+        /// Random referrers, each looked up twice (the second time from the
+        /// cache when it was kept), one cache for the whole run.
+        #[test]
+        fn seen_agrees_on_any_referrer(
+            urls in proptest::collection::vec(
+                "(https?://|//)?([A-Za-z0-9-]{1,8}\\.){0,3}(google|bing|x|t|facebook|example)\\.(com|co|co\\.uk|de)(:[0-9]{1,5})?(/[a-z/]{0,12})?(\\?q=[a-z]{0,4})?|\\PC{0,40}",
+                1..20,
+            ),
+            internal: bool,
+        ) {
+            let mut seen = Seen::default();
+            for url in &urls {
+                for _ in 0..2 {
+                    proptest::prop_assert_eq!(looked_up(&mut seen, url, internal), worked_out(url, internal), "{:?}", url);
+                }
+            }
+        }
+    }
+
     /// The cache answers as working it out does, whatever came first:
     /// each case is looked up cold, then from the cache, under each
     /// verdict on internal, in both orders.
@@ -597,18 +636,6 @@ mod tests {
             Cow::Borrowed("https://www.google.com/"),
             Cow::Borrowed("https://news.example.org/story"),
         ];
-        let worked_out = |url: &str,
-                          internal: bool|
-         -> Option<(String, usize, Medium, Option<&str>)> {
-            let host = domain::host_from_url(url)?;
-            let site = domain::site(&host);
-            let (medium, source) = if internal {
-                (Medium::Internal, None)
-            } else {
-                classify(&host, path_of(url)).map_or((Medium::Unknown, None), |(m, n)| (m, Some(n)))
-            };
-            Some((host.to_string(), host.len() - site.len(), medium, source))
-        };
         for order in [[false, true], [true, false]] {
             let mut seen = Seen::default();
             for url in &urls {
