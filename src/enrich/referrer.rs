@@ -239,12 +239,21 @@ impl Seen {
                 (medium, Some(name))
             })
         };
-        let hash = self.hasher.hash_one(url.as_ref());
-        let text = &self.text;
-        if let Some(known) = self
-            .table
-            .find_mut(hash, |k| text.get(k.key.clone()) == Some(url.as_ref()))
-        {
+        // A string too long to keep is not looked for either.
+        let keep = url.len() <= SEEN_MAX_LEN;
+        let hash = if keep {
+            self.hasher.hash_one(url.as_ref())
+        } else {
+            0
+        };
+        let found = if keep {
+            let text = &self.text;
+            self.table
+                .find_mut(hash, |k| text.get(k.key.clone()) == Some(url.as_ref()))
+        } else {
+            None
+        };
+        if let Some(known) = found {
             let host_text = match &known.host {
                 Ok(range) => &url[range.clone()],
                 Err(text) => text,
@@ -261,7 +270,7 @@ impl Seen {
         let site_start = host.len() - domain::site(&host).len();
         let mut class = None;
         let (medium, source) = answer(&host, site_start, &mut class, &url);
-        if url.len() <= SEEN_MAX_LEN {
+        if keep {
             if self.table.len() >= SEEN_ENTRIES {
                 self.clear();
             }
