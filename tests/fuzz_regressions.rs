@@ -22,6 +22,15 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "batch",
         b"\x00{\"invocationId\":\"a\xa1\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
     ),
+    (
+        // Not a bug in the function: the second record configuration reads
+        // user agents from `ua`, so a record's `user_agent` member is not
+        // read and no browser is written. The oracle checked the member
+        // against the fields whatever USER_AGENT_FIELDS said.
+        "a user_agent member that USER_AGENT_FIELDS does not name is not parsed",
+        "record",
+        b"\x01\x00\x00\x00\x00\x00\x00\x00\x00{\"user_agent\":\"Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1\"}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {

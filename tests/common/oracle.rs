@@ -321,9 +321,17 @@ fn check_user_agent_fields(
     if !config.output_fields().contains(&"is_bot") {
         return;
     }
-    // The input's own `user_agent` member (the first name of the default
-    // USER_AGENT_FIELDS), when it is the one read; of duplicate keys, the
-    // last, as the record layer (and serde_json) reads them.
+    // The input's own `user_agent` member, when it is the one read: the
+    // first of USER_AGENT_FIELDS is that top-level name (as by default) and
+    // the member holds a string. Of duplicate keys, the last, as the record
+    // layer (and serde_json) reads them.
+    let reads_user_agent = config
+        .user_agent_fields
+        .first()
+        .is_some_and(|f| f.nested.is_empty() && config.top_keys[f.top] == "user_agent");
+    if !reads_user_agent {
+        return;
+    }
     let Some(first) = members.iter().rev().find(|(k, _)| k == "user_agent") else {
         return;
     };
