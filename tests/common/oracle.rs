@@ -352,6 +352,28 @@ fn check_user_agent_fields(
     }
 }
 
+/// A member name read as bytes, then lossily as text: a name with a lone
+/// surrogate escape (`"\ud800"`) is valid JSON text, which the function
+/// accepts and echoes, but no Rust `String`. Our names and the ones the
+/// checks look for are ASCII, so the lossy text compares as the name does.
+struct Name(String);
+
+impl<'de> serde::Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Bytes;
+        impl serde::de::Visitor<'_> for Bytes {
+            type Value = Name;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<Name, E> {
+                Ok(Name(String::from_utf8_lossy(v).into_owned()))
+            }
+        }
+        d.deserialize_bytes(Bytes)
+    }
+}
+
 /// Every top-level member as (key, raw value), duplicates kept.
 fn members_of(text: &str) -> Vec<(String, String)> {
     use serde::de::{MapAccess, Visitor};
@@ -363,7 +385,7 @@ fn members_of(text: &str) -> Vec<(String, String)> {
         }
         fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
             let mut out = Vec::new();
-            while let Some(k) = map.next_key::<String>()? {
+            while let Some(Name(k)) = map.next_key::<Name>()? {
                 let v: &'de RawValue = map.next_value()?;
                 out.push((k, v.get().to_owned()));
             }
