@@ -149,13 +149,44 @@ impl<'de> serde::de::DeserializeSeed<'de> for NameSeed {
     }
 }
 
-impl serde::de::Visitor<'_> for NameSeed {
+impl<'de> serde::de::Visitor<'de> for NameSeed {
     type Value = Option<usize>;
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a member name")
     }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<Option<usize>, E> {
-        Ok((self.0)(v))
+    /// A name with no escape, as it is in the request: UTF-8, as all JSON
+    /// text is (serde_json checks every string value so; read as bytes, a
+    /// name is checked here).
+    fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Option<usize>, E> {
+        match std::str::from_utf8(v) {
+            Ok(_) => Ok((self.0)(v)),
+            Err(_) => Err(E::custom("a member name is not UTF-8")),
+        }
+    }
+    /// A name with escapes, unescaped: a lone surrogate escape comes out
+    /// as its three-byte form, which is not UTF-8 but is valid JSON text;
+    /// any other byte that is not UTF-8 was in the request as it is.
+    fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
+        if utf8_but_surrogates(v) {
+            Ok((self.0)(v))
+        } else {
+            Err(E::custom("a member name is not UTF-8"))
+        }
+    }
+}
+
+/// Whether bytes are UTF-8 where a surrogate code point (U+D800 to U+DFFF,
+/// `ED A0..BF 80..BF`) may stand too: what serde_json makes of a string
+/// whose lone surrogate escapes it was asked not to reject.
+fn utf8_but_surrogates(mut v: &[u8]) -> bool {
+    loop {
+        match std::str::from_utf8(v) {
+            Ok(_) => return true,
+            Err(e) => match v[e.valid_up_to()..] {
+                [0xed, 0xa0..=0xbf, 0x80..=0xbf, ..] => v = &v[e.valid_up_to() + 3..],
+                _ => return false,
+            },
+        }
     }
 }
 

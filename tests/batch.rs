@@ -430,6 +430,69 @@ fn a_duplicated_member_fails_its_record_alone() {
     }
 }
 
+/// JSON text is UTF-8 (RFC 8259, section 8.1): a member name with bytes
+/// that are not, in the request or one of its records, makes the request
+/// malformed, as such bytes in a string value do; an escaped lone surrogate
+/// next to them is still accepted.
+#[test]
+fn member_names_must_be_utf8() {
+    let record =
+        format!(r#""recordId":"r","approximateArrivalTimestamp":{ARRIVAL_MS},"data":"e30=""#);
+    let request = |before: &[u8], name: &[u8]| -> Vec<u8> {
+        let mut r = Vec::new();
+        r.extend_from_slice(b"{");
+        r.extend_from_slice(before);
+        r.extend_from_slice(b"\"");
+        r.extend_from_slice(name);
+        r.extend_from_slice(b"\":1,\"records\":[{");
+        r.extend_from_slice(record.as_bytes());
+        r.extend_from_slice(b"}]}");
+        r
+    };
+    let in_record = |name: &[u8]| -> Vec<u8> {
+        let mut r = b"{\"records\":[{\"".to_vec();
+        r.extend_from_slice(name);
+        r.extend_from_slice(b"\":1,");
+        r.extend_from_slice(record.as_bytes());
+        r.extend_from_slice(b"}]}");
+        r
+    };
+    let cases: Vec<(Vec<u8>, bool)> = vec![
+        // --- edge cases: not UTF-8 ---
+        (request(b"", b"invocation\x94Id"), false),
+        (request(b"", b"\xff"), false),
+        (request(b"\"invocationId\":\"i\",", b"\xc3"), false),
+        // A surrogate's three bytes as they are: not UTF-8, unlike its escape.
+        (request(b"", b"\xed\xa0\x80"), false),
+        // Escaped (so unescaped by serde_json), with a raw bad byte after.
+        (request(b"", b"\\u0041\x94"), false),
+        (request(b"", b"\\ud800\xff"), false),
+        (in_record(b"da\xfeta"), false),
+        (in_record(b"\\u0064\x80"), false),
+        // --- UTF-8, escaped lone surrogates included ---
+        (request(b"", "\\ud800é".as_bytes()), true),
+        (request(b"", "日本".as_bytes()), true),
+        (request(b"", b"\\udc00\\ud800x"), true),
+        (in_record("é\\ud800".as_bytes()), true),
+        // --- the plain case ---
+        (request(b"", b"extra"), true),
+    ];
+    for (req, answered) in cases {
+        let got = process(&req, &Config::default());
+        let shown = String::from_utf8_lossy(&req);
+        match got {
+            Ok(out) => {
+                assert!(answered, "{shown}: answered {}", out.response);
+                assert!(out.response.contains(r#""result":"Ok""#), "{shown}");
+            }
+            Err(e) => {
+                assert!(!answered, "{shown}: {e}");
+                assert!(e.to_string().contains("not UTF-8"), "{shown}: {e}");
+            }
+        }
+    }
+}
+
 /// A lone surrogate escape in a member name is valid JSON text (RFC 8259's
 /// grammar): unknown members so named are passed over, in the request as in
 /// its records, and a duplicated known member is still caught.

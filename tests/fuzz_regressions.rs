@@ -39,6 +39,15 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "record",
         b"\x00\x00\x00\x00\x00\x00\x00\x00\x00{\"url\":\"https://www.example.com/\",\"referre\\udc00r\":\"https://l.facebook.com/\"}",
     ),
+    (
+        // A bug in the function: a member name with a byte that is not
+        // UTF-8 was read as bytes and passed over, so the request was
+        // answered though it is not JSON text; such a byte in a value got
+        // the request rejected. Both are rejected now.
+        "a member name that is not UTF-8 makes the request malformed",
+        "batch",
+        b"\x01{\"invocation\x94Id\":\"a\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {
