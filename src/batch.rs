@@ -154,10 +154,13 @@ impl<'de> serde::de::Visitor<'de> for NameSeed {
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a member name")
     }
-    /// A name with no escape, as it is in the request: UTF-8, as all JSON
-    /// text is (serde_json checks every string value so; read as bytes, a
-    /// name is checked here).
+    /// A name with no escape, as it is in the request: UTF-8 with no
+    /// control character, as JSON text requires of every string (serde_json
+    /// checks string values so; read as bytes, a name is checked here).
     fn visit_borrowed_bytes<E: serde::de::Error>(self, v: &'de [u8]) -> Result<Option<usize>, E> {
+        if v.iter().any(|&b| b < 0x20) {
+            return Err(E::custom("a member name holds a control character"));
+        }
         match std::str::from_utf8(v) {
             Ok(_) => Ok((self.0)(v)),
             Err(_) => Err(E::custom("a member name is not UTF-8")),
@@ -165,7 +168,9 @@ impl<'de> serde::de::Visitor<'de> for NameSeed {
     }
     /// A name with escapes, unescaped: a lone surrogate escape comes out
     /// as its three-byte form, which is not UTF-8 but is valid JSON text;
-    /// any other byte that is not UTF-8 was in the request as it is.
+    /// any other byte that is not UTF-8 was in the request as it is. An
+    /// escaped control character (`\u0001`) is valid and looks, once
+    /// unescaped, like a raw one, so a raw one next to an escape passes.
     fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<Option<usize>, E> {
         if utf8_but_surrogates(v) {
             Ok((self.0)(v))

@@ -48,6 +48,12 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "batch",
         b"\x01{\"invocation\x94Id\":\"a\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
     ),
+    (
+        // The same bug for a raw control character in a member name.
+        "a raw control character in a member name makes the request malformed",
+        "batch",
+        b"\x00{\"invocationId\":\"i\",\"deliveryStream\x00rn\":\"a\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {
