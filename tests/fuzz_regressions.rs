@@ -54,6 +54,14 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "batch",
         b"\x00{\"invocationId\":\"i\",\"deliveryStream\x00rn\":\"a\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
     ),
+    (
+        // Not a bug in the function: a record that gives `data` or
+        // `approximateArrivalTimestamp` twice fails alone, by design. The
+        // oracle's derived record shape rejected the whole request instead.
+        "a duplicated member fails its record, not the request",
+        "batch",
+        b"\x00{\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"},{\"recordId\":\"2\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {

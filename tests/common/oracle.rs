@@ -448,15 +448,55 @@ struct RequestShape<'a> {
     records: Vec<RecordShape<'a>>,
 }
 
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
+/// A request record. A duplicated `recordId` makes the request malformed,
+/// as the derived form would; a duplicated `approximateArrivalTimestamp`
+/// or `data` fails the record alone (which was meant cannot be known), and
+/// the last `data` is what it echoes.
 struct RecordShape<'a> {
-    #[serde(borrow)]
     record_id: &'a RawValue,
-    #[serde(borrow, default)]
     approximate_arrival_timestamp: Option<&'a RawValue>,
-    #[serde(borrow, default)]
     data: Option<&'a RawValue>,
+    duplicated: bool,
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RecordShape<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RecordShape<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a request record")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordShape<'a>, A::Error> {
+                let (mut record_id, mut arrival, mut data, mut duplicated) =
+                    (None, None, None, false);
+                while let Some(k) = map.next_key::<String>()? {
+                    match k.as_str() {
+                        "recordId" => {
+                            if record_id.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("recordId"));
+                            }
+                        }
+                        "approximateArrivalTimestamp" => {
+                            duplicated |= arrival.replace(map.next_value()?).is_some();
+                        }
+                        "data" => duplicated |= data.replace(map.next_value()?).is_some(),
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RecordShape {
+                    record_id: record_id.ok_or_else(|| A::Error::missing_field("recordId"))?,
+                    approximate_arrival_timestamp: arrival,
+                    data,
+                    duplicated,
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 #[derive(Deserialize)]
@@ -580,6 +620,10 @@ pub fn check_batch(
             res.record_id.get(),
             req.record_id.get(),
             "record {i}: recordId differs or is out of order"
+        );
+        assert!(
+            !req.duplicated || res.result == "ProcessingFailed",
+            "record {i}: a duplicated member must fail the record"
         );
         match res.result.as_str() {
             "Ok" => {
