@@ -62,6 +62,14 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "batch",
         b"\x00{\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"},{\"recordId\":\"2\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
     ),
+    (
+        // Not a bug in the function: a lone surrogate escape in a member
+        // name is valid JSON text, which the function passes over. The
+        // oracle's derived request shape read names as Rust strings.
+        "a lone surrogate escape in a request member name is passed over",
+        "batch",
+        b"\x00{\"\\ud800ti\x7fnId\":\"i\",\"records\":[{\"\\udc00\":1,\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {

@@ -438,14 +438,82 @@ pub fn is_timestamp(s: &str) -> bool {
 
 /// The request as the contract defines it. Like the function's own parser
 /// it reads `invocationId` (so it, too, must be UTF-8 JSON text).
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct RequestShape<'a> {
-    #[serde(borrow, default)]
-    #[allow(dead_code)]
-    invocation_id: Option<&'a RawValue>,
-    #[serde(borrow)]
     records: Vec<RecordShape<'a>>,
+}
+
+/// A member name of the request, as JSON's grammar has it: without escapes,
+/// UTF-8 with no control character; with escapes, whatever serde_json
+/// unescapes (a lone surrogate escape included, which is valid JSON text
+/// but no Rust `String`).
+struct JsonName(Vec<u8>);
+
+impl<'de> Deserialize<'de> for JsonName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = JsonName;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a member name")
+            }
+            fn visit_borrowed_bytes<E: serde::de::Error>(
+                self,
+                v: &'de [u8],
+            ) -> Result<JsonName, E> {
+                if v.iter().any(|&b| b < 0x20) || std::str::from_utf8(v).is_err() {
+                    return Err(E::custom("not a JSON string"));
+                }
+                Ok(JsonName(v.to_vec()))
+            }
+            fn visit_bytes<E>(self, v: &[u8]) -> Result<JsonName, E> {
+                Ok(JsonName(v.to_vec()))
+            }
+        }
+        d.deserialize_bytes(V)
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for RequestShape<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for V<'a> {
+            type Value = RequestShape<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a Firehose request")
+            }
+            fn visit_map<A: MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<RequestShape<'a>, A::Error> {
+                let (mut invocation_id, mut records) = (false, None);
+                while let Some(JsonName(k)) = map.next_key::<JsonName>()? {
+                    match k.as_slice() {
+                        // Read, so it must be a JSON value; a string is not
+                        // required.
+                        b"invocationId" => {
+                            let _: &'de RawValue = map.next_value()?;
+                            if std::mem::replace(&mut invocation_id, true) {
+                                return Err(A::Error::duplicate_field("invocationId"));
+                            }
+                        }
+                        b"records" => {
+                            if records.replace(map.next_value()?).is_some() {
+                                return Err(A::Error::duplicate_field("records"));
+                            }
+                        }
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                        }
+                    }
+                }
+                Ok(RequestShape {
+                    records: records.ok_or_else(|| A::Error::missing_field("records"))?,
+                })
+            }
+        }
+        d.deserialize_map(V(std::marker::PhantomData))
+    }
 }
 
 /// A request record. A duplicated `recordId` makes the request malformed,
@@ -471,17 +539,17 @@ impl<'de: 'a, 'a> Deserialize<'de> for RecordShape<'a> {
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<RecordShape<'a>, A::Error> {
                 let (mut record_id, mut arrival, mut data, mut duplicated) =
                     (None, None, None, false);
-                while let Some(k) = map.next_key::<String>()? {
-                    match k.as_str() {
-                        "recordId" => {
+                while let Some(JsonName(k)) = map.next_key::<JsonName>()? {
+                    match k.as_slice() {
+                        b"recordId" => {
                             if record_id.replace(map.next_value()?).is_some() {
                                 return Err(A::Error::duplicate_field("recordId"));
                             }
                         }
-                        "approximateArrivalTimestamp" => {
+                        b"approximateArrivalTimestamp" => {
                             duplicated |= arrival.replace(map.next_value()?).is_some();
                         }
-                        "data" => duplicated |= data.replace(map.next_value()?).is_some(),
+                        b"data" => duplicated |= data.replace(map.next_value()?).is_some(),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
                         }
