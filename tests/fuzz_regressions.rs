@@ -70,6 +70,14 @@ const INLINE: &[(&str, &str, &[u8])] = &[
         "batch",
         b"\x00{\"\\ud800ti\x7fnId\":\"i\",\"records\":[{\"\\udc00\":1,\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
     ),
+    (
+        // Not a bug in the function: it reads `deliveryStreamArn` (for
+        // re-ingestion), so a request giving it twice is malformed. The
+        // oracle's request shape passed the member over.
+        "a duplicated deliveryStreamArn makes the request malformed",
+        "batch",
+        b"\x00{\"deliveryStreamArn\":\"a\",\"deliveryStreamArn\":\"b\",\"records\":[{\"recordId\":\"1\",\"approximateArrivalTimestamp\":1795770902000,\"data\":\"e30=\"}]}",
+    ),
 ];
 
 fn replay(target: &str, input: &[u8]) -> Result<(), String> {

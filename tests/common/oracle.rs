@@ -486,7 +486,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RequestShape<'a> {
                 self,
                 mut map: A,
             ) -> Result<RequestShape<'a>, A::Error> {
-                let (mut invocation_id, mut records) = (false, None);
+                let (mut invocation_id, mut stream, mut records) = (false, false, None);
                 while let Some(JsonName(k)) = map.next_key::<JsonName>()? {
                     match k.as_slice() {
                         // Read, so it must be a JSON value; a string is not
@@ -495,6 +495,13 @@ impl<'de: 'a, 'a> Deserialize<'de> for RequestShape<'a> {
                             let _: &'de RawValue = map.next_value()?;
                             if std::mem::replace(&mut invocation_id, true) {
                                 return Err(A::Error::duplicate_field("invocationId"));
+                            }
+                        }
+                        // Read for re-ingestion, so given once.
+                        b"deliveryStreamArn" => {
+                            let _: &'de RawValue = map.next_value()?;
+                            if std::mem::replace(&mut stream, true) {
+                                return Err(A::Error::duplicate_field("deliveryStreamArn"));
                             }
                         }
                         b"records" => {
