@@ -239,38 +239,27 @@ impl Seen {
                 (medium, Some(name))
             })
         };
-        // A string too long to keep is not looked for either.
-        let keep = url.len() <= SEEN_MAX_LEN;
-        let hash = if keep {
-            self.hasher.hash_one(url.as_ref())
-        } else {
-            0
-        };
-        let found = if keep {
-            let text = &self.text;
+        // A string too long to keep is neither hashed nor looked for.
+        let hash = (url.len() <= SEEN_MAX_LEN).then(|| self.hasher.hash_one(url.as_ref()));
+        let text = &self.text;
+        let found = hash.and_then(|hash| {
             self.table
                 .find_mut(hash, |k| text.get(k.key.clone()) == Some(url.as_ref()))
-        } else {
-            None
-        };
+        });
         if let Some(known) = found {
-            let host_text = match &known.host {
-                Ok(range) => &url[range.clone()],
-                Err(text) => text,
-            };
-            let (medium, source) = answer(host_text, known.site_start, &mut known.class, &url);
-            let host = match (&known.host, url) {
+            let host = match (&known.host, &url) {
                 (Ok(range), Cow::Borrowed(u)) => Cow::Borrowed(&u[range.clone()]),
                 (Ok(range), Cow::Owned(u)) => Cow::Owned(u[range.clone()].to_owned()),
                 (Err(text), _) => Cow::Owned(text.to_string()),
             };
+            let (medium, source) = answer(&host, known.site_start, &mut known.class, &url);
             return Some((host, known.site_start, medium, source));
         }
         let (host, url) = host_of(url)?;
         let site_start = host.len() - domain::site(&host).len();
         let mut class = None;
         let (medium, source) = answer(&host, site_start, &mut class, &url);
-        if keep {
+        if let Some(hash) = hash {
             if self.table.len() >= SEEN_ENTRIES {
                 self.clear();
             }
