@@ -473,6 +473,20 @@ impl<'de> Deserialize<'de> for JsonName {
     }
 }
 
+/// Reads a member's value as any JSON value, failing as serde's derive
+/// does when the member was given before.
+fn read_once<'de, A: serde::de::MapAccess<'de>>(
+    map: &mut A,
+    seen: &mut bool,
+    name: &'static str,
+) -> Result<(), A::Error> {
+    let _: &'de RawValue = map.next_value()?;
+    if std::mem::replace(seen, true) {
+        return Err(serde::de::Error::duplicate_field(name));
+    }
+    Ok(())
+}
+
 impl<'de: 'a, 'a> Deserialize<'de> for RequestShape<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::{Error, IgnoredAny, MapAccess, Visitor};
@@ -489,20 +503,11 @@ impl<'de: 'a, 'a> Deserialize<'de> for RequestShape<'a> {
                 let (mut invocation_id, mut stream, mut records) = (false, false, None);
                 while let Some(JsonName(k)) = map.next_key::<JsonName>()? {
                     match k.as_slice() {
-                        // Read, so it must be a JSON value; a string is not
-                        // required.
-                        b"invocationId" => {
-                            let _: &'de RawValue = map.next_value()?;
-                            if std::mem::replace(&mut invocation_id, true) {
-                                return Err(A::Error::duplicate_field("invocationId"));
-                            }
-                        }
-                        // Read for re-ingestion, so given once.
+                        // Read (the ARN for re-ingestion), so each must be
+                        // a JSON value given once; a string is not required.
+                        b"invocationId" => read_once(&mut map, &mut invocation_id, "invocationId")?,
                         b"deliveryStreamArn" => {
-                            let _: &'de RawValue = map.next_value()?;
-                            if std::mem::replace(&mut stream, true) {
-                                return Err(A::Error::duplicate_field("deliveryStreamArn"));
-                            }
+                            read_once(&mut map, &mut stream, "deliveryStreamArn")?
                         }
                         b"records" => {
                             if records.replace(map.next_value()?).is_some() {
