@@ -6,6 +6,7 @@ EVENT ?= events/page-views.json
 EVENTS ?= events/
 
 .PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: dashboard dashboard-test sessions-view browser-tools
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -13,7 +14,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test moto-test dashboard-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -91,6 +92,38 @@ bench: $(VENV)/.demo-stamp ## Benchmarks: ours (release) against the Node.js blu
 
 bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
 	CARGO=$(CARGO) tools/bench/callgrind.sh
+
+# ---- dashboards: one self-contained HTML page from queries/dashboard/
+# Locally DuckDB over DATA (default the demo's folder; serve's and replay's
+# output work too); with STACK (or WORKGROUP and DATABASE) Athena over the
+# deployed tables, with the standard AWS credential chain.
+DATA ?= demo-s3
+OUT ?= dashboard.html
+DASHBOARD_ARGS ?=
+$(VENV)/.dashboard-stamp: tools/requirements-dashboard.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-dashboard.txt
+	touch $@
+
+$(VENV)/.dashboard-test-stamp: tools/requirements-dashboard-test.txt tools/requirements-dashboard.txt tools/requirements-moto.txt | $(VENV_PY)
+	$(VENV_PY) -m pip install --quiet -r tools/requirements-dashboard-test.txt
+	touch $@
+
+dashboard: $(VENV)/.dashboard-stamp ## Write OUT (dashboard.html): DuckDB over DATA (demo-s3), or Athena with STACK=name
+	$(VENV_PY) tools/dashboard.py --out $(OUT) \
+	  $(if $(STACK),--stack $(STACK),$(if $(WORKGROUP),--workgroup $(WORKGROUP) --database $(DATABASE),--data $(DATA))) \
+	  $(DASHBOARD_ARGS)
+
+sessions-view: $(VENV)/.dashboard-stamp ## Rewrite queries/sessions_view.athena.sql from queries/dashboard/sessions.sql
+	$(VENV_PY) tools/dashboard.py --sessions-view --sites "$(DEMO_SITES)" > queries/sessions_view.athena.sql
+
+DEMO_SITES := alice.github.io,bbc.co.uk,example.com,example.com.au,unknown,www.gov.uk,xn--mnchen-3ya.de
+
+# Headless Chromium for the browser tests: Debian's package.
+browser-tools: ## Install Debian's chromium for the browser tests (apt-get, when /usr/bin/chromium is missing)
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
+
+dashboard-test: $(VENV)/.dashboard-test-stamp browser-tools ## The dashboard: sessions on a hand-computed fixture, the page in headless Chromium, Athena mode against moto
+	$(VENV_PY) -m pytest -q tools/tests
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools go into .venv once; a stamp reinstalls them when their

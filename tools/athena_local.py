@@ -166,6 +166,9 @@ def connect(data):
                  ELSE json_extract_string(j, p) END
         """
     )
+    # Athena's approx_percentile(x, p), a value of x at percentile p;
+    # DuckDB's quantile_disc is the exact one.
+    con.execute("CREATE MACRO approx_percentile(x, p) AS quantile_disc(x, p)")
     parquet = os.path.join(data, "events", "**", "*.parquet")
     if has_files(parquet):
         # Parquet carries its types; the partition columns come from the
