@@ -37,7 +37,6 @@ Usage:
 import argparse
 import datetime as dt
 import html
-import json
 import os
 import re
 import sys
@@ -632,12 +631,11 @@ def parameters(args, source, start, end):
     return params, sites, hourly
 
 
-def build(args):
-    began = time.monotonic()
-    source = AthenaSource(args) if args.athena else DuckDBSource(args.data)
+def plan(args, source):
+    """The range, the sites, and the queries to run in order (name: SQL),
+    with a one-line notice for each panel whose columns are missing."""
     start, end = date_range(args, source)
     params, sites, hourly = parameters(args, source, start, end)
-
     queries, notices = {}, {}
     for panel in [Panel(HEADLINE, "Headline", "figures")] + PANELS:
         sql = read_query(panel.query)
@@ -648,6 +646,13 @@ def build(args):
             notices[panel.name] = f"Not shown: the {table} has no column {names} yet."
             continue
         queries[panel.name] = render(sql, params, source.columns)
+    return start, end, sites, hourly, queries, notices
+
+
+def build(args):
+    began = time.monotonic()
+    source = AthenaSource(args) if args.athena else DuckDBSource(args.data)
+    start, end, sites, hourly, queries, notices = plan(args, source)
     results = source.run(queries)
 
     if hourly:
@@ -739,7 +744,7 @@ def sessions_view(args):
     body = re.sub(r"^(--[^\n]*\n)+\n?", "", body)
     print(f"""-- Athena: the sessions of the last {days} days (UTC, today included), one
 -- row each, as queries/dashboard/sessions.sql defines them. Written by
--- `tools/dashboard.py --sessions-view`{" --sites …" if sites else ""}; rerun it for your own table.
+-- `tools/dashboard.py --sessions-view{" --sites …" if sites else ""}`; rerun it for your table.
 -- Reading it scans {days + 2} days of partitions, whatever the WHERE on the view.
 CREATE OR REPLACE VIEW sessions AS
 {body.rstrip()}""")
@@ -750,7 +755,7 @@ def template_columns():
     return {c.lower() for c in athena_local.table_columns()} | {"dt", "site"}
 
 
-def main(argv=None):
+def arguments(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="demo-s3", help="locally: a folder in the bucket's layout (default demo-s3)")
     parser.add_argument("--athena", action="store_true", help="run in Athena instead, over the deployed tables")
@@ -774,6 +779,11 @@ def main(argv=None):
         fail("--days takes a number of days, 1 or more")
     if args.top < 1:
         fail("--top takes a number of rows, 1 or more")
+    return args
+
+
+def main(argv=None):
+    args = arguments(argv)
     if args.sessions_view:
         sessions_view(args)
     else:
