@@ -122,8 +122,15 @@ DEMO_SITES := alice.github.io,bbc.co.uk,example.com,example.com.au,unknown,www.g
 browser-tools: ## Install Debian's chromium for the browser tests (apt-get, when /usr/bin/chromium is missing)
 	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
-dashboard-test: $(VENV)/.dashboard-test-stamp browser-tools ## The dashboard: sessions on a hand-computed fixture, the page in headless Chromium, Athena mode against moto
-	$(VENV_PY) -m pytest -q tools/tests
+DASHBOARD_TEST_INPUT := target/dashboard-test-input
+DASHBOARD_TEST_DATA := target/dashboard-test-s3
+
+dashboard-test: $(VENV)/.dashboard-test-stamp browser-tools ## The dashboard: sessions on a hand-computed fixture, the demo page in headless Chromium, Athena mode against moto
+	rm -rf $(DASHBOARD_TEST_INPUT) $(DASHBOARD_TEST_DATA)
+	$(CARGO) run --quiet --example gen_events -- $(DASHBOARD_TEST_INPUT) >/dev/null
+	$(CARGO) run --quiet -- replay --input $(DASHBOARD_TEST_INPUT) --out $(DASHBOARD_TEST_DATA) >/dev/null
+	DASHBOARD_DATA=$(abspath $(DASHBOARD_TEST_DATA)) MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) \
+	  AWS_EC2_METADATA_DISABLED=true $(VENV_PY) -m pytest -q tools/tests
 
 # --- SAM: build, validate and deploy template.yaml ---------------------------
 # Pinned tools go into .venv once; a stamp reinstalls them when their

@@ -297,11 +297,11 @@ class AthenaSource:
                     QueryExecutionContext={"Database": self.database},
                     WorkGroup=self.workgroup)["QueryExecutionId"]
                 running[qid] = name
-            time.sleep(0.2 if running else 0)
             for qid, name in list(running.items()):
                 ex = self.athena.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
                 state = ex["Status"]["State"]
                 if state in ("QUEUED", "RUNNING"):
+                    time.sleep(0.1)
                     continue
                 del running[qid]
                 if state != "SUCCEEDED":
@@ -641,12 +641,19 @@ def plan(args, source):
         sql = read_query(panel.query)
         missing = [(t, c) for t, c in requirements(sql, args.visitor) if c.lower() not in source.columns.get(t, set())]
         if missing:
-            names = ", ".join(f"{c}" if t == "events" else f"{t}.{c}" for t, c in missing)
-            table = "events table" if all(t == "events" for t, _ in missing) else "tables"
-            notices[panel.name] = f"Not shown: the {table} has no column {names} yet."
+            notices[panel.name] = notice(missing, source.columns)
             continue
         queries[panel.name] = render(sql, params, source.columns)
     return start, end, sites, hourly, queries, notices
+
+
+def notice(missing, columns):
+    """The one line a panel shows instead of its query."""
+    table = missing[0][0]
+    if not columns.get(table):
+        return f"Not shown: there is no {table} table."
+    names = [c for t, c in missing if t == table]
+    return f"Not shown: the {table} table has no column{'s' if len(names) > 1 else ''} {', '.join(names)} yet."
 
 
 def build(args):
@@ -779,6 +786,13 @@ def arguments(argv=None):
         fail("--days takes a number of days, 1 or more")
     if args.top < 1:
         fail("--top takes a number of rows, 1 or more")
+    if not IDENTIFIER.match(args.visitor):
+        fail(f"--visitor takes a column name (letters, digits, _), not {args.visitor!r}")
+    for flag, value in (("--from", args.from_day), ("--to", args.to_day)):
+        if value is not None:
+            parse_day(value, flag)
+    if args.from_day and args.to_day and args.from_day > args.to_day:
+        fail(f"--from {args.from_day} is after --to {args.to_day}")
     return args
 
 
