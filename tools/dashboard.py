@@ -152,7 +152,7 @@ class DuckDBSource:
         self.scanned = None
 
     def describe(self):
-        return f"DuckDB over the folder {os.path.abspath(self.data)}"
+        return f"DuckDB over the folder {self.data}"
 
     def days(self):
         """The dt partitions under events/."""
