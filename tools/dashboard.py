@@ -144,7 +144,8 @@ class DuckDBSource:
     def __init__(self, data):
         import athena_local
         if not os.path.isdir(os.path.join(data, "events")):
-            fail(f"{data} has no events/ folder: give --data a folder replay, serve or make demo wrote")
+            fail(f"{data} has no events/ folder: run `make demo` first, or give --data a folder "
+                 "that replay or serve wrote")
         self.data = data
         self.con = athena_local.connect(data)
         self.columns = {t: {r[0].lower() for r in self.con.sql(f"DESCRIBE {t}").fetchall()}
@@ -386,6 +387,11 @@ def megabytes(n):
     return f"{n / 1e6:,.1f} MB" if n >= 1e5 else f"{n / 1e3:,.1f} kB"
 
 
+def percent(column):
+    """The unit of a column named ..._pct."""
+    return " %" if column.endswith("_pct") and column else ""
+
+
 def is_number(v):
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -486,7 +492,7 @@ def bars_table(columns, rows):
             w = 160 * (r[first] or 0) / top_value
             cells += (f'<td class="bar"><svg width="160" height="12" aria-hidden="true">'
                       f'<rect width="{w:.1f}" height="12" rx="2" fill="{PALETTE[0]}"/></svg></td>')
-        cells += "".join(f'<td class="num">{number(r[i])}</td>' for i in numeric)
+        cells += "".join(f'<td class="num">{number(r[i])}{percent(columns[i])}</td>' for i in numeric)
         body.append(f"<tr>{cells}</tr>")
     return f'<table class="bars"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
 
@@ -513,7 +519,7 @@ def draw_panel(panel, result, context):
     if panel.kind == "figures":
         if not rows:
             return '<p class="empty">No rows in this range.</p>'
-        pairs = [(c.replace("_", " "), number(v), "") for c, v in zip(columns, rows[0])]
+        pairs = [(c.replace("_", " "), number(v) + percent(c), "") for c, v in zip(columns, rows[0])]
         return figures(pairs + context.get("extra_figures", {}).get(panel.name, []))
     if panel.kind == "sessions":
         days = [r for r in rows if r[0] is not None]
