@@ -301,7 +301,7 @@ class AthenaSource:
         while pending or running:
             while pending and len(running) < concurrency:
                 name, sql = pending.pop(0)
-                sql = self.aliased(sql)
+                sql = aliased(sql, self.database, self.table)
                 qid = self.athena.start_query_execution(
                     QueryString=sql,
                     QueryExecutionContext={"Database": self.database},
@@ -320,16 +320,6 @@ class AthenaSource:
                 out[name] = self.results(qid)
         return out
 
-    def aliased(self, sql):
-        """The query reading the configured table where it says `events`."""
-        if self.table == "events":
-            return sql
-        source = f'events AS (SELECT * FROM "{self.database}"."{self.table}")'
-        body = re.sub(r"^(\s*--[^\n]*\n)*", "", sql)
-        if re.match(r"(?i)\s*WITH\s", body):
-            return re.sub(r"(?i)^\s*WITH\s", f"WITH {source},\n", body, count=1)
-        return f"WITH {source}\n{body}"
-
     def results(self, qid):
         columns, types, rows = None, None, []
         pages = self.athena.get_paginator("get_query_results").paginate(QueryExecutionId=qid)
@@ -346,6 +336,20 @@ class AthenaSource:
                 rows.append([typed(cell.get("VarCharValue"), kind)
                              for cell, kind in zip(row["Data"], types)])
         return {"columns": columns or [], "rows": rows}
+
+
+def aliased(sql, database, table):
+    """The query reading `database.table` where it says `events`: the
+    stack's TableName may be other than events. A common table expression
+    named events stands in front of the query's own; Athena inlines it, so
+    the partitions are pruned as before."""
+    if table == "events":
+        return sql
+    source = f'events AS (SELECT * FROM "{database}"."{table}")'
+    body = re.sub(r"^(\s*--[^\n]*\n)*", "", sql)
+    if re.match(r"(?i)\s*WITH\s", body):
+        return re.sub(r"(?i)^\s*WITH\s", f"WITH {source},\n", body, count=1)
+    return f"WITH {source}\n{body}"
 
 
 def typed(text, kind):

@@ -215,3 +215,22 @@ def test_a_missing_table_is_one_line(moto, demo_data, tmp_path):
 def test_a_stack_that_does_not_exist_is_named(moto, tmp_path):
     run = run_tool(moto, tmp_path / "x.html")
     assert run.returncode != 0 and f"cannot read the stack {STACK}" in run.stderr
+
+
+def test_a_table_named_otherwise_is_read_where_the_queries_say_events(demo_data):
+    # The stack's TableName need not be events: every panel query, those
+    # with a WITH of their own included, reads the named table instead,
+    # and answers as before (here on DuckDB, with the table in a schema).
+    args = dashboard.arguments(["--data", demo_data, "--from", FROM, "--to", TO])
+    source = dashboard.DuckDBSource(demo_data)
+    *_, queries, _ = dashboard.plan(args, source)
+    queries = {n: q for n, q in queries.items() if "FROM events" in q}
+    assert any("\nWITH" in sql for sql in queries.values()), "sessions has a WITH of its own"
+    want = {name: source.con.sql(sql).fetchall() for name, sql in queries.items()}
+    source.con.execute("CREATE SCHEMA analytics")
+    source.con.execute("CREATE TABLE analytics.web_events AS SELECT * FROM main.events")
+    source.con.execute("DROP VIEW main.events")  # only the named table is left to read
+    for name, sql in queries.items():
+        renamed = dashboard.aliased(sql, "analytics", "web_events")
+        assert renamed.startswith('WITH events AS (SELECT * FROM "analytics"."web_events")'), name
+        assert source.con.sql(renamed).fetchall() == want[name], name
