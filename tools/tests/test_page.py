@@ -165,3 +165,48 @@ def test_sites_are_quoted_and_text_is_escaped(demo_data, tmp_path):
     assert "<script" not in text.lower()
     assert dashboard.quote("x' OR '1'='1") == "'x'' OR ''1''=''1'"
     assert dashboard.E('<img src=x onerror=alert(1)>') == "&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_the_panels_that_wait_for_columns_draw_once_they_exist(tmp_path, monkeypatch):
+    # geo_country, consent_status and bot_category come with their
+    # enrichers: with them in the template's columns (as the registry will
+    # put them), the three panels run and count.
+    with open(athena_local.TEMPLATE, encoding="utf-8") as f:
+        text = f.read()
+    extra = "".join(f"\n              - {{ Name: {c}, Type: string }}"
+                    for c in ("geo_country", "consent_status", "bot_category"))
+    template = tmp_path / "template.yaml"
+    template.write_text(text.replace("- { Name: is_bot, Type: boolean }", "- { Name: is_bot, Type: boolean }" + extra))
+    monkeypatch.setattr(athena_local, "TEMPLATE", str(template))
+    from conftest import write_layout
+
+    def row(visitor, minute, **kw):
+        r = {"type": "page_view", "anonymous_id": visitor, "event_time": f"2026-11-21 10:{minute:02d}:00.000",
+             "site": "example.com", "url": "https://www.example.com/", "is_bot": False,
+             "event_fingerprint": f"f{visitor}{minute}", "event_time_source": "event"}
+        r.update(kw)
+        return r
+    write_layout(tmp_path / "data", [
+        row("a", 1, geo_country="DE", consent_status="granted"),
+        row("a", 2, geo_country="DE", consent_status="granted"),
+        row("b", 3, geo_country="DE", consent_status="denied"),
+        row("c", 4, geo_country="FR"),
+        row("bot1", 5, is_bot=True, bot_category="search", geo_country="US"),
+        row("bot2", 6, is_bot=True, bot_category="ai_crawler", geo_country="US"),
+    ])
+    out = tmp_path / "d.html"
+    dashboard.main(["--data", str(tmp_path / "data"), "--out", str(out)])
+    page = Dom()
+    html = out.read_text()
+    page.feed(html)
+    for name in ("countries", "consent", "bots"):
+        assert page.panels[name]["notice"] is None and page.panels[name]["svg"] > 0, name
+
+    def cells(panel):
+        section = re.search(rf'data-panel="{panel}">(.*?)</section>', html, re.S).group(1)
+        return [re.findall(r"<td[^>]*>([^<]*)</td>", tr) for tr in re.findall(r"<tr>(.*?)</tr>", section)]
+    # Bots left out of countries and consent; each bot category is one of
+    # the six events.
+    assert [c for c in cells("countries") if c] == [["DE", "3", "2"], ["FR", "1", "1"]]
+    assert [c for c in cells("consent") if c] == [["example.com", "3", "2", "1", "0", "66.7 %"]]
+    assert [c for c in cells("bots") if c] == [["ai_crawler", "1", "16.67 %"], ["search", "1", "16.67 %"]]
