@@ -430,7 +430,7 @@ def svg_timeseries(columns, rows, periods, hourly):
     step = max(1, len(periods) // 8)
     for i, p in enumerate(periods):
         if i % step == 0:
-            label = p[5:13].replace(" ", " ") + "h" if hourly else p[5:]
+            label = f"{p[5:10]} {p[11:13]}h" if hourly else p[5:]
             parts.append(f'<text x="{x(i):.1f}" y="{height - 8}" class="tick" text-anchor="middle">{E(label)}</text>')
     for s, name in enumerate(series):
         colour = PALETTE[s % len(PALETTE)]
