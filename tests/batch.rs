@@ -555,7 +555,8 @@ fn member_names_with_lone_surrogates_are_valid_json() {
 #[test]
 fn records_partitioned_as_other_keep_their_site_in_extra() {
     let columns = r#"[{"name":"event_time","type":"timestamp"},{"name":"site","type":"string"},{"name":"extra","type":"string"}]"#;
-    let cases: &[(&[(&str, &str)], &str, Value)] = &[
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Value);
+    let cases: &[Case] = &[
         // --- edge cases first: the input's own `extra` in JSON mode moves
         // under its own key, the function's `extra` gains the site ---
         (
