@@ -812,9 +812,22 @@ fn build_and_deploy_see_the_same_parameters() {
             assert!(line.contains("$(SAM_PARAMS)"), "{target}: {line}");
         }
     }
-    // CI deploys through the same target, never with a bare sam command.
+    // CI deploys through the same target, never with a bare sam command,
+    // to each region of its list.
     let workflow = include_str!("../.github/workflows/deploy.yml");
-    assert!(workflow.contains("make deploy-ci"));
+    assert!(workflow.contains("make deploy-ci REGION=\"$region\""));
+    assert!(workflow.contains("for region in"));
+    // Every deploy ends with the smoke invoke, which fails the deploy.
+    for target in ["deploy", "deploy-ci"] {
+        assert!(
+            recipe(target).iter().any(|l| l.contains("smoke")),
+            "{target} does not run the smoke invoke"
+        );
+    }
+    let smoke = recipe("smoke").join("\n");
+    assert!(smoke.contains("--event-file $(SMOKE_EVENT)"), "{smoke}");
+    assert!(smoke.contains("tools/smoke_check.py"), "{smoke}");
+    assert!(include_str!("../Makefile").contains("SMOKE_EVENT := events/minimal.json"));
     for bare in ["run: sam ", "sam build", "sam deploy"] {
         assert!(!workflow.contains(bare), "deploy.yml runs `{bare}` itself");
     }
@@ -822,7 +835,8 @@ fn build_and_deploy_see_the_same_parameters() {
     let dir = std::env::temp_dir().join(format!("fe-samconfig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases: &[(&str, &str)] = &[
-        ("version = 0.1\n", ""),
+        // Architecture always: the default when samconfig names none.
+        ("version = 0.1\n", "Architecture=arm64"),
         (
             "[default.global.parameters]\nparameter_overrides = \"Architecture=\\\"x86_64\\\"\"\n",
             "Architecture=x86_64",
@@ -831,6 +845,10 @@ fn build_and_deploy_see_the_same_parameters() {
             "[default.global.parameters]\nparameter_overrides = \"Architecture=arm64 TimeFields=\\\"ts,time\\\"\"\n\
              [default.deploy.parameters]\nparameter_overrides = [\"Architecture=x86_64\"]\n",
             "Architecture=x86_64 TimeFields=ts,time",
+        ),
+        (
+            "[default.deploy.parameters]\nparameter_overrides = \"TimeFields=ts\"\n",
+            "TimeFields=ts Architecture=arm64",
         ),
     ];
     for (i, (toml, want)) in cases.iter().enumerate() {
