@@ -178,6 +178,12 @@ deploy-ci: sam-build ## sam deploy without questions (CI): REGION, overrides fro
 	  --no-fail-on-empty-changeset --no-progressbar
 	$(MAKE) --no-print-directory smoke DEPLOYED_REGION=$(REGION)
 
+# The monthly bill at list prices (data/aws-prices.json), e.g.
+# make cost COST_ARGS="--events 100000000 --layout Date --region eu-west-1".
+COST_ARGS ?=
+cost: ## The stack's monthly bill by service for a traffic (COST_ARGS, see `firehose-enricher cost --help`)
+	$(CARGO) run --quiet -- cost $(COST_ARGS)
+
 # A green deploy can still fail every invocation (a binary for the wrong
 # architecture, a value the function rejects at init): invoke the deployed
 # function with one event and fail unless every record comes back Ok.
