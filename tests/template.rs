@@ -740,7 +740,7 @@ fn the_largest_environment_fits_lambdas_4_kb() {
                     }
                 }
                 // HASH_KEY's Secrets Manager reference resolves to the key:
-                // counted as up to 128 bytes (docs/privacy.md says so).
+                // counted as up to 128 bytes (docs/deploy.md, Several regions).
                 None if intrinsic(v, "Sub").is_some() => 128,
                 None => text(v).len(),
             })
