@@ -64,7 +64,9 @@ pub fn athena_ddl(columns: &[(String, Type)], table: &str, location: &str, prefi
             "dt" => {
                 add("type", "date");
                 add("format", "yyyy-MM-dd");
-                add("range", "NOW-5YEARS,NOW+1DAYS");
+                // The template's default start (ProjectionStartDate): a fixed
+                // day, so that data does not leave the projection as it ages.
+                add("range", "2018-01-01,NOW+1DAYS");
                 add("interval", "1");
                 add("interval.unit", "DAYS");
             }
