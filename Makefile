@@ -154,7 +154,7 @@ $(LAMBDA_STAMP): tools/requirements-lambda.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-lambda.txt
 	touch $@
 
-.PHONY: sam-tools build validate sam-build deploy deploy-ci watch watch-test invoke-local
+.PHONY: sam-tools build validate sam-build deploy deploy-ci smoke cost watch watch-test invoke-local
 
 sam-tools: $(SAM_STAMP) $(LAMBDA_STAMP) ## Install the pinned SAM CLI, cfn-lint and cargo-lambda into .venv
 
@@ -174,8 +174,16 @@ validate: $(SAM_STAMP) ## Check template.yaml offline: cfn-lint and sam validate
 # The parameter overrides samconfig.toml holds, passed to `sam build` and
 # `sam deploy` alike: the builder picks the binary's architecture from the
 # template's parameters, so both must see the same (tools/sam_overrides.py).
-SAM_OVERRIDES = $(shell $(PYTHON) tools/sam_overrides.py)
-SAM_PARAMS = $(if $(strip $(SAM_OVERRIDES)),--parameter-overrides $(SAM_OVERRIDES))
+# Architecture is always among them (samconfig's, else ARCH). $(shell)
+# ignores a failing command, so a failure is turned into a make error here
+# rather than a build and deploy without overrides.
+SAM_OVERRIDES = $(shell $(PYTHON) tools/sam_overrides.py --default-architecture $(ARCH) || echo SAM_OVERRIDES_FAILED)
+SAM_PARAMS = $(if $(filter SAM_OVERRIDES_FAILED,$(SAM_OVERRIDES)),$(error tools/sam_overrides.py failed (see above): not building or deploying without samconfig.toml's parameters),--parameter-overrides $(SAM_OVERRIDES))
+# Where `make smoke` finds the stack: samconfig.toml's, or REGION.
+STACK_NAME = $(shell $(PYTHON) tools/sam_overrides.py --get stack_name)
+DEPLOYED_REGION = $(or $(shell $(PYTHON) tools/sam_overrides.py --get region),$(REGION))
+SMOKE_EVENT := events/minimal.json
+SMOKE_OUT := .aws-sam/smoke-response.json
 
 sam-build: $(SAM_STAMP) $(LAMBDA_STAMP) ## sam build: the function's bootstrap into .aws-sam/build
 	$(SAM_ENV) sam build $(SAM_PARAMS)
@@ -198,16 +206,32 @@ invoke-local: $(LAMBDA_STAMP) ## Send EVENT (default events/page-views.json) to 
 # The first time, `sam deploy --guided` asks for the parameters after the
 # build; if its answers change what is built (Architecture), the second
 # round rebuilds with them and deploys again.
-deploy: sam-build ## sam build and sam deploy; guided until samconfig.toml holds a region
+deploy: sam-build ## sam build, sam deploy, then the smoke invoke; guided until samconfig.toml holds a region
 	@if grep -qE '^region *=' samconfig.toml; then \
-	  $(SAM_ENV) sam deploy $(SAM_PARAMS); \
+	  $(SAM_ENV) sam deploy $(SAM_PARAMS) && $(MAKE) --no-print-directory smoke; \
 	else \
 	  $(SAM_ENV) sam deploy --guided $(SAM_PARAMS) && $(MAKE) --no-print-directory deploy; \
 	fi
 
-deploy-ci: sam-build ## sam deploy without questions (CI): REGION, overrides from samconfig.toml
+deploy-ci: sam-build ## sam deploy without questions (CI): REGION, overrides from samconfig.toml; then the smoke invoke
 	$(SAM_ENV) sam deploy $(SAM_PARAMS) --region $(REGION) --no-confirm-changeset \
 	  --no-fail-on-empty-changeset --no-progressbar
+	$(MAKE) --no-print-directory smoke DEPLOYED_REGION=$(REGION)
+
+# The monthly bill at list prices (data/aws-prices.json), e.g.
+# make cost COST_ARGS="--events 100000000 --layout Date --region eu-west-1".
+COST_ARGS ?=
+cost: ## The stack's monthly bill by service for a traffic (COST_ARGS, see `firehose-enricher cost --help`)
+	$(CARGO) run --quiet -- cost $(COST_ARGS)
+
+# A green deploy can still fail every invocation (a binary for the wrong
+# architecture, a value the function rejects at init): invoke the deployed
+# function with one event and fail unless every record comes back Ok.
+smoke: $(SAM_STAMP) ## Invoke the deployed function with events/minimal.json; fails unless every record is Ok
+	@mkdir -p $(dir $(SMOKE_OUT))
+	$(SAM_ENV) sam remote invoke EnricherFunction --stack-name $(STACK_NAME) \
+	  --region $(DEPLOYED_REGION) --event-file $(SMOKE_EVENT) --output json > $(SMOKE_OUT)
+	$(PYTHON) tools/smoke_check.py $(SMOKE_EVENT) $(SMOKE_OUT)
 
 # --- Fuzzing: cargo-fuzz targets in fuzz/ (not part of `test`, nor of CI) -----
 # cargo fuzz needs nightly flags; RUSTC_BOOTSTRAP=1 allows them on stable.

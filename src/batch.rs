@@ -551,11 +551,13 @@ fn run(
         }
     }
     let Pass {
-        arena, mut entries, ..
+        mut arena,
+        mut entries,
+        ..
     } = pass;
 
     // Pass 2: the partition cardinality guard, in record order.
-    guard(&mut entries, &arena, config, &mut report);
+    guard(&mut entries, &mut arena, config, &mut report);
 
     // Pass 3: write the response, then fit it into the limit.
     // Sized for every entry as first written (before any fitting), so that
@@ -654,9 +656,11 @@ pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBa
         pass.transform(r.data, r.arrival_ms, &mut report);
     }
     let Pass {
-        arena, mut entries, ..
+        mut arena,
+        mut entries,
+        ..
     } = pass;
-    guard(&mut entries, &arena, config, &mut report);
+    guard(&mut entries, &mut arena, config, &mut report);
 
     let echoes: Vec<Echo> = records
         .iter()
@@ -761,11 +765,24 @@ impl<'c> Pass<'c> {
 }
 
 /// Pass 2: the partition cardinality guard, in record order.
-fn guard(entries: &mut [Entry], arena: &[u8], config: &Config, report: &mut BatchReport) {
+fn guard(entries: &mut [Entry], arena: &mut Vec<u8>, config: &Config, report: &mut BatchReport) {
     let mut guard = SiteGuard::new(config.site_allowlist.as_ref(), config.max_sites_per_batch);
+    let extra_is_ours = config
+        .output_fields()
+        .contains(&crate::enrich::extra::EXTRA);
     for e in entries {
         // Static keys (`unknown`) are not sites the guard counts.
         if matches!(e.site_key, SiteKey::Arena(_)) && guard.admit(e.site_key.text(arena)).1 {
+            // The partition says `other`: the real site moves into `extra`,
+            // appended to the arena as the record's new output line.
+            let site = e.site_key.text(arena).to_owned();
+            if let Some(line) =
+                partition::with_site_in_extra(&arena[e.output.clone()], &site, extra_is_ours)
+            {
+                let start = arena.len();
+                arena.extend_from_slice(&line);
+                e.output = start..arena.len();
+            }
             e.site_key = SiteKey::Static(partition::OTHER);
             report.site_other += 1;
         }

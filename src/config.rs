@@ -98,10 +98,16 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
     },
     Variable {
+        name: "DETAILED_METRICS",
+        default: "off",
+        form: ON_OFF,
+        meaning: "`off`: at most five CloudWatch metrics (`RecordsOk`, `RecordsDropped`, `RecordsFailed`, and `Reingested` and `IpNotAnonymized` when not zero); `on` adds one per reason, bytes and processing time, each a custom metric billed monthly (see [Metrics](operations.md#metrics))",
+    },
+    Variable {
         name: "COLUMNS",
         default: "",
         form: COLUMN_LIST,
-        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
+        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to `bundled`, the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
     },
     Variable {
         name: "ANONYMIZE_IP",
@@ -173,7 +179,7 @@ const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
     "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
 
-const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
+const COLUMN_LIST: &str = "empty (JSON output), `bundled` (the column list of the `template.yaml` the binary was built from), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 /// The configuration table of `docs/configuration.md`, one row per
 /// variable, from [`VARIABLES`].
 pub fn variables_markdown() -> String {
@@ -286,6 +292,9 @@ pub struct Config {
     /// stream and answered `Dropped`, instead of failing. Only the Lambda
     /// runtime reads it: the local commands never call AWS.
     pub reingest_overflow: bool,
+    /// `DETAILED_METRICS`: the per-reason, byte and time metrics too. Only
+    /// the Lambda runtime reads it.
+    pub detailed_metrics: bool,
     /// `top_keys` and the output fields, indexed for the record parser.
     pub(crate) key_index: crate::record::KeyIndex,
 }
@@ -343,6 +352,7 @@ impl Config {
             pipeline: crate::enrich::Pipeline::default(),
             max_response_bytes: 6_000_000,
             reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
+            detailed_metrics: parse_on_off(get("DETAILED_METRICS"))?,
             key_index: crate::record::KeyIndex::default(),
         };
         let enabled = parse_enrichments(get("ENRICHMENTS"))?;
@@ -527,6 +537,14 @@ fn parse_bool((name, value): (&'static str, String)) -> Result<bool, ConfigError
     }
 }
 
+fn parse_on_off((name, value): (&'static str, String)) -> Result<bool, ConfigError> {
+    match value.trim() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(error(name, &value)),
+    }
+}
+
 fn parse_sites(
     (name, value): (&'static str, String),
 ) -> Result<Option<HashSet<String>>, ConfigError> {
@@ -636,6 +654,8 @@ mod tests {
             ("REINGEST_OVERFLOW", ""),
             ("REINGEST_OVERFLOW", "off"),
             ("REINGEST_OVERFLOW", "False"),
+            ("DETAILED_METRICS", "true"),
+            ("DETAILED_METRICS", "ON"),
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),

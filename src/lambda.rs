@@ -160,7 +160,13 @@ pub async fn handle(
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64);
     // EMF must be a log line of its own, so it bypasses `tracing`.
-    let line = metrics::emf_line(&processed.report, elapsed_ms, now_ms, &name);
+    let line = metrics::emf_line(
+        &processed.report,
+        elapsed_ms,
+        now_ms,
+        &name,
+        config.detailed_metrics,
+    );
     let _ = writeln!(std::io::stdout().lock(), "{line}");
     Ok(Response(processed.response))
 }

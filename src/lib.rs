@@ -39,6 +39,7 @@
 
 pub mod batch;
 pub mod config;
+pub mod cost;
 pub mod domain;
 pub mod enrich;
 pub mod lambda;

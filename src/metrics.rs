@@ -4,22 +4,31 @@
 //! metrics with no API call and no extra latency. The line is built here,
 //! purely; the caller supplies the clock readings and writes it out.
 //!
+//! Every distinct metric is a CloudWatch custom metric, billed by the month
+//! whatever the traffic (about $0.30 each), so by default a line declares at
+//! most [`DEFAULT_METRICS`]: three counts by result, always, and two that
+//! record exceptions, only in batches where they are not zero (a metric is
+//! billed by the hour it receives data, so they cost nothing while nothing
+//! goes wrong). `DETAILED_METRICS=on` adds the per-reason, byte and time
+//! metrics. The batch's log line carries the counts by reason either way
+//! (`reasons`), for a CloudWatch Logs Insights query (docs/operations.md).
+//!
 //! Metric names (namespace [`NAMESPACE`], dimension `FunctionName`):
 //!
 //! | name | unit | meaning |
 //! |---|---|---|
-//! | `Records` | Count | records in the batch |
-//! | `RecordsOk`, `RecordsDropped`, `RecordsFailed` | Count | by result |
-//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` |
-//! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code |
-//! | `SiteOther` | Count | `Ok` records partitioned as `site=other` |
-//! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` |
-//! | `ReingestFailed` | Count | of those, records whose re-send failed: `ProcessingFailed` instead |
-//! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` |
-//! | `IpNotAnonymized` | Count | `IP_FIELDS` values (list elements) of `Ok` records that `ANONYMIZE_IP` left alone: not IP addresses |
-//! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
-//! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
-//! | `ProcessingTime` | Milliseconds | from request bytes to response bytes |
+//! | `RecordsOk`, `RecordsDropped`, `RecordsFailed` | Count | by result (default) |
+//! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` (default, when not zero) |
+//! | `IpNotAnonymized` | Count | `IP_FIELDS` values (list elements) of `Ok` records that `ANONYMIZE_IP` left alone: not IP addresses (default, when not zero) |
+//! | `Records` | Count | records in the batch (detailed) |
+//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` (detailed) |
+//! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code (detailed) |
+//! | `SiteOther` | Count | `Ok` records partitioned as `site=other` (detailed) |
+//! | `ReingestFailed` | Count | of the re-sent records, those whose re-send failed: `ProcessingFailed` instead (detailed) |
+//! | `MovedToExtra` | Count | `Ok` records with members moved into `extra` (detailed) |
+//! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out (detailed) |
+//! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out (detailed) |
+//! | `ProcessingTime` | Milliseconds | from request bytes to response bytes (detailed; Lambda's own `Duration` is free) |
 
 use crate::batch::BatchReport;
 use crate::record::{DropReason, FailReason};
@@ -39,7 +48,19 @@ fn camel(code: &str) -> String {
         .collect()
 }
 
-/// Every metric name with its unit, in the order they are written.
+/// The metrics a line may declare without `DETAILED_METRICS`: at most five
+/// custom metrics per function. `Reingested` and `IpNotAnonymized` only in
+/// batches where they are not zero.
+pub const DEFAULT_METRICS: [&str; 5] = [
+    "RecordsOk",
+    "RecordsDropped",
+    "RecordsFailed",
+    "Reingested",
+    "IpNotAnonymized",
+];
+
+/// Every metric name with its unit, in the order they are written with
+/// `DETAILED_METRICS=on`; without it, only those in [`DEFAULT_METRICS`].
 pub fn metric_names() -> Vec<(String, &'static str)> {
     let mut names: Vec<(String, &'static str)> =
         ["Records", "RecordsOk", "RecordsDropped", "RecordsFailed"]
@@ -68,13 +89,12 @@ pub fn metric_names() -> Vec<(String, &'static str)> {
     names
 }
 
-/// The EMF line for one batch.
-pub fn emf_line(
+/// The metrics one batch's line declares, with their values.
+pub fn values(
     report: &BatchReport,
     processing_ms: f64,
-    timestamp_ms: i64,
-    function_name: &str,
-) -> String {
+    detailed: bool,
+) -> Vec<(String, &'static str, Value)> {
     let mut values: Vec<Value> = vec![
         report.records.into(),
         report.ok.into(),
@@ -98,8 +118,30 @@ pub fn emf_line(
         .map(Value::from),
     );
     values.push(json!((processing_ms * 1000.0).round() / 1000.0));
+    metric_names()
+        .into_iter()
+        .zip(values)
+        .filter(|((name, _), value)| {
+            detailed
+                || match name.as_str() {
+                    "Reingested" | "IpNotAnonymized" => value.as_u64() != Some(0),
+                    other => DEFAULT_METRICS.contains(&other),
+                }
+        })
+        .map(|((name, unit), value)| (name, unit, value))
+        .collect()
+}
 
-    let names = metric_names();
+/// The EMF line for one batch: the default metrics, or every one with
+/// `detailed` (`DETAILED_METRICS=on`).
+pub fn emf_line(
+    report: &BatchReport,
+    processing_ms: f64,
+    timestamp_ms: i64,
+    function_name: &str,
+    detailed: bool,
+) -> String {
+    let metrics = values(report, processing_ms, detailed);
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -108,12 +150,12 @@ pub fn emf_line(
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["FunctionName"]],
-                "Metrics": names.iter().map(|(n, u)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
+                "Metrics": metrics.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
             }],
         }),
     );
     root.insert("FunctionName".into(), function_name.into());
-    for ((name, _), v) in names.into_iter().zip(values) {
+    for (name, _, v) in metrics {
         root.insert(name, v);
     }
     if let Some(id) = &report.invocation_id {
@@ -141,7 +183,7 @@ mod tests {
         report.dropped[DropReason::Bot as usize] = 1;
         report.failed[FailReason::NotJson as usize] = 2;
         report.failed[FailReason::BadBase64 as usize] = 1;
-        let line = emf_line(&report, 1.23456, 1_700_000_000_000, "fn");
+        let line = emf_line(&report, 1.23456, 1_700_000_000_000, "fn", true);
         assert!(!line.contains('\n'));
         let v: Value = serde_json::from_str(&line).unwrap();
         let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
@@ -166,6 +208,55 @@ mod tests {
         assert_eq!(v["ProcessingTime"], 1.235);
         assert_eq!(v["FunctionName"], "fn");
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
+    }
+
+    /// Without `DETAILED_METRICS` a line declares at most the five default
+    /// metrics, and the two exception counts only when they are not zero.
+    #[test]
+    fn default_lines_declare_at_most_five_metrics() {
+        let declared = |report: &BatchReport| -> Vec<String> {
+            let v: Value = serde_json::from_str(&emf_line(report, 1.0, 0, "fn", false)).unwrap();
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["Name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let quiet = BatchReport {
+            records: 3,
+            ok: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            declared(&quiet),
+            ["RecordsOk", "RecordsDropped", "RecordsFailed"]
+        );
+        let mut busy = BatchReport {
+            records: 9,
+            ok: 3,
+            reingested: 2,
+            not_anonymized: 1,
+            site_other: 1,
+            ..Default::default()
+        };
+        busy.failed[FailReason::NotJson as usize] = 4;
+        let names = declared(&busy);
+        assert_eq!(names, DEFAULT_METRICS);
+        assert!(DEFAULT_METRICS.len() <= 5);
+        // Every default metric is one the detailed line declares too.
+        for name in DEFAULT_METRICS {
+            assert!(metric_names().iter().any(|(n, _)| n == name), "{name}");
+        }
+        let detailed = serde_json::from_str::<Value>(&emf_line(&busy, 1.0, 0, "fn", true)).unwrap();
+        assert_eq!(detailed["FailedNotJson"], 4);
+        assert_eq!(
+            detailed["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+                .as_array()
+                .unwrap()
+                .len(),
+            metric_names().len()
+        );
     }
 
     #[test]

@@ -107,6 +107,88 @@ impl<'c> SiteGuard<'c> {
     }
 }
 
+/// A JSON object's members in their order, duplicates kept, values as
+/// their JSON text.
+struct Members(Vec<(String, Box<serde_json::value::RawValue>)>);
+
+impl<'de> serde::Deserialize<'de> for Members {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Members, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Members;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Members, A::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+fn write_members(out: &mut String, members: &[(String, Box<serde_json::value::RawValue>)]) {
+    out.push('{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(&serde_json::Value::from(key.as_str()).to_string());
+        out.push(':');
+        out.push_str(value.get());
+    }
+    out.push('}');
+}
+
+/// The output line of a record partitioned as [`OTHER`], with its real
+/// `site` kept in `extra` (`{"site":"shop.example"}`).
+///
+/// With `Layout=DateSite` the table's `site` is the partition column: in
+/// JSON it shadows the record's own `site`, and in Parquet the member is no
+/// column and is not written at all. `extra` is a column in every layout
+/// and format, so the real site stays queryable there:
+/// `coalesce(json_extract_scalar(extra, '$.site'), site)`.
+///
+/// `extra_is_ours`: `COLUMNS` is set, so a top-level `extra` is the
+/// function's string of moved members, which the site joins. Otherwise a
+/// top-level `extra` is the input's own member, and it moves into `extra`
+/// under its own key, as the `COLUMNS` stage moves it. `None` when `line`
+/// is not one JSON object (never, for the transform's output).
+pub fn with_site_in_extra(line: &[u8], site: &str, extra_is_ours: bool) -> Option<Vec<u8>> {
+    use serde_json::value::RawValue;
+    let text = std::str::from_utf8(line).ok()?;
+    let Members(top) = serde_json::from_str(text.trim_end_matches('\n')).ok()?;
+    let mut kept = Vec::with_capacity(top.len());
+    let mut moved = Vec::new();
+    for (key, value) in top {
+        if key != "extra" {
+            kept.push((key, value));
+        } else if extra_is_ours {
+            let inner: String = serde_json::from_str(value.get()).ok()?;
+            moved.extend(serde_json::from_str::<Members>(&inner).ok()?.0);
+        } else {
+            moved.push((key, value));
+        }
+    }
+    let site = RawValue::from_string(serde_json::Value::from(site).to_string()).ok()?;
+    moved.push(("site".to_owned(), site));
+    let mut extra = String::new();
+    write_members(&mut extra, &moved);
+    let extra = RawValue::from_string(serde_json::Value::from(extra).to_string()).ok()?;
+    kept.push(("extra".to_owned(), extra));
+    let mut out = String::with_capacity(line.len() + 32);
+    write_members(&mut out, &kept);
+    out.push('\n');
+    Some(out.into_bytes())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +260,45 @@ mod tests {
             let s = format!("s{i}.com");
             assert_eq!(off.admit(&s), (s.as_str(), false));
         }
+    }
+
+    #[test]
+    fn other_records_keep_their_site_in_extra() {
+        let cases: &[(&str, bool, &str)] = &[
+            // --- edge cases first ---
+            // The input's own `extra` (JSON output) moves under its own key.
+            (
+                r#"{"extra":{"a":1},"site":"b.com"}"#,
+                false,
+                r#"{"site":"b.com","extra":"{\"extra\":{\"a\":1},\"site\":\"b.com\"}"}"#,
+            ),
+            // The function's `extra` (COLUMNS set) gains the site.
+            (
+                r#"{"site":"b.com","extra":"{\"plan\":\"pro\"}"}"#,
+                true,
+                r#"{"site":"b.com","extra":"{\"plan\":\"pro\",\"site\":\"b.com\"}"}"#,
+            ),
+            // Duplicate members and their order survive.
+            (
+                r#"{"a":1,"a":2,"site":"b.com"}"#,
+                false,
+                r#"{"a":1,"a":2,"site":"b.com","extra":"{\"site\":\"b.com\"}"}"#,
+            ),
+            (
+                r#"{"site":"b.com"}"#,
+                true,
+                r#"{"site":"b.com","extra":"{\"site\":\"b.com\"}"}"#,
+            ),
+        ];
+        for (line, ours, want) in cases {
+            let got = with_site_in_extra(format!("{line}\n").as_bytes(), "b.com", *ours).unwrap();
+            assert_eq!(
+                String::from_utf8(got).unwrap(),
+                format!("{want}\n"),
+                "{line}"
+            );
+        }
+        assert_eq!(with_site_in_extra(b"[1]\n", "b.com", false), None);
+        assert_eq!(with_site_in_extra(br#"{"extra":1}"#, "b.com", true), None);
     }
 }

@@ -548,3 +548,56 @@ fn member_names_with_lone_surrogates_are_valid_json() {
         }
     }
 }
+
+/// With `Layout=DateSite` the table's `site` is the partition column, so a
+/// record partitioned as `other` keeps its real site in `extra`, in JSON
+/// and in Parquet mode (`COLUMNS` set) alike.
+#[test]
+fn records_partitioned_as_other_keep_their_site_in_extra() {
+    let columns = r#"[{"name":"event_time","type":"timestamp"},{"name":"site","type":"string"},{"name":"extra","type":"string"}]"#;
+    type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, Value);
+    let cases: &[Case] = &[
+        // --- edge cases first: the input's own `extra` in JSON mode moves
+        // under its own key, the function's `extra` gains the site ---
+        (
+            &[("SITE_ALLOWLIST", "a.com")],
+            r#"{"url":"https://b.org/","extra":7}"#,
+            json!({"extra": 7, "site": "b.org"}),
+        ),
+        (
+            &[("SITE_ALLOWLIST", "a.com"), ("COLUMNS", columns)],
+            r#"{"url":"https://www.b.org/","plan":"pro"}"#,
+            json!({"url": "https://www.b.org/", "plan": "pro", "site": "b.org"}),
+        ),
+        (
+            &[("MAX_SITES_PER_BATCH", "1")],
+            r#"{"url":"https://c.net/"}"#,
+            json!({"site": "c.net"}),
+        ),
+    ];
+    for (vars, event, want_extra) in cases {
+        let config = Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+        .unwrap();
+        let first: &[u8] = br#"{"url":"https://a.com/"}"#;
+        let req = request(&[
+            (first, json!(ARRIVAL_MS)),
+            (event.as_bytes(), json!(ARRIVAL_MS)),
+        ]);
+        let out = process(&req, &config).unwrap();
+        let response: Value = serde_json::from_slice(out.response.as_bytes()).unwrap();
+        // (No check_invariants: an input `extra` moving is the point here.)
+        let [kept, other] = [&response["records"][0], &response["records"][1]];
+        assert_eq!(kept["metadata"]["partitionKeys"]["site"], "a.com");
+        let kept_extra = ok_json(kept)["extra"].as_str().unwrap_or("").to_owned();
+        assert!(!kept_extra.contains("\"site\""), "{vars:?}: {kept_extra}");
+        assert_eq!(other["metadata"]["partitionKeys"]["site"], "other");
+        let record = ok_json(other);
+        let extra: Value = serde_json::from_str(record["extra"].as_str().unwrap()).unwrap();
+        assert_eq!(&extra, want_extra, "{vars:?} {event}");
+        assert_eq!(out.report.site_other, 1);
+    }
+}

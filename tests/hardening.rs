@@ -121,7 +121,7 @@ fn response_budget_holds_for_a_six_megabyte_request_of_tiny_events() {
         .iter()
         .all(|(_, r)| *r == FailReason::ResponseTooLarge));
     let emf: Value =
-        serde_json::from_str(&metrics::emf_line(report, 1.0, ARRIVAL_MS, "fn")).unwrap();
+        serde_json::from_str(&metrics::emf_line(report, 1.0, ARRIVAL_MS, "fn", true)).unwrap();
     assert_eq!(emf["FailedResponseTooLarge"], failed);
     assert_eq!(emf["RecordsOk"], ok);
 

@@ -55,8 +55,13 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
         ("req-3", b"this is not json".to_vec()),
         ("req-4", failures.clone()),
     ]);
-    // A guard and a drop rule, so that SiteOther and Dropped* are not zero.
-    let vars = [("MAX_SITES_PER_BATCH", "3"), ("DROP_DOMAINS", "localhost")];
+    // A guard and a drop rule, so that SiteOther and Dropped* are not zero;
+    // every metric, so that each is checked.
+    let vars = [
+        ("MAX_SITES_PER_BATCH", "3"),
+        ("DROP_DOMAINS", "localhost"),
+        ("DETAILED_METRICS", "on"),
+    ];
     let function = Function::lambda(&emulator, &vars);
     let posted: Vec<Posted> = (0..4).map(|_| emulator.next()).collect();
     // After the last response it asks for the next invocation: still alive.

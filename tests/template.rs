@@ -498,6 +498,39 @@ fn environment_is_the_configuration_with_the_same_defaults() {
     Config::from_lookup(|name| lookup.get(name).cloned()).expect("defaults are valid");
 }
 
+/// The metrics an alarm reads: `(namespace, name, dimension names)`, from
+/// its own properties or from each `MetricStat` of a metric-math alarm.
+fn alarm_metrics(props: &Value) -> Vec<(String, String, Vec<String>)> {
+    let one = |m: &Value| {
+        let dims = m["Dimensions"].as_sequence().expect("dimensions");
+        (
+            text(&m["Namespace"]),
+            text(&m["MetricName"]),
+            dims.iter().map(|d| text(get(d, &["Name"]))).collect(),
+        )
+    };
+    match props.get("Metrics").and_then(Value::as_sequence) {
+        Some(queries) => queries
+            .iter()
+            .filter_map(|q| q.get("MetricStat"))
+            .map(|stat| one(get(stat, &["Metric"])))
+            .collect(),
+        None => vec![one(props)],
+    }
+}
+
+/// The alarm reading `namespace`/`metric`, and its condition if any.
+fn alarm_on<'v>(t: &'v Value, namespace: &str, metric: &str) -> (String, &'v Value) {
+    resources_of_type(t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .find(|(_, a)| {
+            alarm_metrics(&a["Properties"])
+                .iter()
+                .any(|(ns, m, _)| ns == namespace && m == metric)
+        })
+        .unwrap_or_else(|| panic!("no alarm on {namespace} {metric}"))
+}
+
 #[test]
 fn alarms_watch_metrics_the_function_emits() {
     let t = template();
@@ -509,12 +542,22 @@ fn alarms_watch_metrics_the_function_emits() {
     for (name, alarm) in resources_of_type(&t, "AWS::CloudWatch::Alarm") {
         let props = get(alarm, &["Properties"]);
         assert!(props.get("AlarmActions").is_some(), "{name} can notify");
-        if text(get(props, &["Namespace"])) == metrics::NAMESPACE {
-            let metric = text(get(props, &["MetricName"]));
+        for (namespace, metric, dims) in alarm_metrics(props) {
+            if namespace != metrics::NAMESPACE {
+                continue;
+            }
             assert!(emitted.contains(&metric), "{name}: {metric} is not emitted");
-            let dims = get(props, &["Dimensions"]).as_sequence().unwrap();
-            let dims: Vec<String> = dims.iter().map(|d| text(get(d, &["Name"]))).collect();
             assert_eq!(dims, ["FunctionName"], "{name}: EMF dimension");
+            // A metric outside the default set exists only with
+            // DetailedMetrics=on, so its alarm must need that too.
+            if !metrics::DEFAULT_METRICS.contains(&metric.as_str()) {
+                let condition = text(&alarm["Condition"]);
+                let defined = format!("{:?}", get(&t, &["Conditions", &condition]));
+                assert!(
+                    condition == "IsDetailed" || defined.contains("IsDetailed"),
+                    "{name} watches {metric}, a detailed metric, under {condition}"
+                );
+            }
             watched.insert(metric);
         }
     }
@@ -524,7 +567,6 @@ fn alarms_watch_metrics_the_function_emits() {
         "FailedResponseTooLarge",
         "SiteOther",
         "Reingested",
-        "ReingestFailed",
         "IpNotAnonymized",
     ] {
         assert!(watched.contains(required), "no alarm on {required}");
@@ -593,9 +635,6 @@ fn allowed(t: &Value) -> Vec<(String, String, String)> {
     out
 }
 
-/// The delivery stream's ARN, as the function's re-ingestion grant spells it.
-const STREAM_ARN: &str = "arn:${AWS::Partition}:firehose:${AWS::Region}:${AWS::AccountId}:deliverystream/${AWS::StackName}-events";
-
 #[test]
 fn roles_reach_only_this_stacks_resources() {
     let t = template();
@@ -622,8 +661,7 @@ fn roles_reach_only_this_stacks_resources() {
                     || resource.starts_with("${DeliveryLogGroup.Arn}")
             }
             "glue" => resource.contains("${GlueDatabase}") || resource.ends_with(":catalog"),
-            // Re-ingestion: this stack's stream only, by the name it is given.
-            "firehose" => resource == STREAM_ARN,
+            "firehose" => false,
             _ => false,
         };
         assert!(ok, "{role}: {action} on {resource}");
@@ -638,52 +676,43 @@ fn roles_reach_only_this_stacks_resources() {
     let function_role = function_role.trim_end_matches(".Arn");
     for (role, action, resource) in &grants {
         if role == function_role {
-            match action.as_str() {
-                "firehose:PutRecordBatch" => assert_eq!(resource, STREAM_ARN),
-                _ => {
-                    assert!(
-                        action.starts_with("logs:"),
-                        "the function only logs and re-ingests: {action}"
-                    );
-                    assert!(
-                        resource.starts_with("${EnricherLogGroup.Arn}"),
-                        "{resource}"
-                    );
-                }
-            }
+            assert!(
+                action.starts_with("logs:"),
+                "the role itself only logs: {action}"
+            );
+            assert!(
+                resource.starts_with("${EnricherLogGroup.Arn}"),
+                "{resource}"
+            );
         }
     }
-    // The re-ingestion grant names the stream the template creates.
-    let stream_name = text(
-        intrinsic(
-            get(
-                &t,
-                &[
-                    "Resources",
-                    "DeliveryStream",
-                    "Properties",
-                    "DeliveryStreamName",
-                ],
-            ),
-            "Sub",
-        )
-        .unwrap(),
+    // Re-ingestion: PutRecordBatch on this stack's stream only, by its ARN
+    // (whatever its name), and only with ReingestOverflow.
+    let (_, policy) = single(&t, "AWS::IAM::Policy");
+    assert_eq!(policy["Condition"], "Reingests");
+    let roles = format!("{:?}", policy["Properties"]["Roles"]);
+    assert!(roles.contains(function_role), "{roles}");
+    let statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_sequence()
+        .unwrap();
+    assert_eq!(statements.len(), 1);
+    assert_eq!(statements[0]["Action"], "firehose:PutRecordBatch");
+    assert_eq!(
+        intrinsic(&statements[0]["Resource"], "GetAtt").map(text),
+        Some("DeliveryStream.Arn".into())
     );
-    assert!(STREAM_ARN.ends_with(&format!("deliverystream/{stream_name}")));
-    assert!(grants
-        .iter()
-        .any(|(r, a, _)| r == function_role && a == "firehose:PutRecordBatch"));
     for required in ["lambda:InvokeFunction", "s3:PutObject", "logs:PutLogEvents"] {
         assert!(grants.iter().any(|(_, a, _)| a == required), "{required}");
     }
 }
 
 /// Lambda refuses a function whose environment variables exceed 4 KB in
-/// total (names and values); COLUMNS grows with every column `make schema`
-/// adds, so the template's largest environment (Parquet, with the
-/// parameters' defaults) must fit, with room for longer values.
+/// total (names and values). Every variable is counted at its largest: a
+/// parameter at its `MaxLength` (or its longest allowed value), a literal
+/// as it is. So every parameter feeding the environment must be bounded,
+/// and the bounds together must fit, whatever the deployer enters.
 #[test]
-fn the_parquet_environment_fits_lambdas_4_kb() {
+fn the_largest_environment_fits_lambdas_4_kb() {
     let t = template();
     let (_, function) = single(&t, "AWS::Serverless::Function");
     let env = get(function, &["Properties", "Environment", "Variables"])
@@ -696,21 +725,57 @@ fn the_parquet_environment_fits_lambdas_4_kb() {
             .into_iter()
             .map(|v| match intrinsic(v, "Ref").and_then(Value::as_str) {
                 Some("AWS::NoValue") => 0,
-                Some(param) => text(get(&t, &["Parameters", param, "Default"])).len(),
+                Some(param) => {
+                    let p = get(&t, &["Parameters", param]);
+                    match (p.get("MaxLength"), p.get("AllowedValues")) {
+                        (Some(max), _) => text(max).parse().unwrap(),
+                        (None, Some(values)) => values
+                            .as_sequence()
+                            .unwrap()
+                            .iter()
+                            .map(|v| text(v).len())
+                            .max()
+                            .unwrap(),
+                        (None, None) => panic!("{param} ({name}) has no MaxLength"),
+                    }
+                }
                 // HASH_KEY's Secrets Manager reference resolves to the key:
-                // counted as a 32-byte key written in hex.
-                None if intrinsic(v, "Sub").is_some() => 64,
+                // counted as up to 128 bytes (docs/deploy.md, Several regions).
+                None if intrinsic(v, "Sub").is_some() => 128,
                 None => text(v).len(),
             })
             .max()
             .unwrap();
         total += name.len() + largest;
     }
-    assert!(total > 1000, "COLUMNS is counted: {total}");
     assert!(
-        total <= 3 * 1024,
-        "{total} bytes of 4096: COLUMNS is too long"
+        total > 2000,
+        "the lists are counted at their maxima: {total}"
     );
+    assert!(
+        total <= 4096,
+        "{total} bytes of 4096 at the parameters' maxima"
+    );
+}
+
+/// `COLUMNS=bundled` reads the list the template holds, compiled into the
+/// function, and the template passes exactly that in Parquet mode.
+#[test]
+fn parquet_columns_come_from_the_package_not_the_environment() {
+    let t = template();
+    let listed = text(get(&t, &["Metadata", "FirehoseEnricher", "Columns"]));
+    let bundled = firehose_enricher::schema::render::bundled_columns().expect("the block");
+    assert_eq!(bundled, listed);
+    let columns = firehose_enricher::schema::parse_columns(bundled).expect("a column list");
+    assert!(columns.iter().any(|(n, _)| n == "extra"));
+    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let env = get(
+        function,
+        &["Properties", "Environment", "Variables", "COLUMNS"],
+    );
+    assert!(branches(env).iter().any(|v| v.as_str() == Some("bundled")));
+    let config = Config::from_lookup(|n| (n == "COLUMNS").then(|| "bundled".into())).unwrap();
+    assert_eq!(config.output_fields().last(), Some(&"extra"));
 }
 
 // ------------------------------------------------------------ deploy wiring
@@ -747,9 +812,22 @@ fn build_and_deploy_see_the_same_parameters() {
             assert!(line.contains("$(SAM_PARAMS)"), "{target}: {line}");
         }
     }
-    // CI deploys through the same target, never with a bare sam command.
+    // CI deploys through the same target, never with a bare sam command,
+    // to each region of its list.
     let workflow = include_str!("../.github/workflows/deploy.yml");
-    assert!(workflow.contains("make deploy-ci"));
+    assert!(workflow.contains("make deploy-ci REGION=\"$region\""));
+    assert!(workflow.contains("for region in"));
+    // Every deploy ends with the smoke invoke, which fails the deploy.
+    for target in ["deploy", "deploy-ci"] {
+        assert!(
+            recipe(target).iter().any(|l| l.contains("smoke")),
+            "{target} does not run the smoke invoke"
+        );
+    }
+    let smoke = recipe("smoke").join("\n");
+    assert!(smoke.contains("--event-file $(SMOKE_EVENT)"), "{smoke}");
+    assert!(smoke.contains("tools/smoke_check.py"), "{smoke}");
+    assert!(include_str!("../Makefile").contains("SMOKE_EVENT := events/minimal.json"));
     for bare in ["run: sam ", "sam build", "sam deploy"] {
         assert!(!workflow.contains(bare), "deploy.yml runs `{bare}` itself");
     }
@@ -757,7 +835,8 @@ fn build_and_deploy_see_the_same_parameters() {
     let dir = std::env::temp_dir().join(format!("fe-samconfig-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cases: &[(&str, &str)] = &[
-        ("version = 0.1\n", ""),
+        // Architecture always: the default when samconfig names none.
+        ("version = 0.1\n", "Architecture=arm64"),
         (
             "[default.global.parameters]\nparameter_overrides = \"Architecture=\\\"x86_64\\\"\"\n",
             "Architecture=x86_64",
@@ -766,6 +845,10 @@ fn build_and_deploy_see_the_same_parameters() {
             "[default.global.parameters]\nparameter_overrides = \"Architecture=arm64 TimeFields=\\\"ts,time\\\"\"\n\
              [default.deploy.parameters]\nparameter_overrides = [\"Architecture=x86_64\"]\n",
             "Architecture=x86_64 TimeFields=ts,time",
+        ),
+        (
+            "[default.deploy.parameters]\nparameter_overrides = \"TimeFields=ts\"\n",
+            "TimeFields=ts Architecture=arm64",
         ),
     ];
     for (i, (toml, want)) in cases.iter().enumerate() {
@@ -826,14 +909,7 @@ fn alarms_notify_a_topic_in_their_own_region() {
 
 /// An alarm on a metric of the AWS/Firehose namespace, with its condition.
 fn firehose_alarm<'v>(t: &'v Value, metric: &str) -> &'v Value {
-    resources_of_type(t, "AWS::CloudWatch::Alarm")
-        .into_iter()
-        .map(|(_, a)| a)
-        .find(|a| {
-            a["Properties"]["Namespace"] == "AWS/Firehose"
-                && a["Properties"]["MetricName"] == metric
-        })
-        .unwrap_or_else(|| panic!("no alarm on AWS/Firehose {metric}"))
+    alarm_on(t, "AWS/Firehose", metric).1
 }
 
 #[test]
@@ -931,6 +1007,7 @@ fn skew_bounds_stay_inside_the_projection_range() {
         projection_bounds("NOW-5YEARS,NOW+1DAYS"),
         (1825 * 86_400_000, 86_400_000)
     );
+    assert_eq!(projection_bounds("NOW-0DAYS,NOW+1DAYS").1, 86_400_000);
     let values = |name: &str| -> Vec<i64> {
         get(&t, &["Parameters", name, "AllowedValues"])
             .as_sequence()
@@ -943,17 +1020,508 @@ fn skew_bounds_stay_inside_the_projection_range() {
         values("MaxFuture").into_iter().max().unwrap(),
         values("MaxAge").into_iter().max().unwrap(),
     );
+    // The projection starts on a fixed day: every table's range is
+    // `${ProjectionStartDate},NOW+1DAYS`, and the default start is before
+    // what MaxAge allows from 2026 on, and before replay's oldest samples.
+    let start = text(get(&t, &["Parameters", "ProjectionStartDate", "Default"]));
+    assert!(start.as_str() <= "2018-02-11", "{start}");
+    let mut tables = 0;
     for (name, table) in resources_of_type(&t, "AWS::Glue::Table") {
-        let Some(range) =
-            table["Properties"]["TableInput"]["Parameters"].get("projection.dt.range")
-        else {
-            continue;
-        };
-        let (past, future) = projection_bounds(&text(range));
-        assert!(
-            max_future <= future,
-            "{name}: MaxFuture reaches past {range:?}"
-        );
-        assert!(max_age <= past, "{name}: MaxAge reaches before {range:?}");
+        for params in branches(&table["Properties"]["TableInput"]["Parameters"]) {
+            let Some(range) = params.get("projection.dt.range") else {
+                continue;
+            };
+            tables += 1;
+            let range = intrinsic(range, "Sub").map(text).unwrap_or_default();
+            assert_eq!(range, "${ProjectionStartDate},NOW+1DAYS", "{name}");
+            let (_, future) =
+                projection_bounds(&format!("NOW-0DAYS,{}", range.split_once(',').unwrap().1));
+            assert!(
+                max_future <= future,
+                "{name}: MaxFuture reaches past {range:?}"
+            );
+        }
     }
+    assert!(tables >= 6, "every layout's table and the error tables");
+    let max_age_days = max_age / 86_400_000;
+    assert!(max_age_days <= (2026 - 2018) * 365, "{max_age_days}");
+}
+
+// ------------------------------------------- parameters the function accepts
+
+/// Whether CloudFormation accepts `value` for the parameter `p`: its
+/// `AllowedValues`, `AllowedPattern` (a whole-string match, evaluated here),
+/// `MinLength` and `MaxLength`.
+fn template_accepts(p: &Value, value: &str) -> bool {
+    if let Some(values) = p.get("AllowedValues").and_then(Value::as_sequence) {
+        if !values.iter().any(|v| text(v) == value) {
+            return false;
+        }
+    }
+    if let Some(pattern) = p.get("AllowedPattern") {
+        let pattern = text(pattern);
+        let re = regex::Regex::new(&format!("^(?:{pattern})$"))
+            .unwrap_or_else(|e| panic!("{pattern}: {e}"));
+        if !re.is_match(value) {
+            return false;
+        }
+    }
+    let len = value.chars().count();
+    let bound = |key: &str| p.get(key).map(|v| text(v).parse::<usize>().unwrap());
+    bound("MinLength").is_none_or(|min| len >= min)
+        && bound("MaxLength").is_none_or(|max| len <= max)
+}
+
+/// Whether the function starts with `value` in `variable` (the others at
+/// their defaults): the one place this file asks the configuration.
+fn function_accepts(variable: &str, value: &str) -> Result<(), String> {
+    // HASH_FIELDS comes with its key: the template's Rules demand the
+    // secret, and the smoke invoke checks its length.
+    let key = "k".repeat(32);
+    Config::from_lookup(|name| match name {
+        _ if name == variable => Some(value.to_owned()),
+        "HASH_KEY" => Some(key.clone()),
+        _ => None,
+    })
+    .map(drop)
+    .map_err(|e| e.to_string())
+}
+
+/// Every `(variable, parameter)` pair where a parameter feeds the function's
+/// environment directly (`VAR: !Ref Param`).
+fn environment_parameters(t: &Value) -> Vec<(String, String)> {
+    let (_, function) = single(t, "AWS::Serverless::Function");
+    get(function, &["Properties", "Environment", "Variables"])
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .filter_map(|(name, value)| {
+            let param = intrinsic(value, "Ref")?.as_str()?;
+            Some((text(name), param.to_owned()))
+        })
+        .collect()
+}
+
+/// Values a deployer might enter. Every one the template accepts for a
+/// parameter must start the function, for every parameter that feeds it,
+/// today's and those added later alike.
+fn candidate_values() -> Vec<String> {
+    let mut values: Vec<String> = [
+        // --- edge cases first: empty, separators, spaces, case, signs
+        "",
+        " ",
+        ",",
+        ",,",
+        "a,",
+        ",a",
+        "a,,b",
+        "a b",
+        " a",
+        "a ",
+        "a\tb",
+        ".",
+        "a.",
+        ".a",
+        "a..b",
+        "*",
+        "*.",
+        "*.local",
+        "a*.b",
+        "A",
+        "Example.com",
+        "é.com",
+        "日本",
+        "-1",
+        "+5",
+        "1.5",
+        "1e3",
+        "0x10",
+        "TRUE",
+        "True",
+        "ON",
+        "yes",
+        "30D",
+        "1w",
+        "a=b",
+        "x?y",
+        "a&b",
+        "none,referrer",
+        "referrer,page",
+        "Fingerprint",
+        "time",
+        // public suffixes: nobody's site
+        "co.uk",
+        "com",
+        "github.io",
+        "example.com,co.uk",
+        // --- well-formed values
+        "a",
+        "a.b",
+        "ts,time",
+        "event.time",
+        "user.email,ip",
+        "localhost",
+        "example.com",
+        "example.com,shop.co.uk",
+        "printer.local,*.test",
+        "utm_source,page",
+        "none",
+        "referrer",
+        "fingerprint,fingerprint",
+        "0",
+        "1",
+        "3",
+        "99999",
+        "100000",
+        "100001",
+        "200000",
+        "true",
+        "false",
+        "on",
+        "off",
+        "0s",
+        "90s",
+        "1d",
+        "30d",
+        "1825d",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    // Long lists, around the parameters' MaxLength values.
+    for n in [30, 60, 70, 200] {
+        let sites: Vec<String> = (0..n).map(|i| format!("site{i}.example")).collect();
+        values.push(sites.join(","));
+    }
+    values
+}
+
+/// Values the function rejects but no pattern can: a public suffix is only
+/// known from the Public Suffix List. The smoke invoke after every deploy
+/// (`make deploy`, the deploy workflow) fails on them instead.
+fn beyond_a_pattern(variable: &str, value: &str) -> bool {
+    matches!(variable, "SITE_ALLOWLIST" | "INTERNAL_SITES")
+        && value
+            .split(',')
+            .any(|site| ["co.uk", "github.io"].contains(&site))
+}
+
+#[test]
+fn the_template_rejects_what_the_function_rejects() {
+    let t = template();
+    let pairs = environment_parameters(&t);
+    assert!(pairs.len() >= 20, "{pairs:?}");
+    let variables: BTreeSet<&str> = config::VARIABLES.iter().map(|v| v.name).collect();
+    let mut checked = 0;
+    for (variable, param) in &pairs {
+        assert!(
+            variables.contains(variable.as_str()),
+            "{variable} is no variable"
+        );
+        let p = get(&t, &["Parameters", param]);
+        // Every such parameter is bounded: a list of values, or a pattern
+        // with a length (the 4 KB environment test counts it).
+        assert!(
+            p.get("AllowedValues").is_some()
+                || (p.get("AllowedPattern").is_some() && p.get("MaxLength").is_some()),
+            "{param} ({variable}) needs AllowedValues, or AllowedPattern and MaxLength"
+        );
+        let mut values = candidate_values();
+        values.push(text(get(p, &["Default"])));
+        if let Some(allowed) = p.get("AllowedValues").and_then(Value::as_sequence) {
+            values.extend(allowed.iter().map(text));
+        }
+        for value in values {
+            if !template_accepts(p, &value) {
+                continue;
+            }
+            checked += 1;
+            let verdict = function_accepts(variable, &value);
+            if beyond_a_pattern(variable, &value) {
+                assert!(verdict.is_err(), "{variable}={value:?} is a listed gap");
+                continue;
+            }
+            if let Err(e) = verdict {
+                panic!("{param} accepts {value:?}, the function does not: {e}");
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn values_that_stopped_the_function_stop_the_deploy() {
+    let t = template();
+    let param = |name: &str| get(&t, &["Parameters", name]).clone();
+    let cases: &[(&str, &str)] = &[
+        ("MaxSitesPerBatch", "200000"),
+        ("MaxSitesPerBatch", "1.5"),
+        ("Enrichments", "referrer,page"),
+        ("Enrichments", ""),
+        ("TimeFields", ""),
+        ("UrlFields", ""),
+        ("HostFields", ""),
+        ("UserAgentFields", ""),
+        ("ReferrerFields", ""),
+        ("TimeFields", "ts,,time"),
+        ("DropDomains", "Example.com"),
+        ("SiteAllowlist", "Example.com"),
+        ("SiteAllowlist", "com"),
+        ("InternalSites", "page"),
+        ("KeepQueryParams", "utm_source,a=b"),
+        ("IpFields", "ip,"),
+        ("StreamName", &"s".repeat(65)),
+        ("DatabaseName", "Events"),
+        ("ProjectionStartDate", "NOW-5YEARS"),
+    ];
+    for (name, value) in cases {
+        assert!(!template_accepts(&param(name), value), "{name}={value:?}");
+    }
+    // Each optional enricher the function knows is a value the template
+    // takes, alone and all together.
+    let enrichments = param("Enrichments");
+    let all: Vec<&str> = firehose_enricher::enrich::optional_names().collect();
+    for name in &all {
+        assert!(template_accepts(&enrichments, name), "{name}");
+    }
+    assert!(template_accepts(&enrichments, &all.join(",")));
+}
+
+/// The Rules section, evaluated for a set of parameter values: the
+/// assertions of every rule whose condition holds. Only the rule functions
+/// the template uses (Equals, Not, And, Or, Ref).
+fn rules_pass(t: &Value, params: &BTreeMap<&str, &str>) -> Result<(), String> {
+    fn eval(v: &Value, params: &BTreeMap<&str, &str>) -> Value {
+        if let Some(name) = intrinsic(v, "Ref").and_then(Value::as_str) {
+            return Value::String(params.get(name).copied().unwrap_or("").to_owned());
+        }
+        let args = |name: &str| {
+            intrinsic(v, name)
+                .and_then(Value::as_sequence)
+                .map(|a| a.iter().map(|x| eval(x, params)).collect::<Vec<_>>())
+        };
+        if let Some(a) = args("Equals") {
+            return Value::Bool(text(&a[0]) == text(&a[1]));
+        }
+        if let Some(a) = args("Not") {
+            return Value::Bool(a[0] == Value::Bool(false));
+        }
+        if let Some(a) = args("And") {
+            return Value::Bool(a.iter().all(|x| *x == Value::Bool(true)));
+        }
+        if let Some(a) = args("Or") {
+            return Value::Bool(a.iter().any(|x| *x == Value::Bool(true)));
+        }
+        v.clone()
+    }
+    for (name, rule) in get(t, &["Rules"]).as_mapping().unwrap() {
+        if let Some(c) = rule.get("RuleCondition") {
+            if eval(c, params) != Value::Bool(true) {
+                continue;
+            }
+        }
+        for a in rule["Assertions"].as_sequence().unwrap() {
+            if eval(&a["Assert"], params) != Value::Bool(true) {
+                return Err(format!("{}: {}", text(name), text(&a["AssertDescription"])));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn hash_fields_need_a_secret_before_anything_is_deployed() {
+    let t = template();
+    let cases: &[(&[(&str, &str)], bool)] = &[
+        // --- edge case first: the dynamic reference would read no secret
+        (&[("HashFields", "email"), ("HashKeySecret", "")], false),
+        (
+            &[("HashFields", "email"), ("HashKeySecret", "prod/hash-key")],
+            true,
+        ),
+        (&[("HashFields", ""), ("HashKeySecret", "")], true),
+        (
+            &[("LakeFormationGrants", "on"), ("OutputFormat", "JSON")],
+            false,
+        ),
+        (
+            &[("LakeFormationGrants", "on"), ("OutputFormat", "Parquet")],
+            true,
+        ),
+        (&[], true),
+    ];
+    for (values, ok) in cases {
+        let mut params: BTreeMap<&str, &str> = BTreeMap::new();
+        for name in [
+            "HashFields",
+            "HashKeySecret",
+            "LakeFormationGrants",
+            "OutputFormat",
+        ] {
+            params.insert(name, t["Parameters"][name]["Default"].as_str().unwrap());
+        }
+        params.extend(values.iter().copied());
+        assert_eq!(rules_pass(&t, &params).is_ok(), *ok, "{values:?}");
+    }
+    // The dynamic reference itself names the secret parameter.
+    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let key = format!(
+        "{:?}",
+        get(
+            function,
+            &["Properties", "Environment", "Variables", "HASH_KEY"]
+        )
+    );
+    assert!(key.contains("${HashKeySecret}"), "{key}");
+}
+
+// ------------------------------------------------ names, grants, freshness
+
+#[test]
+fn names_fit_firehose_and_differ_between_stacks() {
+    let t = template();
+    // The stream: a parameter of at most 64 characters, or a name
+    // CloudFormation generates within the limit; never the stack's name
+    // plus a suffix, which a stack name over 57 characters pushes past 64.
+    let stream = get(&t, &["Resources", "DeliveryStream", "Properties"]);
+    let name = &stream["DeliveryStreamName"];
+    let args = intrinsic(name, "If")
+        .and_then(Value::as_sequence)
+        .expect("!If");
+    assert_eq!(
+        intrinsic(&args[1], "Ref").map(text),
+        Some("StreamName".into())
+    );
+    assert_eq!(
+        intrinsic(&args[2], "Ref").map(text),
+        Some("AWS::NoValue".into())
+    );
+    assert_eq!(
+        text(get(&t, &["Parameters", "StreamName", "MaxLength"])),
+        "64"
+    );
+    // The Glue database: the parameter, else the stack's name, so two
+    // stacks in one region never collide on a fixed name.
+    let db = get(
+        &t,
+        &[
+            "Resources",
+            "GlueDatabase",
+            "Properties",
+            "DatabaseInput",
+            "Name",
+        ],
+    );
+    let db = format!("{db:?}");
+    assert!(
+        db.contains("DatabaseName") && db.contains("AWS::StackName"),
+        "{db}"
+    );
+    assert_eq!(
+        text(get(&t, &["Parameters", "DatabaseName", "Default"])),
+        ""
+    );
+}
+
+#[test]
+fn lake_formation_grants_the_delivery_role_before_the_stream() {
+    let t = template();
+    let (name, grant) = single(&t, "AWS::LakeFormation::Permissions");
+    assert_eq!(grant["Condition"], "GrantsLakeFormation");
+    let props = &grant["Properties"];
+    assert_eq!(
+        intrinsic(
+            &props["DataLakePrincipal"]["DataLakePrincipalIdentifier"],
+            "GetAtt"
+        )
+        .map(text),
+        Some("DeliveryRole.Arn".into())
+    );
+    let table = &props["Resource"]["TableResource"];
+    assert_eq!(
+        intrinsic(&table["Name"], "Ref").map(text),
+        Some("EventsTable".into())
+    );
+    let permissions = format!("{:?}", props["Permissions"]);
+    assert!(permissions.contains("SELECT") && permissions.contains("DESCRIBE"));
+    // The stream waits for it through a handle that always exists.
+    let stream = get(&t, &["Resources", "DeliveryStream"]);
+    let handle = text(&stream["DependsOn"]);
+    let metadata = format!("{:?}", get(&t, &["Resources", &handle, "Metadata"]));
+    assert!(metadata.contains(&name), "{metadata}");
+}
+
+#[test]
+fn data_freshness_alarm_follows_the_buffer_intervals() {
+    let t = template();
+    let (name, alarm) = alarm_on(&t, "AWS/Firehose", "DeliveryToS3.DataFreshness");
+    assert!(alarm.get("Condition").is_none(), "{name}: always on");
+    let props = &alarm["Properties"];
+    let expression = props["Metrics"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find_map(|q| q.get("Expression"))
+        .and_then(|e| intrinsic(e, "Sub"))
+        .map(text)
+        .expect("a metric-math expression over the intervals");
+    for param in [
+        "ProcessorBufferIntervalSeconds",
+        "DeliveryBufferIntervalSeconds",
+    ] {
+        assert!(
+            expression.contains(&format!("${{{param}}}")),
+            "{expression}"
+        );
+    }
+    // With the defaults (60 s and 300 s) the bound is 60 + 450 + 600 s.
+    let bound = expression
+        .replace("${ProcessorBufferIntervalSeconds}", "60")
+        .replace("${DeliveryBufferIntervalSeconds}", "300");
+    assert!(bound.ends_with("(60 + 1.5 * 300 + 600)"), "{bound}");
+    assert_eq!(text(&props["Threshold"]), "1");
+    assert_eq!(props["ComparisonOperator"], "GreaterThanThreshold");
+}
+
+#[test]
+fn alarms_exist_only_where_they_can_fire() {
+    let t = template();
+    for (metric, condition) in [
+        ("Reingested", "Reingests"),
+        ("IpNotAnonymized", "AnonymizesIp"),
+        ("FailedInternalError", "IsDetailed"),
+        ("FailedResponseTooLarge", "IsDetailed"),
+        ("SiteOther", "WatchesSiteOther"),
+    ] {
+        let (name, alarm) = alarm_on(&t, metrics::NAMESPACE, metric);
+        assert_eq!(alarm["Condition"], condition, "{name}");
+    }
+    assert_eq!(
+        alarm_on(&t, "AWS/Firehose", "PartitionCountExceeded").1["Condition"],
+        "IsDateSite"
+    );
+    // SiteOther: a share of the Ok records, not any record at all.
+    let (_, site_other) = alarm_on(&t, metrics::NAMESPACE, "SiteOther");
+    let names: Vec<String> = alarm_metrics(&site_other["Properties"])
+        .into_iter()
+        .map(|(_, m, _)| m)
+        .collect();
+    assert_eq!(names, ["SiteOther", "RecordsOk"]);
+    let threshold: f64 = text(&site_other["Properties"]["Threshold"])
+        .parse()
+        .unwrap();
+    assert!(threshold > 0.0 && threshold < 1.0, "{threshold}");
+    // With the defaults: DataFreshness, Processing, PartitionCountExceeded,
+    // ThrottledRecords, RecordsFailed and Reingested.
+    let unconditional = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .filter(|(_, a)| {
+            a.get("Condition")
+                .is_none_or(|c| ["IsDateSite", "Reingests"].contains(&text(c).as_str()))
+        })
+        .count();
+    assert!(
+        unconditional <= 6,
+        "{unconditional} alarms with the defaults"
+    );
 }

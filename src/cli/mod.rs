@@ -2,6 +2,7 @@
 //! as the Lambda function.
 
 mod bench;
+mod cost;
 mod invoke;
 mod replay;
 mod schema;
@@ -73,6 +74,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// The stack's monthly bill for a traffic, by service, at list prices
+    /// kept in data/aws-prices.json, and what each parameter changes.
+    Cost(cost::CostArgs),
     /// Infer the Athena/Glue columns of sample events as the function
     /// writes them: the value of COLUMNS and the Glue table's columns for
     /// Parquet output.
@@ -97,6 +101,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),
+        Some(Command::Cost(args)) => cost::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -22,6 +22,10 @@ use crate::record::DropReason;
 use crate::schema::{column_of, Type};
 use std::sync::Arc;
 
+/// `COLUMNS=bundled`: the column list of the template the binary was built
+/// with.
+pub const BUNDLED: &str = "bundled";
+
 /// The field's name, and the key a moved input `extra` member keeps.
 pub const EXTRA: &str = "extra";
 
@@ -81,7 +85,13 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
     if value.trim().is_empty() {
         return Ok(Arc::new(Extra { columns: None }));
     }
-    let columns = crate::schema::parse_columns(&value)
+    // `bundled`: the template's list, compiled in (the 4 KB environment
+    // has no room for it).
+    let list = match value.trim() {
+        BUNDLED => crate::schema::render::bundled_columns().unwrap_or(""),
+        _ => value.as_str(),
+    };
+    let columns = crate::schema::parse_columns(list)
         .filter(|c| c.iter().any(|(n, t)| n == EXTRA && *t == Type::String))
         .ok_or_else(|| crate::config::error(name, &value))?;
     Ok(Arc::new(Extra {

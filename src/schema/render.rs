@@ -64,7 +64,9 @@ pub fn athena_ddl(columns: &[(String, Type)], table: &str, location: &str, prefi
             "dt" => {
                 add("type", "date");
                 add("format", "yyyy-MM-dd");
-                add("range", "NOW-5YEARS,NOW+1DAYS");
+                // The template's default start (ProjectionStartDate): a fixed
+                // day, so that data does not leave the projection as it ages.
+                add("range", "2018-01-01,NOW+1DAYS");
                 add("interval", "1");
                 add("interval.unit", "DAYS");
             }
@@ -111,18 +113,37 @@ fn markers(name: &str) -> (String, String) {
 
 /// The template's generated blocks, by name: the events table's `Columns`
 /// (without `site` in the DateSite layout, where it is a partition column)
-/// and the function's `COLUMNS`, set only in Parquet mode.
+/// and the column list the function reads in Parquet mode
+/// (`COLUMNS=bundled`, [`bundled_columns`]).
 pub fn template_blocks(columns: &[(String, Type)]) -> [(&'static str, String); 2] {
     let table = format!(
         "Columns: !If\n  - IsDateSite\n  -\n{}  -\n{}",
         glue_yaml(columns, &["site".into()], "    "),
         glue_yaml(columns, &[], "    ")
     );
-    let env = format!(
-        "COLUMNS: !If [IsParquet, '{}', !Ref AWS::NoValue]\n",
-        columns_json(columns)
-    );
-    [("columns", table), ("columns-env", env)]
+    let json = format!("Columns: '{}'\n", columns_json(columns));
+    [("columns", table), ("columns-json", json)]
+}
+
+/// The template's column list as `COLUMNS=bundled` reads it: the
+/// `generated:columns-json` block of the `template.yaml` this binary was
+/// built from. Lambda allows 4 KB of environment variables in all, which a
+/// column list alone can take, so the function carries it instead; `sam
+/// build` compiles the binary from the same checkout as the template it
+/// deploys. `None` when the block is missing or not one quoted string.
+pub fn bundled_columns() -> Option<&'static str> {
+    const TEMPLATE: &str = include_str!("../../template.yaml");
+    let (begin, end) = markers("columns-json");
+    let start = TEMPLATE.find(&begin)? + begin.len();
+    let body = &TEMPLATE[start..start + TEMPLATE[start..].find(&end)?];
+    let value = body
+        .trim()
+        .trim_end_matches('#')
+        .trim()
+        .strip_prefix("Columns: ")?;
+    // A single-quoted YAML scalar; column names and types hold no quote.
+    let inner = value.strip_prefix('\'')?.strip_suffix('\'')?;
+    (!inner.contains('\'')).then_some(inner)
 }
 
 /// `text` with the block `name` replaced by `body`, indented as its begin
