@@ -30,7 +30,7 @@ fn sample_events(path: &Path) -> Vec<Vec<u8>> {
     firehose_enricher::replay::split::split(&data)
         .flat_map(|p| {
             redrive::events(p.bytes)
-                .1
+                .events
                 .into_iter()
                 .map(|e| e.into_owned())
                 .collect::<Vec<_>>()

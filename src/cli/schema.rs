@@ -4,13 +4,11 @@
 //! The adapter part: reading files and printing. Inference and rendering are
 //! pure, in `firehose_enricher::schema`.
 
-use super::replay::{collect_files, decode};
-use firehose_enricher::replay::layout;
+use firehose_enricher::replay::input::{collect_files, decode};
+use firehose_enricher::replay::{layout, sink};
 use firehose_enricher::schema::{columns_json, render, sample};
 use firehose_enricher::Config;
 use std::path::PathBuf;
-
-const TEMPLATE: &str = include_str!("../../template.yaml");
 
 #[derive(clap::Args, Debug)]
 pub struct SchemaArgs {
@@ -88,7 +86,8 @@ pub fn run(args: &SchemaArgs) -> Result<(), String> {
         return std::fs::write(file, updated)
             .map_err(|e| format!("cannot write {}: {e}", file.display()));
     }
-    let layouts = layout::from_template(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
+    let layouts =
+        layout::from_template(sink::TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
     let name = args.layout.as_deref().unwrap_or(&layouts.default);
     let chosen = layouts.get(name).ok_or_else(|| {
         format!(

@@ -4,10 +4,9 @@
 //! pipeline: a redrive after a fix, or a backfill that runs on Firehose and
 //! Lambda rather than on one machine.
 
-use super::replay::{collect_files, progress_bar, read_file, Stats};
+use super::progress_bar;
 use firehose_enricher::reingest::{self, Sender};
-use firehose_enricher::replay::redrive;
-use firehose_enricher::replay::split::split;
+use firehose_enricher::replay::input::{self, ReadStats};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -20,7 +19,7 @@ const ROUND_DEADLINE: Duration = Duration::from_secs(120);
 
 pub fn run(inputs: &[PathBuf], stream: &str) -> Result<(), String> {
     let started = Instant::now();
-    let files = collect_files(inputs, None)?;
+    let files = input::collect_files(inputs, None)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -30,28 +29,30 @@ pub fn run(inputs: &[PathBuf], stream: &str) -> Result<(), String> {
         files.len() as u64,
         "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} files {msg}",
     )?;
-    let mut stats = Stats::default();
+    let mut stats = ReadStats::default();
     let mut round = Round::default();
     let mut total = Sent::default();
     for (path, _) in &files {
         progress.set_message(path.display().to_string());
-        let data = match read_file(path, &mut stats) {
-            Ok((data, _)) => data,
+        let file = match input::read_file(path, &mut stats) {
+            Ok(file) => file,
             Err(why) => {
                 progress.suspend(|| eprintln!("firehose-enricher: {why}"));
                 stats.bad_files.push(why);
                 continue;
             }
         };
-        for piece in split(&data) {
-            for event in redrive::events(piece.bytes).1 {
-                if round.full(event.len()) {
-                    round.send(&runtime, &sender, stream, &mut total);
-                    progress.set_message(format!("{} sent", total.sent));
-                }
-                round.push(event.into_owned());
-            }
+        if let Some(why) = &file.damaged {
+            progress.suspend(|| eprintln!("firehose-enricher: {why}"));
         }
+        input::events(&file.data, &mut stats, |event, _| {
+            if round.full(event.len()) {
+                round.send(&runtime, &sender, stream, &mut total);
+                progress.set_message(format!("{} sent", total.sent));
+            }
+            round.push(event.to_vec());
+            true
+        });
         progress.inc(1);
     }
     round.send(&runtime, &sender, stream, &mut total);
