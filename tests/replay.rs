@@ -235,7 +235,8 @@ fn every_input_shape_is_split_and_nothing_is_skipped() {
 fn bad_events_land_in_the_error_output_with_their_bytes() {
     let dir = scratch("errors");
     let bad: [&[u8]; 4] = [b"{\"a\":", b"[1]", b"\xff\xfe", b"plain text"];
-    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".to_vec();
+    // Good events in the majority: bad ones are data, not the wrong input.
+    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".repeat(4);
     for b in bad {
         input.extend_from_slice(b);
         input.push(b'\n');
@@ -451,7 +452,7 @@ fn error_records_and_requests_replay_the_events_they_carry() {
     let dir = scratch("redrive");
     // 1. Bad events fail into the error output...
     let bad: [&[u8]; 3] = [b"{\"a\":", b"[1]", b"plain text"];
-    let mut input = Vec::new();
+    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".repeat(3);
     for b in bad {
         input.extend_from_slice(b);
         input.push(b'\n');
@@ -688,4 +689,87 @@ fn the_output_is_the_same_for_any_number_of_threads() {
         assert_eq!(summary, one_summary, "--jobs {jobs}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Input that is mostly not events (a README) is refused with one plain
+/// line and a non-zero exit; the output is still written, nothing lost.
+/// Bad records below half are ordinary data and exit 0.
+#[test]
+fn input_that_is_mostly_not_events_is_refused() {
+    let dir = scratch("not-events");
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let good = "{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n";
+    let half = dir.join("half.ndjson");
+    std::fs::write(&half, format!("{good}{good}not json\n{{\"cut\":\n")).unwrap();
+    let over = dir.join("over.ndjson");
+    std::fs::write(&over, format!("{good}not json\n{{\"cut\":\n")).unwrap();
+    // (input, refused)
+    let cases: [(&Path, bool); 3] = [(&readme, true), (&over, true), (&half, false)];
+    for (input, refused) in cases {
+        let out = dir.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let run = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .args(["replay", "--input"])
+            .arg(input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            run.status.code(),
+            Some(if refused { 1 } else { 0 }),
+            "{input:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.contains("firehose-enricher: the input does not look like events: "),
+            refused,
+            "{input:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            usize::from(refused),
+            "one line: {stderr}"
+        );
+        // The summary is printed, and the error output holds the pieces.
+        assert!(stdout.starts_with("replayed "), "{stdout}");
+        assert!(files(&out).iter().any(|f| f.starts_with("errors/")));
+    }
+}
+
+/// A Firehose request record with no `data` is counted and reported, as
+/// the function fails it (`missing_data`), not skipped in silence.
+#[test]
+fn request_records_without_data_are_counted_and_reported() {
+    let dir = scratch("no-data");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let request = format!(
+        r#"{{"invocationId":"i","records":[{{"recordId":"1","approximateArrivalTimestamp":1518352210000}},{{"recordId":"2","approximateArrivalTimestamp":1518352210000,"data":"{}"}}]}}"#,
+        b64(br#"{"ts":1518352207,"url":"https://example.com/"}"#)
+    );
+    std::fs::write(dir.join("request.json"), request).unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        dir.join("request.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let cases = [
+        "ProcessingFailed           1  (missing_data=1)",
+        "1 request record with no data: counted as missing_data, nothing to write",
+        "Ok                         1",
+    ];
+    for want in cases {
+        assert!(summary.contains(want), "{want:?} in:\n{summary}");
+    }
+    // events/ itself: failures.json holds such a record.
+    let summary = replay(&[
+        "--input",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/events"),
+        "--out",
+        dir.join("events-out").to_str().unwrap(),
+    ]);
+    assert!(summary.contains("missing_data=1"), "{summary}");
 }

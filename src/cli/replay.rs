@@ -6,7 +6,7 @@
 //! invoking, buffering and writing are in `firehose_enricher::replay`.
 
 use super::{config, print, progress_bar};
-use firehose_enricher::replay::input;
+use firehose_enricher::replay::input::{self, check_events};
 use firehose_enricher::replay::pipeline::{self, Options, Progress};
 use firehose_enricher::replay::sink::{self, Destination, DestinationOptions};
 use firehose_enricher::replay::summary::{self, plural};
@@ -180,6 +180,7 @@ pub fn run(args: &ReplayArgs) -> Result<(), String> {
         started.elapsed().as_secs_f64(),
     );
     print(&text)?;
+    check_events(&stats.read)?;
     if stats.read.bad_files.is_empty() {
         Ok(())
     } else {

@@ -192,23 +192,33 @@ pub fn events(
 /// [`split`] marks as garbage or truncated), the input is taken for
 /// something else, and the command says so and exits non-zero. Below half,
 /// they are the ordinary bad records of real data: counted, and kept in the
-/// error output. Records that are JSON but fail the transform (an array, a
-/// number) do not count: a redrive of the error output is all failures, and
-/// is still events.
-pub fn mostly_not_events(stats: &ReadStats) -> bool {
-    let [truncated, garbage] = stats.not_values;
-    (truncated + garbage) * 2 > stats.events + stats.without_data
+/// error output. Records that are JSON but fail the transform (an array,
+/// an object of bad bytes) do not count: a redrive of the error output may
+/// be all failures, and is still events.
+///
+/// `records` counts everything read (request records without `data`
+/// among them), `not_json` the pieces that are not JSON.
+pub fn mostly_not_events(records: usize, not_json: usize) -> bool {
+    not_json * 2 > records
 }
 
 /// The one line that says so.
-pub fn not_events_message(stats: &ReadStats) -> String {
-    let [truncated, garbage] = stats.not_values;
+pub fn not_events_message(records: usize, not_json: usize) -> String {
     format!(
-        "the input does not look like events: {} of {} pieces read are not JSON \
-         ({garbage} text, {truncated} cut short); more than half is taken for input of another kind",
-        truncated + garbage,
-        stats.events + stats.without_data
+        "the input does not look like events: {not_json} of {records} pieces read are not JSON \
+         (text, or JSON cut short); more than half is taken for input of another kind"
     )
+}
+
+/// [`mostly_not_events`] of what was read: `Err` with the message when so.
+pub fn check_events(stats: &ReadStats) -> Result<(), String> {
+    let records = stats.events + stats.without_data;
+    let not_json = stats.not_values[0] + stats.not_values[1];
+    if mostly_not_events(records, not_json) {
+        Err(not_events_message(records, not_json))
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -237,7 +247,7 @@ mod tests {
                 not_values: [truncated, garbage],
                 ..ReadStats::default()
             };
-            assert_eq!(mostly_not_events(&stats), want, "{stats:?}");
+            assert_eq!(check_events(&stats).is_err(), want, "{stats:?}");
         }
     }
 
@@ -249,9 +259,9 @@ mod tests {
             ..ReadStats::default()
         };
         assert_eq!(
-            not_events_message(&stats),
+            check_events(&stats).unwrap_err(),
             "the input does not look like events: 109 of 110 pieces read are not JSON \
-             (107 text, 2 cut short); more than half is taken for input of another kind"
+             (text, or JSON cut short); more than half is taken for input of another kind"
         );
     }
 
