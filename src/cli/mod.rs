@@ -66,8 +66,9 @@ enum Command {
     /// configuration: bytes per record in the request and the response, and
     /// the largest ProcessorBufferSizeMB whose batches fit the response.
     Sizing {
-        /// Files of sample events.
-        #[arg(required = true)]
+        /// Files or folders (read recursively) of sample events, in any
+        /// form `replay` reads.
+        #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
         /// Print one JSON object (`max_buffer_mb` among its keys).
         #[arg(long)]

@@ -4,7 +4,7 @@
 //! The adapter part: reading files and printing. Inference and rendering are
 //! pure, in `firehose_enricher::schema`.
 
-use firehose_enricher::replay::input::{collect_files, decode};
+use firehose_enricher::replay::input::{self, collect_files, decode};
 use firehose_enricher::replay::{layout, sink};
 use firehose_enricher::schema::{columns_json, render, sample};
 use firehose_enricher::Config;
@@ -66,6 +66,20 @@ pub fn run(args: &SchemaArgs) -> Result<(), String> {
         sampler.add(&data);
     }
     let sample = sampler.finish();
+    // Refused before anything is printed or written: a template rewritten
+    // from no events would lose every event column.
+    if sample.events == 0 {
+        return Err("no events in the input: nothing to infer columns from".into());
+    }
+    if input::mostly_not_events(sample.events, sample.not_json) {
+        return Err(input::not_events_message(sample.events, sample.not_json));
+    }
+    if sample.ok == 0 {
+        return Err(format!(
+            "none of the {} events transformed Ok: nothing to infer columns from",
+            sample.events
+        ));
+    }
     eprintln!(
         "firehose-enricher: {} events, {} transformed Ok; {} columns",
         sample.events,

@@ -10,8 +10,8 @@ pub fn run(files: &[PathBuf], json: bool) -> Result<(), String> {
     let config = config()?;
     let mut stats = ReadStats::default();
     let mut events: Vec<Vec<u8>> = Vec::new();
-    for path in files {
-        let file = input::read_file(path, &mut stats)?;
+    for (path, _) in input::collect_files(files, None)? {
+        let file = input::read_file(&path, &mut stats)?;
         if let Some(why) = &file.damaged {
             eprintln!("firehose-enricher: {why}");
         }
@@ -20,6 +20,7 @@ pub fn run(files: &[PathBuf], json: bool) -> Result<(), String> {
             true
         });
     }
+    input::check_events(&stats)?;
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
     let s = sizing::measure(&refs, &config).ok_or("no events in the files given")?;
     if json {
