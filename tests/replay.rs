@@ -773,3 +773,84 @@ fn request_records_without_data_are_counted_and_reported() {
     ]);
     assert!(summary.contains("missing_data=1"), "{summary}");
 }
+
+/// `--to-stream` without credentials or a region stops at once with one
+/// line naming what is missing, and sends nothing: the SDK would otherwise
+/// retry each call until the round's deadline. Only 127.0.0.1 is used:
+/// the endpoint and the instance metadata service stand-in.
+#[test]
+fn to_stream_without_credentials_or_region_fails_at_once() {
+    use std::net::TcpListener;
+    let dir = scratch("to-stream-config");
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let input = dir.join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n",
+    )
+    .unwrap();
+    // The stream's endpoint: nothing may connect to it.
+    let endpoint = TcpListener::bind("127.0.0.1:0").unwrap();
+    endpoint.set_nonblocking(true).unwrap();
+    let endpoint_url = format!("http://{}", endpoint.local_addr().unwrap());
+    // A port where nothing listens, for the metadata service.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let imds_url = format!("http://{closed}");
+    let home_s = home.to_str().unwrap();
+    let no_imds = ("AWS_EC2_METADATA_DISABLED", "true");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    // (variables, what the one line says)
+    let cases: Vec<(Vec<(&str, &str)>, String)> = vec![
+        (
+            vec![no_imds],
+            format!("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in {home_s}/.aws/credentials or {home_s}/.aws/config with AWS_PROFILE); no AWS region (set AWS_REGION"),
+        ),
+        (vec![no_imds, keys[0], keys[1]], "no AWS region (set AWS_REGION".into()),
+        (vec![no_imds, ("AWS_REGION", "eu-west-1")], "no AWS credentials (set".into()),
+        (
+            vec![no_imds, ("AWS_REGION", "eu-west-1"), ("AWS_PROFILE", "prod")],
+            "AWS_PROFILE=prod names no profile in".into(),
+        ),
+        (
+            vec![("AWS_REGION", "eu-west-1"), ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_url)],
+            format!("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE); the instance metadata service at {closed} did not answer either"),
+        ),
+    ];
+    for (vars, want) in &cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .env_clear()
+            .env("HOME", &home)
+            .env("AWS_ENDPOINT_URL", &endpoint_url)
+            .envs(vars.iter().copied())
+            .args(["replay", "--to-stream", "events", "--input"])
+            .arg(&input)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard against a hang, not a timing test: the check needs no
+        // network, where the SDK's retries took minutes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{vars:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{vars:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("firehose-enricher: ") && stderr.contains(want.as_str()),
+            "{vars:?}: {stderr}\nwant: {want}"
+        );
+        assert!(out.stdout.is_empty(), "{vars:?}");
+        assert!(endpoint.accept().is_err(), "{vars:?}: nothing was sent");
+    }
+}
