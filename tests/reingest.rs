@@ -360,3 +360,43 @@ fn replay_to_stream_redrives_error_records_once_each() {
         "throttled and retried"
     );
 }
+
+/// A stream that does not exist: the first round sends nothing, and the
+/// run stops there with the service's error in one line, rather than
+/// trying every later round.
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn replay_to_stream_stops_when_nothing_can_be_sent() {
+    let moto = Moto::start();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("to-stream-missing");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // More than one round's worth, so that a second round would be tried.
+    let mut text = Vec::new();
+    for e in tiny_events(4_500) {
+        text.extend_from_slice(&e);
+        text.push(b'\n');
+    }
+    std::fs::write(dir.join("events.ndjson"), text).unwrap();
+    let out = std::process::Command::new(runtime::BIN)
+        .env_clear()
+        .envs(moto::sdk_env(moto.addr))
+        .args(["replay", "--to-stream", "no-such-stream", "--input"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(
+            "firehose-enricher: nothing could be sent to stream no-such-stream: ResourceNotFoundException"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
