@@ -222,3 +222,17 @@ fn readme_examples_name_files_that_exist_and_replay_runs() {
     }
     assert_eq!(replays, 1, "{commands:?}");
 }
+
+/// The README states the minimum Rust version Cargo.toml declares.
+#[test]
+fn readme_states_the_minimum_rust_version() {
+    let manifest = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("rust-version in Cargo.toml")
+        .trim_matches('"');
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let want = format!("**Rust {version}** or newer");
+    assert!(readme.contains(&want), "README.md does not say {want}");
+}
