@@ -53,6 +53,17 @@ pub fn run(inputs: &[PathBuf], stream: &str) -> Result<(), String> {
         if let Some(why) = &file.damaged {
             progress.suspend(|| eprintln!("firehose-enricher: {why}"));
         }
+        // A file that is not events (a README among the inputs) is not sent
+        // to a live stream at all: a first pass counts, without sending.
+        let mut counted = ReadStats::default();
+        input::events(&file.data, &mut counted, |_, _| true);
+        if let Err(why) = input::check_events(&counted) {
+            let why = format!("{}: {why}; not sent", path.display());
+            progress.suspend(|| eprintln!("firehose-enricher: {why}"));
+            stats.bad_files.push(why);
+            progress.inc(1);
+            continue;
+        }
         let going = input::events(&file.data, &mut stats, |event, _| {
             if round.full(event.len()) {
                 progress.set_message(format!(
@@ -106,7 +117,7 @@ pub fn run(inputs: &[PathBuf], stream: &str) -> Result<(), String> {
     }
     if !stats.bad_files.is_empty() {
         return Err(format!(
-            "{} input file(s) could not be read completely (see above)",
+            "{} input file(s) could not be read completely or were not sent (see above)",
             stats.bad_files.len()
         ));
     }
