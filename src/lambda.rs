@@ -409,6 +409,61 @@ pub fn init_logging(to_stderr: bool) -> Result<(), ConfigError> {
     };
     level.map(drop)
 }
+
+/// The runtime's own variables, checked before the runtime library reads
+/// them: it panics (exit 101, a backtrace hint and no name of what to fix)
+/// on a missing one or a runtime API it cannot parse. Lambda always sets
+/// them; they go missing when the function is started by hand with only
+/// `AWS_LAMBDA_RUNTIME_API`, as when trying an emulator.
+pub fn check_runtime_environment(lookup: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+    const HINT: &str = "the Lambda runtime sets it beside AWS_LAMBDA_RUNTIME_API; \
+        to run the command-line tool instead, unset AWS_LAMBDA_RUNTIME_API";
+    let api = lookup("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    if !runtime_api_is_valid(&api) {
+        return Err(format!(
+            "invalid AWS_LAMBDA_RUNTIME_API={api:?}: expected HOST:PORT (as 127.0.0.1:9001)"
+        ));
+    }
+    for name in ["AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION"] {
+        if lookup(name).is_none() {
+            return Err(format!("{name} is not set: {HINT}"));
+        }
+    }
+    let name = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+    match lookup(name) {
+        None => Err(format!("{name} is not set: {HINT}")),
+        Some(v) if v.parse::<i32>().is_err() => Err(format!(
+            "invalid {name}={v:?}: expected the function's memory in MB (as 128)"
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// `HOST:PORT`, or `http://HOST:PORT/PATH`: what the runtime
+/// library's URI parsing accepts and it can take an authority from.
+fn runtime_api_is_valid(api: &str) -> bool {
+    let (rest, scheme) = match api.strip_prefix("http://") {
+        Some(rest) => (rest, true),
+        None => (api, false),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    // Without a scheme, the URI parser takes a path for part of the host.
+    if !scheme && !path.is_empty() {
+        return false;
+    }
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(':') => (host, Some(port)),
+        _ => (authority, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._[]:".contains(&b));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    let path_ok = path.bytes().all(|b| b.is_ascii_graphic());
+    host_ok && port_ok && path_ok
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

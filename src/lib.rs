@@ -37,6 +37,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod aws_env;
 pub mod batch;
 pub mod config;
 pub mod cost;

@@ -21,6 +21,14 @@ fn main() -> ExitCode {
 }
 
 fn run_lambda() -> ExitCode {
+    // The runtime library panics on a missing runtime variable: checked
+    // first, so that the error names it.
+    if let Err(e) =
+        firehose_enricher::lambda::check_runtime_environment(|name| std::env::var(name).ok())
+    {
+        eprintln!("firehose-enricher: {e}");
+        return ExitCode::FAILURE;
+    }
     // Configuration is validated once, before the first invocation: a bad
     // value fails the init phase with a message naming the variable.
     let logging = firehose_enricher::lambda::init_logging(false);

@@ -158,3 +158,81 @@ fn every_relative_link_resolves() {
     }
     assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
+
+/// The README's command lines run as written: every file they name is in
+/// the repository, the replay example succeeds on it, and its output
+/// folder is git-ignored.
+#[test]
+fn readme_examples_name_files_that_exist_and_replay_runs() {
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let commands: Vec<Vec<&str>> = readme
+        .lines()
+        .filter_map(|l| l.split('#').next())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|w| w.first() == Some(&"firehose-enricher"))
+        .collect();
+    assert!(commands.len() >= 3, "{commands:?}");
+    let mut replays = 0;
+    for words in &commands {
+        let out = words
+            .iter()
+            .position(|w| *w == "--out")
+            .map(|i| words[i + 1]);
+        for word in &words[2..] {
+            if !word.starts_with('-') && word.contains('.') && Some(*word) != out {
+                assert!(
+                    Path::new(ROOT).join(word).is_file(),
+                    "{word} in {words:?} does not exist"
+                );
+            }
+        }
+        if words[1] != "replay" {
+            continue;
+        }
+        replays += 1;
+        let out = out.expect("replay --out");
+        let ignored = std::fs::read_to_string(Path::new(ROOT).join(".gitignore")).unwrap();
+        assert!(
+            ignored
+                .lines()
+                .any(|l| l.trim_matches('/') == out.trim_matches('/')),
+            "{out} is not in .gitignore"
+        );
+        let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("readme-replay");
+        let _ = std::fs::remove_dir_all(&tmp);
+        let args: Vec<&str> = words[1..]
+            .iter()
+            .map(|w| if *w == out { tmp.to_str().unwrap() } else { w })
+            .collect();
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .args(&args)
+            .current_dir(ROOT)
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let summary = String::from_utf8_lossy(&run.stdout);
+        assert!(
+            summary.contains("Ok                         9"),
+            "{summary}"
+        );
+    }
+    assert_eq!(replays, 1, "{commands:?}");
+}
+
+/// The README states the minimum Rust version Cargo.toml declares.
+#[test]
+fn readme_states_the_minimum_rust_version() {
+    let manifest = std::fs::read_to_string(Path::new(ROOT).join("Cargo.toml")).unwrap();
+    let version = manifest
+        .lines()
+        .find_map(|l| l.strip_prefix("rust-version = "))
+        .expect("rust-version in Cargo.toml")
+        .trim_matches('"');
+    let readme = std::fs::read_to_string(Path::new(ROOT).join("README.md")).unwrap();
+    let want = format!("**Rust {version}** or newer");
+    assert!(readme.contains(&want), "README.md does not say {want}");
+}

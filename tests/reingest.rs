@@ -360,3 +360,95 @@ fn replay_to_stream_redrives_error_records_once_each() {
         "throttled and retried"
     );
 }
+
+/// A stream that does not exist: the first round sends nothing, and the
+/// run stops there with the service's error in one line, rather than
+/// trying every later round.
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn replay_to_stream_stops_when_nothing_can_be_sent() {
+    let moto = Moto::start();
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("to-stream-missing");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // More than one round's worth, so that a second round would be tried.
+    let text: Vec<u8> = tiny_events(4_500).concat();
+    std::fs::write(dir.join("events.ndjson"), text).unwrap();
+    let out = std::process::Command::new(runtime::BIN)
+        .env_clear()
+        .envs(moto::sdk_env(moto.addr))
+        .args(["replay", "--to-stream", "no-such-stream", "--input"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+    assert!(
+        stderr.starts_with(
+            "firehose-enricher: nothing could be sent to stream no-such-stream: ResourceNotFoundException"
+        ),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+/// A file among the inputs that is not events (a README) is not sent to
+/// the stream: it is named, the rest is sent, and the run exits 1.
+#[test]
+#[ignore = "needs moto: make moto-test"]
+fn replay_to_stream_does_not_send_a_file_that_is_not_events() {
+    let moto = Moto::start();
+    moto.create_stream(STREAM, BUCKET, PREFIX);
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("to-stream-readme");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    // In a request file, so that each event keeps its newline and moto's
+    // objects split back into them.
+    let events = tiny_events(10);
+    std::fs::write(dir.join("request.json"), request(&events)).unwrap();
+    std::fs::copy(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"),
+        dir.join("README.md"),
+    )
+    .unwrap();
+    let out = std::process::Command::new(runtime::BIN)
+        .env_clear()
+        .envs(moto::sdk_env(moto.addr))
+        .args(["replay", "--to-stream", STREAM, "--input"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("README.md: the input does not look like events: ")
+            && stderr.contains("; not sent"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.starts_with(&format!(
+            "sent 10 of 10 events from 2 files to stream {STREAM}"
+        )),
+        "{stdout}"
+    );
+    let delivered: Vec<Vec<u8>> = moto
+        .objects(BUCKET, PREFIX)
+        .iter()
+        .flat_map(|o| {
+            o.split_inclusive(|b| *b == b'\n')
+                .map(<[u8]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut want: Vec<Vec<u8>> = events.clone();
+    let mut got = delivered.clone();
+    want.sort();
+    got.sort();
+    assert_eq!(got, want, "the events, and nothing of the README");
+}

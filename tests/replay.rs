@@ -235,7 +235,8 @@ fn every_input_shape_is_split_and_nothing_is_skipped() {
 fn bad_events_land_in_the_error_output_with_their_bytes() {
     let dir = scratch("errors");
     let bad: [&[u8]; 4] = [b"{\"a\":", b"[1]", b"\xff\xfe", b"plain text"];
-    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".to_vec();
+    // Good events in the majority: bad ones are data, not the wrong input.
+    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".repeat(4);
     for b in bad {
         input.extend_from_slice(b);
         input.push(b'\n');
@@ -451,7 +452,7 @@ fn error_records_and_requests_replay_the_events_they_carry() {
     let dir = scratch("redrive");
     // 1. Bad events fail into the error output...
     let bad: [&[u8]; 3] = [b"{\"a\":", b"[1]", b"plain text"];
-    let mut input = Vec::new();
+    let mut input = b"{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n".repeat(3);
     for b in bad {
         input.extend_from_slice(b);
         input.push(b'\n');
@@ -688,4 +689,168 @@ fn the_output_is_the_same_for_any_number_of_threads() {
         assert_eq!(summary, one_summary, "--jobs {jobs}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Input that is mostly not events (a README) is refused with one plain
+/// line and a non-zero exit; the output is still written, nothing lost.
+/// Bad records below half are ordinary data and exit 0.
+#[test]
+fn input_that_is_mostly_not_events_is_refused() {
+    let dir = scratch("not-events");
+    let readme = Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let good = "{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n";
+    let half = dir.join("half.ndjson");
+    std::fs::write(&half, format!("{good}{good}not json\n{{\"cut\":\n")).unwrap();
+    let over = dir.join("over.ndjson");
+    std::fs::write(&over, format!("{good}not json\n{{\"cut\":\n")).unwrap();
+    // (input, refused)
+    let cases: [(&Path, bool); 3] = [(&readme, true), (&over, true), (&half, false)];
+    for (input, refused) in cases {
+        let out = dir.join("out");
+        let _ = std::fs::remove_dir_all(&out);
+        let run = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .args(["replay", "--input"])
+            .arg(input)
+            .arg("--out")
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            run.status.code(),
+            Some(if refused { 1 } else { 0 }),
+            "{input:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.contains("firehose-enricher: the input does not look like events: "),
+            refused,
+            "{input:?}: {stderr}"
+        );
+        assert_eq!(
+            stderr.lines().count(),
+            usize::from(refused),
+            "one line: {stderr}"
+        );
+        // The summary is printed, and the error output holds the pieces.
+        assert!(stdout.starts_with("replayed "), "{stdout}");
+        assert!(files(&out).iter().any(|f| f.starts_with("errors/")));
+    }
+}
+
+/// A Firehose request record with no `data` is counted and reported, as
+/// the function fails it (`missing_data`), not skipped in silence.
+#[test]
+fn request_records_without_data_are_counted_and_reported() {
+    let dir = scratch("no-data");
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    let request = format!(
+        r#"{{"invocationId":"i","records":[{{"recordId":"1","approximateArrivalTimestamp":1518352210000}},{{"recordId":"2","approximateArrivalTimestamp":1518352210000,"data":"{}"}}]}}"#,
+        b64(br#"{"ts":1518352207,"url":"https://example.com/"}"#)
+    );
+    std::fs::write(dir.join("request.json"), request).unwrap();
+    let out = dir.join("out");
+    let summary = replay(&[
+        "--input",
+        dir.join("request.json").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let cases = [
+        "ProcessingFailed           1  (missing_data=1)",
+        "1 request record with no data: counted as missing_data, nothing to write",
+        "Ok                         1",
+    ];
+    for want in cases {
+        assert!(summary.contains(want), "{want:?} in:\n{summary}");
+    }
+    // events/ itself: failures.json holds such a record.
+    let summary = replay(&[
+        "--input",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/events"),
+        "--out",
+        dir.join("events-out").to_str().unwrap(),
+    ]);
+    assert!(summary.contains("missing_data=1"), "{summary}");
+}
+
+/// `--to-stream` without credentials or a region stops at once with one
+/// line naming what is missing, and sends nothing: the SDK would otherwise
+/// retry each call until the round's deadline. Only 127.0.0.1 is used:
+/// the endpoint and the instance metadata service stand-in.
+#[test]
+fn to_stream_without_credentials_or_region_fails_at_once() {
+    use std::net::TcpListener;
+    let dir = scratch("to-stream-config");
+    let home = dir.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let input = dir.join("in.ndjson");
+    std::fs::write(
+        &input,
+        "{\"ts\":1518352207,\"url\":\"https://example.com/\"}\n",
+    )
+    .unwrap();
+    // The stream's endpoint: nothing may connect to it.
+    let endpoint = TcpListener::bind("127.0.0.1:0").unwrap();
+    endpoint.set_nonblocking(true).unwrap();
+    let endpoint_url = format!("http://{}", endpoint.local_addr().unwrap());
+    // A port where nothing listens, for the metadata service.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let imds_url = format!("http://{closed}");
+    let home_s = home.to_str().unwrap();
+    let no_imds = ("AWS_EC2_METADATA_DISABLED", "true");
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ];
+    // (variables, what the one line says)
+    let cases: Vec<(Vec<(&str, &str)>, String)> = vec![
+        (
+            vec![no_imds],
+            format!("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or a profile in {home_s}/.aws/credentials or {home_s}/.aws/config with AWS_PROFILE); no AWS region (set AWS_REGION"),
+        ),
+        (vec![no_imds, keys[0], keys[1]], "no AWS region (set AWS_REGION".into()),
+        (vec![no_imds, ("AWS_REGION", "eu-west-1")], "no AWS credentials (set".into()),
+        (
+            vec![no_imds, ("AWS_REGION", "eu-west-1"), ("AWS_PROFILE", "prod")],
+            "AWS_PROFILE=prod names no profile in".into(),
+        ),
+        (
+            vec![("AWS_REGION", "eu-west-1"), ("AWS_EC2_METADATA_SERVICE_ENDPOINT", &imds_url)],
+            format!("no AWS credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE); the instance metadata service at {closed} did not answer either"),
+        ),
+    ];
+    for (vars, want) in &cases {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+            .env_clear()
+            .env("HOME", &home)
+            .env("AWS_ENDPOINT_URL", &endpoint_url)
+            .envs(vars.iter().copied())
+            .args(["replay", "--to-stream", "events", "--input"])
+            .arg(&input)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A guard against a hang, not a timing test: the check needs no
+        // network, where the SDK's retries took minutes.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().unwrap().is_none() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{vars:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{vars:?}: one line: {stderr}");
+        assert!(
+            stderr.starts_with("firehose-enricher: ") && stderr.contains(want.as_str()),
+            "{vars:?}: {stderr}\nwant: {want}"
+        );
+        assert!(out.stdout.is_empty(), "{vars:?}");
+        assert!(endpoint.accept().is_err(), "{vars:?}: nothing was sent");
+    }
 }

@@ -303,3 +303,102 @@ fn invoke_cli_stops_on_invalid_configuration() {
         "{stderr}"
     );
 }
+
+/// Started with AWS_LAMBDA_RUNTIME_API but without the other variables
+/// Lambda sets, the function stops with one line naming what is missing
+/// (exit 1), instead of a panic inside the runtime library (exit 101).
+#[test]
+fn a_missing_runtime_variable_is_named_not_a_panic() {
+    // (variable, value or None to leave it out, what stderr says)
+    let cases: &[(&str, Option<&str>, &str)] = &[
+        (
+            "AWS_LAMBDA_FUNCTION_NAME",
+            None,
+            "AWS_LAMBDA_FUNCTION_NAME is not set: the Lambda runtime sets it",
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_VERSION",
+            None,
+            "AWS_LAMBDA_FUNCTION_VERSION is not set",
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            None,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set",
+        ),
+        (
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+            Some("lots"),
+            "invalid AWS_LAMBDA_FUNCTION_MEMORY_SIZE=\"lots\"",
+        ),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            Some(""),
+            "invalid AWS_LAMBDA_RUNTIME_API=\"\": expected HOST:PORT",
+        ),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            Some("not a host"),
+            "invalid AWS_LAMBDA_RUNTIME_API=\"not a host\"",
+        ),
+        (
+            "AWS_LAMBDA_RUNTIME_API",
+            Some("127.0.0.1:port"),
+            "invalid AWS_LAMBDA_RUNTIME_API=\"127.0.0.1:port\"",
+        ),
+    ];
+    for (name, value, want) in cases {
+        let emulator = Emulator::start(vec![("req-1", event("minimal.json"))]);
+        let api = emulator.addr.to_string();
+        let mut vars: Vec<(&str, &str)> = vec![
+            ("AWS_LAMBDA_RUNTIME_API", &api),
+            ("AWS_LAMBDA_FUNCTION_NAME", FUNCTION),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+        ];
+        vars.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            vars.push((name, v));
+        }
+        let mut function = Function::spawn(Function::command(&vars));
+        let status = function.wait();
+        let (_, stderr) = function.finish();
+        assert_eq!(status.code(), Some(1), "{name}={value:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "one line: {stderr}");
+        assert!(
+            stderr.starts_with("firehose-enricher: ") && stderr.contains(want),
+            "{name}={value:?}: {stderr}"
+        );
+        assert_eq!(emulator.state.next_calls.load(Ordering::SeqCst), 0);
+    }
+}
+
+#[test]
+fn runtime_api_values_the_runtime_library_accepts() {
+    let check = |api: &str| {
+        firehose_enricher::lambda::check_runtime_environment(|name| match name {
+            "AWS_LAMBDA_RUNTIME_API" => Some(api.to_owned()),
+            _ => Some("128".to_owned()),
+        })
+    };
+    // (value, accepted)
+    let cases = [
+        ("", false),
+        (":9001", false),
+        ("127.0.0.1:", false),
+        ("127.0.0.1:99999", false),
+        ("host name:9001", false),
+        ("127.0.0.1:9001/\n", false),
+        ("127.0.0.1:9001", true),
+        ("localhost:9001", true),
+        ("localhost", true),
+        ("http://127.0.0.1:9001", true),
+        ("127.0.0.1:9001/prefix", false),
+        ("http://127.0.0.1:9001/prefix", true),
+        ("http://", false),
+        ("[::1]:9001", true),
+    ];
+    for (api, ok) in cases {
+        assert_eq!(check(api).is_ok(), ok, "{api:?}: {:?}", check(api));
+    }
+}

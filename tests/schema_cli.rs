@@ -176,3 +176,52 @@ fn errors_are_clear() {
     let out = schema(&["events"], &[("TIME_FIELDS", "")]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("invalid TIME_FIELDS"));
 }
+
+/// Input with nothing to learn from (empty, only failures, not events) is
+/// refused: exit 1, one line saying why, and a template given to
+/// --write-template left byte for byte as it was.
+#[test]
+fn refuses_input_with_no_events_and_leaves_the_template_alone() {
+    let d = dir("schema-refuse");
+    let empty_file = d.join("empty.ndjson");
+    std::fs::write(&empty_file, "").unwrap();
+    let blank_file = d.join("blank.ndjson");
+    std::fs::write(&blank_file, "\n \n").unwrap();
+    let empty_dir = d.join("empty-dir");
+    std::fs::create_dir_all(&empty_dir).unwrap();
+    let only_failures = d.join("failures.ndjson");
+    std::fs::write(&only_failures, "[1]\n[2]\n").unwrap();
+    let readme = Path::new(ROOT).join("README.md");
+    let template = std::fs::read(Path::new(ROOT).join("template.yaml")).unwrap();
+    // (input, what stderr says)
+    let cases: [(&Path, &str); 5] = [
+        (&empty_file, "no events in the input"),
+        (&blank_file, "no events in the input"),
+        (&empty_dir, "no events in the input"),
+        (&only_failures, "none of the 2 events transformed Ok"),
+        (&readme, "the input does not look like events: "),
+    ];
+    for (input, want) in cases {
+        for write in [false, true] {
+            let file = d.join("template.yaml");
+            std::fs::write(&file, &template).unwrap();
+            let mut args = vec![input.to_str().unwrap()];
+            if write {
+                args.extend(["--write-template", file.to_str().unwrap()]);
+            }
+            let out = schema(&args, &[]);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{input:?}: {stderr}");
+            let last = stderr.lines().last().unwrap_or("");
+            assert!(
+                last.starts_with("firehose-enricher: ") && last.contains(want),
+                "{input:?}: {stderr}"
+            );
+            assert!(out.stdout.is_empty(), "{input:?}: nothing printed");
+            assert!(
+                std::fs::read(&file).unwrap() == template,
+                "{input:?}: the template is untouched"
+            );
+        }
+    }
+}

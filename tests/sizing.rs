@@ -30,7 +30,7 @@ fn sample_events(path: &Path) -> Vec<Vec<u8>> {
     firehose_enricher::replay::split::split(&data)
         .flat_map(|p| {
             redrive::events(p.bytes)
-                .1
+                .events
                 .into_iter()
                 .map(|e| e.into_owned())
                 .collect::<Vec<_>>()
@@ -171,4 +171,51 @@ fn sizing_command_prints_numbers_and_json() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("MAX_AGE"));
+}
+
+/// `sizing` reads what `replay` reads: folders (recursively), and refuses
+/// input that is mostly not events.
+#[test]
+fn sizing_reads_folders_and_refuses_what_is_not_events() {
+    let bin = env!("CARGO_BIN_EXE_firehose-enricher");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let sizing = |args: &[&Path]| {
+        Command::new(bin)
+            .env_clear()
+            .args(["sizing", "--json"])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // The folder holds as many events as its files, given one by one.
+    let mut files: Vec<_> = std::fs::read_dir(root.join("events"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    let paths: Vec<&Path> = files.iter().map(|p| p.as_path()).collect();
+    let one_by_one = sizing(&paths);
+    let folder = sizing(&[&root.join("events")]);
+    for out in [&one_by_one, &folder] {
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let events = |out: &std::process::Output| -> Value {
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["events"].clone()
+    };
+    assert!(events(&folder).as_u64().unwrap() > 17);
+    assert_eq!(events(&folder), events(&one_by_one));
+
+    let readme = sizing(&[&root.join("README.md")]);
+    assert_eq!(readme.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&readme.stderr);
+    assert!(
+        stderr.starts_with("firehose-enricher: the input does not look like events: "),
+        "{stderr}"
+    );
+    assert!(readme.stdout.is_empty());
 }

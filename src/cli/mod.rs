@@ -67,8 +67,9 @@ enum Command {
     /// configuration: bytes per record in the request and the response, and
     /// the largest ProcessorBufferSizeMB whose batches fit the response.
     Sizing {
-        /// Files of sample events.
-        #[arg(required = true)]
+        /// Files or folders (read recursively) of sample events, in any
+        /// form `replay` reads.
+        #[arg(required = true, value_name = "PATH")]
         files: Vec<PathBuf>,
         /// Print one JSON object (`max_buffer_mb` among its keys).
         #[arg(long)]
@@ -127,6 +128,26 @@ fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>, String> {
             Ok(buf)
         }
     }
+}
+
+/// A progress bar on stderr when it is a terminal; hidden otherwise.
+fn progress_bar(total: u64, template: &str) -> Result<indicatif::ProgressBar, String> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return Ok(indicatif::ProgressBar::hidden());
+    }
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(indicatif::ProgressStyle::with_template(template).map_err(|e| e.to_string())?);
+    Ok(bar)
+}
+
+/// Prints `text` on stdout; a closed stdout is an error, not a panic.
+fn print(text: &str) -> Result<(), String> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write stdout: {e}"))
 }
 
 /// The configuration from the environment, with the CLI's error wording.

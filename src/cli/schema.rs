@@ -4,13 +4,11 @@
 //! The adapter part: reading files and printing. Inference and rendering are
 //! pure, in `firehose_enricher::schema`.
 
-use super::replay::{collect_files, decode};
-use firehose_enricher::replay::layout;
+use firehose_enricher::replay::input::{self, collect_files, decode};
+use firehose_enricher::replay::{layout, sink};
 use firehose_enricher::schema::{columns_json, render, sample};
 use firehose_enricher::Config;
 use std::path::PathBuf;
-
-const TEMPLATE: &str = include_str!("../../template.yaml");
 
 #[derive(clap::Args, Debug)]
 pub struct SchemaArgs {
@@ -68,6 +66,20 @@ pub fn run(args: &SchemaArgs) -> Result<(), String> {
         sampler.add(&data);
     }
     let sample = sampler.finish();
+    // Refused before anything is printed or written: a template rewritten
+    // from no events would lose every event column.
+    if sample.events == 0 {
+        return Err("no events in the input: nothing to infer columns from".into());
+    }
+    if input::mostly_not_events(sample.events, sample.not_json) {
+        return Err(input::not_events_message(sample.events, sample.not_json));
+    }
+    if sample.ok == 0 {
+        return Err(format!(
+            "none of the {} events transformed Ok: nothing to infer columns from",
+            sample.events
+        ));
+    }
     eprintln!(
         "firehose-enricher: {} events, {} transformed Ok; {} columns",
         sample.events,
@@ -88,7 +100,8 @@ pub fn run(args: &SchemaArgs) -> Result<(), String> {
         return std::fs::write(file, updated)
             .map_err(|e| format!("cannot write {}: {e}", file.display()));
     }
-    let layouts = layout::from_template(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
+    let layouts =
+        layout::from_template(sink::TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
     let name = args.layout.as_deref().unwrap_or(&layouts.default);
     let chosen = layouts.get(name).ok_or_else(|| {
         format!(

@@ -2,27 +2,25 @@
 //! allow, under the current configuration.
 
 use super::config;
-use super::replay::{read_file, Stats};
-use firehose_enricher::replay::redrive;
-use firehose_enricher::replay::split::split;
+use firehose_enricher::replay::input::{self, ReadStats};
 use firehose_enricher::sizing;
 use std::path::PathBuf;
 
 pub fn run(files: &[PathBuf], json: bool) -> Result<(), String> {
     let config = config()?;
-    let mut stats = Stats::default();
+    let mut stats = ReadStats::default();
     let mut events: Vec<Vec<u8>> = Vec::new();
-    for path in files {
-        let (data, _) = read_file(path, &mut stats)?;
-        for piece in split(&data) {
-            events.extend(
-                redrive::events(piece.bytes)
-                    .1
-                    .into_iter()
-                    .map(|e| e.into_owned()),
-            );
+    for (path, _) in input::collect_files(files, None)? {
+        let file = input::read_file(&path, &mut stats)?;
+        if let Some(why) = &file.damaged {
+            eprintln!("firehose-enricher: {why}");
         }
+        input::events(&file.data, &mut stats, |event, _| {
+            events.push(event.to_vec());
+            true
+        });
     }
+    input::check_events(&stats)?;
     let refs: Vec<&[u8]> = events.iter().map(Vec::as_slice).collect();
     let s = sizing::measure(&refs, &config).ok_or("no events in the files given")?;
     if json {

@@ -1,5 +1,7 @@
-//! Replay and backfill: the pure parts of running files of events through the
-//! transform and laying the results out as Firehose would in S3.
+//! Replay and backfill: running events through the transform and laying the
+//! results out as Firehose would in S3.
+//!
+//! Pure:
 //!
 //! * [`split`]: a byte stream (newline-delimited, concatenated or
 //!   pretty-printed JSON) into events;
@@ -9,14 +11,25 @@
 //! * [`prefix`]: Firehose's prefix expressions;
 //! * [`layout`]: the layouts of `template.yaml`;
 //! * [`object_name`], [`error_record`], [`arrival_from_event`]: Firehose's
-//!   object names and error documents, and the event's own time.
+//!   object names and error documents, and the event's own time;
+//! * [`redrive`]: the events inside Firehose's own documents.
 //!
-//! The file walking, decompression and writing live in the CLI adapter.
+//! With IO, the adapter layer that `replay`, `sizing`, `schema` and a local
+//! collector share:
+//! * [`input`]: walking folders, reading and un-gzipping files into events;
+//! * [`sink`]: the destination's layout, the per-prefix [`sink::Writer`],
+//!   writing objects, and [`sink::Sink`] for events that arrive over time;
+//! * [`pipeline`]: replay of files on several threads, the same output for
+//!   any number; [`summary`]: what it prints.
 
+pub mod input;
 pub mod layout;
+pub mod pipeline;
 pub mod prefix;
 pub mod redrive;
+pub mod sink;
 pub mod split;
+pub mod summary;
 
 use crate::batch::{self, RequestError};
 pub use crate::batch::{Answer, DecodedBatch};

@@ -48,7 +48,7 @@ struct RequestIn<'a> {
 
 /// A request record as Firehose sends it; `recordId` is what makes it one.
 /// Leniently typed: a record without string `data` has no event to replay
-/// (the function failed it as `missing_data`) and is skipped.
+/// (the function fails it as `missing_data`); it is counted, not replayed.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct RequestRecordIn<'a> {
@@ -58,8 +58,19 @@ struct RequestRecordIn<'a> {
     data: Option<&'a serde_json::value::RawValue>,
 }
 
+/// The events one piece of input carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Carried<'a> {
+    /// What the piece was.
+    pub shape: Shape,
+    pub events: Vec<Cow<'a, [u8]>>,
+    /// Records of a request with no `data` string: no event to replay, but
+    /// a record all the same, which the function fails as `missing_data`.
+    pub without_data: usize,
+}
+
 /// The events in one piece of input, and what it was.
-pub fn events(piece: &[u8]) -> (Shape, Vec<Cow<'_, [u8]>>) {
+pub fn events(piece: &[u8]) -> Carried<'_> {
     // Only objects can be either Firehose shape; a cheap look first keeps
     // plain events off the second parse.
     let looks = |key: &[u8]| memchr::memmem::find(piece, key).is_some();
@@ -67,23 +78,35 @@ pub fn events(piece: &[u8]) -> (Shape, Vec<Cow<'_, [u8]>>) {
         if looks(b"\"rawData\"") {
             if let Ok(r) = serde_json::from_slice::<ErrorRecordIn>(piece) {
                 if r.error_code.is_some() || r.attempts_made.is_some() {
-                    return (Shape::ErrorRecord, vec![decode(&r.raw_data)]);
+                    return Carried {
+                        shape: Shape::ErrorRecord,
+                        events: vec![decode(&r.raw_data)],
+                        without_data: 0,
+                    };
                 }
             }
         }
         if looks(b"\"records\"") {
             if let Ok(r) = serde_json::from_slice::<RequestIn>(piece) {
-                let events = r
+                let events: Vec<Cow<[u8]>> = r
                     .records
                     .iter()
                     .filter_map(|r| serde_json::from_str::<Cow<str>>(r.data?.get()).ok())
                     .map(|text| decode(&text))
                     .collect();
-                return (Shape::Request, events);
+                return Carried {
+                    shape: Shape::Request,
+                    without_data: r.records.len() - events.len(),
+                    events,
+                };
             }
         }
     }
-    (Shape::Event, vec![Cow::Borrowed(piece)])
+    Carried {
+        shape: Shape::Event,
+        events: vec![Cow::Borrowed(piece)],
+        without_data: 0,
+    }
 }
 
 fn decode(text: &str) -> Cow<'static, [u8]> {
@@ -170,11 +193,30 @@ mod tests {
             ),
         ];
         for (input, shape, want) in &cases {
-            let (got_shape, got) = events(input.as_bytes());
-            assert_eq!(got_shape, *shape, "{input}");
-            let got: Vec<&[u8]> = got.iter().map(|c| &c[..]).collect();
+            let carried = events(input.as_bytes());
+            assert_eq!(carried.shape, *shape, "{input}");
+            let got: Vec<&[u8]> = carried.events.iter().map(|c| &c[..]).collect();
             let want: Vec<&[u8]> = want.iter().map(|w| w.as_bytes()).collect();
             assert_eq!(got, want, "{input}");
+        }
+    }
+
+    #[test]
+    fn request_records_without_data_are_counted() {
+        // (input, records without a data string)
+        let cases = [
+            (r#"{"records":[]}"#, 0),
+            (r#"{"records":[{"recordId":"1","data":"e30="}]}"#, 0),
+            (r#"{"records":[{"recordId":"1"}]}"#, 1),
+            (
+                r#"{"records":[{"recordId":"1"},{"recordId":"2","data":7},{"recordId":"3","data":null},{"recordId":"4","data":"e30="}]}"#,
+                3,
+            ),
+            // Not a request: an event, nothing without data.
+            (r#"{"records":[{"data":"e30="}]}"#, 0),
+        ];
+        for (input, want) in cases {
+            assert_eq!(events(input.as_bytes()).without_data, want, "{input}");
         }
     }
 }

@@ -5,7 +5,7 @@
 
 use super::{Inference, LeftOut, Type};
 use crate::record::{transform_into, Outcome, Scratch};
-use crate::replay::split::split;
+use crate::replay::split::{split, PieceKind};
 use crate::Config;
 use base64::Engine;
 
@@ -20,6 +20,9 @@ pub struct Sample {
     /// Events read, and how many of them the transform returned `Ok`.
     pub events: usize,
     pub ok: usize,
+    /// Pieces of the input that are not JSON at all (text, or JSON cut
+    /// short), counted among `events`.
+    pub not_json: usize,
 }
 
 /// Infers a schema from sample files, one file's bytes at a time.
@@ -29,6 +32,7 @@ pub struct Sampler<'c> {
     scratch: Scratch,
     line: Vec<u8>,
     events: usize,
+    not_json: usize,
 }
 
 impl<'c> Sampler<'c> {
@@ -39,6 +43,7 @@ impl<'c> Sampler<'c> {
             scratch: Scratch::default(),
             line: Vec::new(),
             events: 0,
+            not_json: 0,
         }
     }
 
@@ -55,6 +60,9 @@ impl<'c> Sampler<'c> {
                 continue;
             }
             self.events += 1;
+            if piece.kind != PieceKind::Value {
+                self.not_json += 1;
+            }
             // The event's own time stands in for its arrival (as in replay);
             // no clock here, so an event without one takes the epoch, which
             // changes no field's type.
@@ -121,6 +129,7 @@ impl<'c> Sampler<'c> {
             left_out,
             events: self.events,
             ok: inference.objects,
+            not_json: self.not_json,
         }
     }
 }
