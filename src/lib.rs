@@ -41,13 +41,16 @@ pub mod batch;
 pub mod config;
 pub mod domain;
 pub mod enrich;
+pub mod json;
 pub mod lambda;
 pub mod metrics;
 pub mod partition;
+pub mod reason;
 pub mod record;
 pub mod reingest;
 pub mod replay;
 pub mod schema;
+pub mod settings;
 pub mod sizing;
 pub mod time;
 
