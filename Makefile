@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint core unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -13,11 +13,17 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint core unit demo-test moto-test ## Every test: format, lints, the core alone, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The core without the `lambda` feature (no Lambda runtime, tokio or AWS
+# SDK): the library, the benches and the examples must build; tests/layers.rs
+# checks that it pulls in none of those crates.
+core: ## Check that the core builds without the Lambda adapter (--no-default-features)
+	$(CARGO) check --lib --benches --examples --no-default-features
 
 unit: ## cargo test: unit, integration, property and doc tests
 	$(CARGO) test --all-targets

@@ -42,11 +42,13 @@ pub mod config;
 pub mod domain;
 pub mod enrich;
 pub mod json;
+#[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod metrics;
 pub mod partition;
 pub mod reason;
 pub mod record;
+#[cfg(feature = "lambda")]
 pub mod reingest;
 pub mod replay;
 pub mod schema;
