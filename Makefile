@@ -153,7 +153,7 @@ sam-build: $(SAM_STAMP) $(LAMBDA_STAMP) ## sam build: the function's bootstrap i
 # a local loop never calls AWS, and overflow fails as `invoke` shows it.
 watch: $(LAMBDA_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
 	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
-	  --env-var REINGEST_OVERFLOW=false
+	  --env-var REINGEST_OVERFLOW=off
 
 watch-test: $(LAMBDA_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
 	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh

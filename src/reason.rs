@@ -69,7 +69,7 @@ impl fmt::Display for FailReason {
 pub enum DropReason {
     /// The domain matched `DROP_DOMAINS`.
     Domain,
-    /// The user agent matched the bundled bot list (`DROP_BOTS=true`).
+    /// The user agent matched the bundled bot list (`DROP_BOTS=on`).
     Bot,
 }
 

@@ -150,7 +150,7 @@ pub struct Resend {
 pub enum Overflow {
     /// `ProcessingFailed` (`response_too_large`) with the data echoed:
     /// Firehose writes them to the error prefix. What `invoke`, `bench` and
-    /// `replay` answer, and the Lambda with `REINGEST_OVERFLOW=false`.
+    /// `replay` answer, and the Lambda with `REINGEST_OVERFLOW=off`.
     #[default]
     Fail,
     /// `Dropped`, listed in [`Processed::reingest`]. A `Dropped` answer is

@@ -292,7 +292,7 @@ impl Stage for UserAgent {
 /// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
 /// `src/bots/`), one regular expression each, matched case-sensitively as
 /// upstream tests them. Built on first use, so a function that never asks
-/// (`DROP_BOTS=false`, no user-agent enricher) pays nothing at init.
+/// (`DROP_BOTS=off`, no user-agent enricher) pays nothing at init.
 static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
     let alternation: Vec<String> = include_str!("../bots/crawler-user-agents.txt")
         .lines()
