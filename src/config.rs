@@ -263,7 +263,7 @@ impl Config {
         let max_sites_per_batch = env.count("MAX_SITES_PER_BATCH")?;
         let reingest_overflow = env.switch("REINGEST_OVERFLOW")?;
         let enabled = enrichments(&env, enrichers)?;
-        let pipeline = Pipeline::build_from(enrichers, &mut env, &enabled);
+        let pipeline = Pipeline::build(enrichers, &mut env, &enabled);
         // An undeclared read first: it may be what made a build fail.
         env.check()?;
         let mut pipeline = pipeline?;

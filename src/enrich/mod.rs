@@ -610,15 +610,10 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// Builds every always-on enricher and the optional ones in `enabled`,
+    /// Builds every always-on enricher of `enrichers` (the registry's
+    /// [`PIPELINE`], or a test's own) and the optional ones in `enabled`,
     /// and indexes the keys `env`'s field lists name.
-    pub fn build(env: &mut Env<'_>, enabled: &[&str]) -> Result<Pipeline, ConfigError> {
-        Pipeline::build_from(PIPELINE, env, enabled)
-    }
-
-    /// [`Pipeline::build`] from a list of enrichers other than the
-    /// registry's (a test's own).
-    pub fn build_from(
+    pub(crate) fn build(
         enrichers: &[&Enricher],
         env: &mut Env<'_>,
         enabled: &[&str],
@@ -652,7 +647,7 @@ impl Pipeline {
     /// Drops records whose user agent (the first string of `fields`) is a
     /// bot, after the stages have run. Every path's key must be among the
     /// indexed ones.
-    pub fn drop_bots(&mut self, fields: Vec<FieldPath>) {
+    pub(crate) fn drop_bots(&mut self, fields: Vec<FieldPath>) {
         debug_assert!(fields.iter().all(|f| f.top < self.slots));
         self.drop_bots = Some(fields);
     }
