@@ -2,11 +2,13 @@
 //!
 //! Each enricher lives in its own module and is described by data: an
 //! [`Enricher`] declares its name, the fields it writes (with their JSON and
-//! Athena types), the variables it reads and how to build it from them.
-//! [`PIPELINE`] lists them in the fixed order they run. Everything that
-//! describes the output, the README's field table, the template's Glue
-//! columns and the `schema` command, reads that list, and tests fail when
-//! they drift from it.
+//! Athena types), the variables it declares (with their defaults and
+//! accepted forms), worked examples, and how to build it from its
+//! variables. [`PIPELINE`] lists them in the fixed order they run.
+//! Everything that describes the configuration and the output reads that
+//! list: `config::VARIABLES` and the names `ENRICHMENTS` accepts, the docs'
+//! tables and examples, the template's Glue columns and the `schema`
+//! command; tests fail when they drift from it.
 //!
 //! Per record, the record layer parses the object once (a [`Record`]: where
 //! each configured field's value lies in the original text), then runs the
@@ -23,6 +25,76 @@
 //! assert_eq!(enrich::field("event_time").unwrap().athena_type, "timestamp");
 //! assert!(enrich::PIPELINE.iter().any(|e| e.name == "fingerprint" && e.optional));
 //! ```
+//!
+//! # Adding an enricher
+//!
+//! One file, `src/enrich/NAME.rs`, and its line in [`PIPELINE`]. The file
+//! imports this module, `settings`, `reason`, `time`, `domain` and `json`,
+//! nothing above them (`tests/layers.rs`), and declares:
+//!
+//! ```
+//! use firehose_enricher::enrich::{
+//!     DropReason, Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence,
+//!     Record, Stage,
+//! };
+//! use firehose_enricher::settings::{form, ConfigError, Env, FieldPath, Variable};
+//! use std::sync::Arc;
+//!
+//! pub const ENRICHER: Enricher = Enricher {
+//!     name: "language",
+//!     optional: true,
+//!     summary: "the page's language, as the tag sent it",
+//!     fields: &[Field {
+//!         name: "language",
+//!         json_type: JsonType::String,
+//!         athena_type: "string",
+//!         presence: Presence::Omitted,
+//!         description: "the first string of `LANGUAGE_FIELDS`",
+//!     }],
+//!     variables: &[Variable {
+//!         name: "LANGUAGE_FIELDS",
+//!         default: "lang,language",
+//!         form: form::FIELD_LIST,
+//!         meaning: "where the page's language is",
+//!     }],
+//!     examples: &[Example {
+//!         title: "A language tag",
+//!         input: r#"{"lang":"de-AT"}"#,
+//!         variables: &[],
+//!         output: Expected::Fields(&[("language", Some(r#""de-AT""#))]),
+//!     }],
+//!     build,
+//! };
+//!
+//! #[derive(Debug)]
+//! struct Language {
+//!     fields: Vec<FieldPath>,
+//! }
+//!
+//! fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+//!     // Only declared variables can be read; `env.error(name, &value)`
+//!     // reports a bad value with its declared form.
+//!     Ok(Arc::new(Language { fields: env.fields("LANGUAGE_FIELDS")? }))
+//! }
+//!
+//! impl Stage for Language {
+//!     fn run<'a>(
+//!         &self,
+//!         record: &Record<'a>,
+//!         _: &mut Facts<'a>,
+//!         out: &mut Fields,
+//!     ) -> Result<(), DropReason> {
+//!         out.optional("language", record.first_string(&self.fields).as_deref());
+//!         Ok(())
+//!     }
+//! }
+//! # assert_eq!(ENRICHER.variables[0].name, "LANGUAGE_FIELDS");
+//! ```
+//!
+//! Its variables join `config::VARIABLES`, its name the values
+//! `ENRICHMENTS` accepts, and its fields and examples the docs; the
+//! template needs its parameter by hand. `tests/registry.rs` runs its
+//! examples.
 
 pub mod campaign;
 pub mod extra;
