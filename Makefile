@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint core unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
 .PHONY: dashboard dashboard-test sessions-view browser-tools
 
 help: ## List the targets
@@ -14,11 +14,17 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test moto-test dashboard-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint core unit demo-test moto-test dashboard-test ## Every test: format, lints, the core alone, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The core without the `lambda` feature (no Lambda runtime, tokio or AWS
+# SDK): the library, the benches and the examples must build; tests/layers.rs
+# checks that it pulls in none of those crates.
+core: ## Check that the core builds without the Lambda adapter (--no-default-features)
+	$(CARGO) check --lib --benches --examples --no-default-features
 
 unit: ## cargo test: unit, integration, property and doc tests
 	$(CARGO) test --all-targets
@@ -195,7 +201,7 @@ sam-build: $(SAM_STAMP) $(LAMBDA_STAMP) ## sam build: the function's bootstrap i
 # a local loop never calls AWS, and overflow fails as `invoke` shows it.
 watch: $(LAMBDA_STAMP) ## Run the function behind a local Lambda Runtime API on 127.0.0.1:9000 (cargo lambda watch)
 	$(SAM_ENV) $(CARGO) lambda watch --invoke-address 127.0.0.1 --invoke-port 9000 \
-	  --env-var REINGEST_OVERFLOW=false
+	  --env-var REINGEST_OVERFLOW=off
 
 watch-test: $(LAMBDA_STAMP) ## make watch + make invoke-local end to end, then Ctrl-C leaves nothing on port 9000
 	MAKE="$(MAKE) VENV=$(VENV)" tools/watch_test.sh

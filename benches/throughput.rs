@@ -57,7 +57,7 @@ fn transform_record(bencher: Bencher) {
             transform_into(
                 black_box(event),
                 1_795_770_902_000,
-                &CONFIG,
+                &*CONFIG,
                 &mut scratch,
                 &mut out,
             )

@@ -1,78 +1,26 @@
-//! Configuration: environment variables, read and validated once at start-up.
+//! The assembled configuration: the core's variables, read and validated
+//! once at start-up, and the pipeline of enrichers built from theirs.
 //!
-//! Every variable has a default. A set but invalid value is an error that
-//! names the variable and the accepted form; nothing falls back silently.
-//! [`Config::from_lookup`] takes any lookup function, so tests need no
-//! process environment.
+//! Reading and validating a variable is [`crate::settings`]' job (the
+//! bottom of the crate). Each enricher declares its own variables in the
+//! registry ([`crate::enrich::PIPELINE`]); this module adds the few the core
+//! reads ([`CORE_VARIABLES`]) and builds [`VARIABLES`], the whole list, from
+//! both. Every variable has a default. A set but invalid value is an error
+//! that names the variable and the accepted form; nothing falls back
+//! silently. [`Config::from_lookup`] takes any lookup function, so tests
+//! need no process environment.
 
+use crate::enrich::{Pipeline, PIPELINE};
+pub use crate::settings::{form, ConfigError, DomainPattern, Env, FieldPath, Variable};
 use std::collections::HashSet;
-use std::fmt;
 
-/// Every variable this function reads, with its default and accepted form.
-/// The configuration table of `docs/configuration.md` is generated from this
-/// list ([`variables_markdown`]), and the SAM template's parameters are
-/// checked against it by tests.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "TIME_FIELDS",
-        default: "timestamp,ts,time,created_at",
-        form: FIELD_LIST,
-        meaning: "where the event time is; the first present, non-null field is used",
-    },
-    Variable {
-        name: "URL_FIELDS",
-        default: "url,page_url,href,location",
-        form: URL_FIELD_LIST,
-        meaning: "where the page URL is; the first string field is parsed as a URL",
-    },
-    Variable {
-        name: "HOST_FIELDS",
-        default: "domain,hostname,host",
-        form: HOST_FIELD_LIST,
-        meaning: "used when no URL field yields a host: the first string field, read as a bare host",
-    },
-    Variable {
-        name: "MAX_FUTURE",
-        default: "1d",
-        form: DURATION,
-        meaning: "an event time further ahead of arrival falls back to arrival",
-    },
-    Variable {
-        name: "MAX_AGE",
-        default: "30d",
-        form: DURATION,
-        meaning: "an event time further before arrival falls back to arrival",
-    },
-    Variable {
-        name: "DROP_DOMAINS",
-        default: "",
-        form: DOMAIN_PATTERNS,
-        meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
-    },
-    Variable {
-        name: "DROP_BOTS",
-        default: "false",
-        form: BOOLEAN,
-        meaning: "drop records whose user agent is a bot: on the bundled bot list (`src/bots/`, monperrus/crawler-user-agents) or uap-core's `Spider` device; the same test as `is_bot`",
-    },
-    Variable {
-        name: "USER_AGENT_FIELDS",
-        default: "user_agent,userAgent,ua",
-        form: USER_AGENT_FIELD_LIST,
-        meaning: "where the user agent is, for `DROP_BOTS` and the `user_agent` enricher",
-    },
-    Variable {
-        name: "SITE_ALLOWLIST",
-        default: "",
-        form: SITE_LIST,
-        meaning: "empty: off. sites outside it are partitioned as `site=other`",
-    },
-    Variable {
-        name: "MAX_SITES_PER_BATCH",
-        default: "0",
-        form: COUNT,
-        meaning: "`0`: off. sites beyond the first N distinct ones of a batch are partitioned as `site=other`",
-    },
+/// The variables only the core reads: which enrichers run, the bot rule,
+/// the partition caps and re-ingestion. Every other variable is declared by
+/// the one enricher it belongs to. Any part may read any declared variable
+/// (the core reads the enrichers' field lists, `DROP_BOTS` reads the
+/// `user_agent` enricher's `USER_AGENT_FIELDS`, the privacy controls strip
+/// the page's and the referrer's URL fields); none may read another name.
+pub const CORE_VARIABLES: &[Variable] = &[
     Variable {
         name: "ENRICHMENTS",
         default: "referrer,campaign,fingerprint,user_agent",
@@ -80,106 +28,122 @@ pub const VARIABLES: &[Variable] = &[
         meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
     Variable {
-        name: "REFERRER_FIELDS",
-        default: "referrer,page_referrer,document_referrer,referer",
-        form: REFERRER_FIELD_LIST,
-        meaning: "where the referrer URL is, for the `referrer` enricher (and `channel`); the first string field is used",
+        name: "DROP_BOTS",
+        default: "off",
+        form: form::SWITCH,
+        meaning: "drop records whose user agent is a bot: on the bundled bot list (`src/bots/`, monperrus/crawler-user-agents) or uap-core's `Spider` device; the same test as `is_bot`",
     },
     Variable {
-        name: "INTERNAL_SITES",
+        name: "SITE_ALLOWLIST",
         default: "",
-        form: SITE_LIST,
-        meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
+        form: form::SITE_LIST,
+        meaning: "empty: off. sites outside it are partitioned as `site=other`",
+    },
+    Variable {
+        name: "MAX_SITES_PER_BATCH",
+        default: "0",
+        form: form::COUNT,
+        meaning: "`0`: off. sites beyond the first N distinct ones of a batch are partitioned as `site=other`",
     },
     Variable {
         name: "REINGEST_OVERFLOW",
-        default: "true",
-        form: BOOLEAN,
-        meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `false` fails them to the error prefix",
+        default: "on",
+        form: form::SWITCH,
+        meaning: "records that do not fit in the 6,000,000-byte response are re-sent to the delivery stream with `PutRecordBatch` and answered `Dropped`; `off` fails them to the error prefix",
     },
     Variable {
         name: "DETAILED_METRICS",
         default: "off",
-        form: ON_OFF,
+        form: form::SWITCH,
         meaning: "`off`: at most five CloudWatch metrics (`RecordsOk`, `RecordsDropped`, `RecordsFailed`, and `Reingested` and `IpNotAnonymized` when not zero); `on` adds one per reason, bytes and processing time, each a custom metric billed monthly (see [Metrics](operations.md#metrics))",
-    },
-    Variable {
-        name: "COLUMNS",
-        default: "",
-        form: COLUMN_LIST,
-        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to `bundled`, the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
-    },
-    Variable {
-        name: "ANONYMIZE_IP",
-        default: "off",
-        form: ON_OFF,
-        meaning: "privacy: `on` replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list",
-    },
-    Variable {
-        name: "IP_FIELDS",
-        default: "ip,client_ip,ip_address,remote_addr,x_forwarded_for",
-        form: PATH_LIST,
-        meaning: "where IP addresses are, for `ANONYMIZE_IP`",
-    },
-    Variable {
-        name: "STRIP_QUERY",
-        default: "off",
-        form: ON_OFF,
-        meaning: "privacy: `on` removes the fragment and every query parameter outside `KEEP_QUERY_PARAMS` from the `URL_FIELDS` and `REFERRER_FIELDS` values (after the campaign and channel are read)",
-    },
-    Variable {
-        name: "KEEP_QUERY_PARAMS",
-        default: crate::enrich::privacy::DEFAULT_KEEP_QUERY_PARAMS,
-        form: PARAM_LIST,
-        meaning: "the query parameters `STRIP_QUERY` keeps, matched on the decoded name, ASCII case-insensitively",
-    },
-    Variable {
-        name: "DROP_FIELDS",
-        default: "",
-        form: PATH_LIST,
-        meaning: "privacy: these members are removed from the output (duplicates included)",
-    },
-    Variable {
-        name: "HASH_FIELDS",
-        default: "",
-        form: PATH_LIST,
-        meaning: "privacy: each string or number value here is replaced by HMAC-SHA256(`HASH_KEY`, value as text), 64 lowercase hex digits",
-    },
-    Variable {
-        name: "HASH_KEY",
-        default: "",
-        form: HASH_KEY_FORM,
-        meaning: "the HMAC key for `HASH_FIELDS`; required with it; never logged (the template reads it from Secrets Manager)",
     },
 ];
 
-const FIELD_LIST: &str =
-    "a comma-separated list of field names or dotted paths, e.g. `timestamp,event.time`";
-// Each field variable's example names fields of its own kind.
-const URL_FIELD_LIST: &str =
-    "a comma-separated list of field names or dotted paths, e.g. `url,context.page.url`";
-const HOST_FIELD_LIST: &str =
-    "a comma-separated list of field names or dotted paths, e.g. `hostname,context.page.host`";
-const USER_AGENT_FIELD_LIST: &str =
-    "a comma-separated list of field names or dotted paths, e.g. `user_agent,context.userAgent`";
-const REFERRER_FIELD_LIST: &str =
-    "a comma-separated list of field names or dotted paths, e.g. `referrer,context.page.referrer`";
-const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12h`, `30d`";
-const DOMAIN_PATTERNS: &str =
-    "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
-const BOOLEAN: &str = "`true` or `false`";
-const ON_OFF: &str = "`on` or `off`";
-const PATH_LIST: &str =
-    "empty, or a comma-separated list of field names or dotted paths, e.g. `email,user.email`";
-const PARAM_LIST: &str =
-    "empty (keep none), or a comma-separated list of query parameter names, e.g. `utm_source,page`";
-const HASH_KEY_FORM: &str = "at least 32 bytes when `HASH_FIELDS` is set";
-const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
-const COUNT: &str = "a whole number from 0 (no cap) to 100000";
-const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
+/// Every variable this function reads, with its default and accepted form:
+/// [`CORE_VARIABLES`], then each enricher's in pipeline order. Built at
+/// compile time from the registry. The configuration table of
+/// `docs/configuration.md` is generated from this list
+/// ([`variables_markdown`]), and the SAM template's parameters are checked
+/// against it by tests.
+pub const VARIABLES: &[Variable] = &ALL_VARIABLES;
 
-const COLUMN_LIST: &str = "empty (JSON output), `bundled` (the column list of the `template.yaml` the binary was built from), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
+const fn variable_count() -> usize {
+    let mut n = CORE_VARIABLES.len();
+    let mut i = 0;
+    while i < PIPELINE.len() {
+        n += PIPELINE[i].variables.len();
+        i += 1;
+    }
+    n
+}
+
+const ALL_VARIABLES: [Variable; variable_count()] = {
+    let mut all = [CORE_VARIABLES[0]; variable_count()];
+    let mut n = 0;
+    while n < CORE_VARIABLES.len() {
+        all[n] = CORE_VARIABLES[n];
+        n += 1;
+    }
+    let mut i = 0;
+    while i < PIPELINE.len() {
+        let mut j = 0;
+        while j < PIPELINE[i].variables.len() {
+            all[n] = PIPELINE[i].variables[j];
+            n += 1;
+            j += 1;
+        }
+        i += 1;
+    }
+    all
+};
+
+/// The accepted form of `ENRICHMENTS`: `none`, or the optional enrichers'
+/// names, derived from [`PIPELINE`] at compile time.
+pub const ENRICHMENT_LIST: &str = match std::str::from_utf8(&ENRICHMENT_LIST_BYTES) {
+    Ok(text) => text,
+    Err(_) => panic!("enricher names are UTF-8"),
+};
+
+const ENRICHMENT_LIST_PREFIX: &str = "`none`, or a comma-separated list of optional enrichers: ";
+
+/// `ENRICHMENT_LIST`'s text, written into `out` when there is one; its
+/// length either way. One function for both, so the two cannot disagree.
+const fn enrichment_list(mut out: Option<&mut [u8]>) -> usize {
+    const fn put(out: &mut Option<&mut [u8]>, at: usize, text: &str) -> usize {
+        let bytes = text.as_bytes();
+        if let Some(out) = out {
+            let mut i = 0;
+            while i < bytes.len() {
+                out[at + i] = bytes[i];
+                i += 1;
+            }
+        }
+        at + bytes.len()
+    }
+    let mut at = put(&mut out, 0, ENRICHMENT_LIST_PREFIX);
+    let mut first = true;
+    let mut i = 0;
+    while i < PIPELINE.len() {
+        if PIPELINE[i].optional {
+            if !first {
+                at = put(&mut out, at, ", ");
+            }
+            at = put(&mut out, at, "`");
+            at = put(&mut out, at, PIPELINE[i].name);
+            at = put(&mut out, at, "`");
+            first = false;
+        }
+        i += 1;
+    }
+    at
+}
+
+const ENRICHMENT_LIST_BYTES: [u8; enrichment_list(None)] = {
+    let mut bytes = [0; enrichment_list(None)];
+    enrichment_list(Some(&mut bytes));
+    bytes
+};
+
 /// The configuration table of `docs/configuration.md`, one row per
 /// variable, from [`VARIABLES`].
 pub fn variables_markdown() -> String {
@@ -199,70 +163,11 @@ pub fn variables_markdown() -> String {
     table
 }
 
-/// One configuration variable.
-#[derive(Debug, Clone, Copy)]
-pub struct Variable {
-    pub name: &'static str,
-    pub default: &'static str,
-    /// The accepted form, as the error message and the docs state it.
-    pub form: &'static str,
-    /// What it does, for the docs' configuration table.
-    pub meaning: &'static str,
-}
-
-/// An invalid configuration value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigError {
-    pub variable: &'static str,
-    pub value: String,
-    pub expected: &'static str,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "invalid {}={:?}: expected {}",
-            self.variable, self.value, self.expected
-        )
-    }
-}
-
-impl std::error::Error for ConfigError {}
-
-/// A field path: `time`, or `event.time` for a nested field.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldPath {
-    /// Index of the first segment in [`Config::top_keys`].
-    pub top: usize,
-    /// The segments after the first; empty for a top-level field.
-    pub nested: Vec<String>,
-}
-
-/// A pattern from `DROP_DOMAINS`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DomainPattern {
-    /// `localhost`: this host only.
-    Exact(String),
-    /// `*.local`: any host ending in `.local`.
-    Suffix(String),
-}
-
-impl DomainPattern {
-    pub fn matches(&self, host: &str) -> bool {
-        match self {
-            DomainPattern::Exact(h) => host == h,
-            DomainPattern::Suffix(s) => {
-                host.len() > s.len() + 1
-                    && host.ends_with(s.as_str())
-                    && host.as_bytes()[host.len() - s.len() - 1] == b'.'
-            }
-        }
-    }
-}
-
-/// The validated configuration of the transform.
+/// The validated configuration of the transform. Built only by reading
+/// variables ([`Config::from_lookup`] and its siblings), so that its parts
+/// agree: the field lists index the pipeline's keys.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     pub time_fields: Vec<FieldPath>,
     pub url_fields: Vec<FieldPath>,
@@ -282,8 +187,10 @@ pub struct Config {
     /// When non-zero, sites beyond the first N distinct ones of a batch are
     /// partitioned as `other`.
     pub max_sites_per_batch: usize,
-    /// The enabled enrichers, in the order they run.
-    pub pipeline: crate::enrich::Pipeline,
+    /// The enabled enrichers, in the order they run: all of the
+    /// configuration the record layer sees (`Config` lends it through
+    /// `AsRef<Pipeline>`).
+    pub pipeline: Pipeline,
     /// The largest response the function may return. Lambda's synchronous
     /// response limit is 6 MB; AWS's own Firehose blueprint keeps under
     /// 6,000,000 bytes, and so do we.
@@ -295,13 +202,17 @@ pub struct Config {
     /// `DETAILED_METRICS`: the per-reason, byte and time metrics too. Only
     /// the Lambda runtime reads it.
     pub detailed_metrics: bool,
-    /// `top_keys` and the output fields, indexed for the record parser.
-    pub(crate) key_index: crate::record::KeyIndex,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config::from_lookup(|_| None).expect("the defaults are valid")
+    }
+}
+
+impl AsRef<Pipeline> for Config {
+    fn as_ref(&self) -> &Pipeline {
+        &self.pipeline
     }
 }
 
@@ -321,7 +232,11 @@ impl Config {
         for v in VARIABLES {
             if let Some(raw) = lookup(v.name) {
                 if raw.to_str().is_none() {
-                    return Err(error(v.name, &raw.to_string_lossy()));
+                    return Err(ConfigError {
+                        variable: v.name,
+                        value: raw.to_string_lossy().into_owned(),
+                        expected: v.form,
+                    });
                 }
             }
         }
@@ -329,43 +244,59 @@ impl Config {
     }
 
     /// Reads configuration through `lookup`; unset variables take their
-    /// defaults.
+    /// defaults. Only [`VARIABLES`] are read: a read of any other name (a
+    /// variable an enricher forgot to declare) is an error.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |name: &'static str| get(&lookup, name);
-        let mut top_keys = Vec::new();
-        let time_fields = parse_fields(get("TIME_FIELDS"), &mut top_keys)?;
-        let url_fields = parse_fields(get("URL_FIELDS"), &mut top_keys)?;
-        let host_fields = parse_fields(get("HOST_FIELDS"), &mut top_keys)?;
-        let user_agent_fields = parse_fields(get("USER_AGENT_FIELDS"), &mut top_keys)?;
-        let mut config = Config {
+        Config::assemble(&lookup, PIPELINE, VARIABLES)
+    }
+
+    /// Builds the configuration from `enrichers` (the registry, or a test's
+    /// own), reading only `declared`.
+    fn assemble(
+        lookup: &dyn Fn(&str) -> Option<String>,
+        enrichers: &[&crate::enrich::Enricher],
+        declared: &[Variable],
+    ) -> Result<Config, ConfigError> {
+        let mut env = Env::new(lookup, declared);
+        // The field lists the core keeps first, so that their keys come
+        // first in the parser's table, in this order.
+        let time_fields = env.fields("TIME_FIELDS")?;
+        let url_fields = env.fields("URL_FIELDS")?;
+        let host_fields = env.fields("HOST_FIELDS")?;
+        let user_agent_fields = env.fields("USER_AGENT_FIELDS")?;
+        let max_future_ms = env.duration_ms("MAX_FUTURE")?;
+        let max_age_ms = env.duration_ms("MAX_AGE")?;
+        let drop_domains = env.domain_patterns("DROP_DOMAINS")?;
+        let drop_bots = env.switch("DROP_BOTS")?;
+        let site_allowlist = env.site_list("SITE_ALLOWLIST")?;
+        let max_sites_per_batch = env.count("MAX_SITES_PER_BATCH")?;
+        let reingest_overflow = env.switch("REINGEST_OVERFLOW")?;
+        let detailed_metrics = env.switch("DETAILED_METRICS")?;
+        let enabled = enrichments(&env, enrichers)?;
+        let pipeline = Pipeline::build(enrichers, &mut env, &enabled);
+        // An undeclared read first: it may be what made a build fail.
+        env.check()?;
+        let mut pipeline = pipeline?;
+        if drop_bots {
+            pipeline.drop_bots(user_agent_fields.clone());
+        }
+        Ok(Config {
             time_fields,
             url_fields,
             host_fields,
             user_agent_fields,
-            top_keys: Vec::new(),
-            max_future_ms: parse_duration(get("MAX_FUTURE"))?,
-            max_age_ms: parse_duration(get("MAX_AGE"))?,
-            drop_domains: parse_domain_patterns(get("DROP_DOMAINS"))?,
-            drop_bots: parse_bool(get("DROP_BOTS"))?,
-            site_allowlist: parse_sites(get("SITE_ALLOWLIST"))?,
-            max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
-            pipeline: crate::enrich::Pipeline::default(),
+            top_keys: env.top_keys().to_vec(),
+            max_future_ms,
+            max_age_ms,
+            drop_domains,
+            drop_bots,
+            site_allowlist,
+            max_sites_per_batch,
+            pipeline,
             max_response_bytes: 6_000_000,
-            reingest_overflow: parse_bool(get("REINGEST_OVERFLOW"))?,
-            detailed_metrics: parse_on_off(get("DETAILED_METRICS"))?,
-            key_index: crate::record::KeyIndex::default(),
-        };
-        let enabled = parse_enrichments(get("ENRICHMENTS"))?;
-        let mut env = Env {
-            lookup: &lookup,
-            top_keys,
-            core: &config,
-        };
-        let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
-        config.top_keys = env.top_keys;
-        config.pipeline = pipeline;
-        config.key_index = crate::record::KeyIndex::new(&config.top_keys, config.output_fields());
-        Ok(config)
+            reingest_overflow,
+            detailed_metrics,
+        })
     }
 
     /// The names of the fields this configuration writes, in output order.
@@ -375,210 +306,33 @@ impl Config {
     }
 }
 
-/// What an enricher's `build` reads its configuration through: the
-/// variables, the core configuration, and the top-level keys the record
-/// parser looks for (which each field list extends).
-pub struct Env<'l> {
-    lookup: &'l dyn Fn(&str) -> Option<String>,
-    top_keys: Vec<String>,
-    core: &'l Config,
-}
-
-impl Env<'_> {
-    /// The core configuration (fields, bounds, drop rules).
-    pub fn core(&self) -> &Config {
-        self.core
-    }
-
-    /// A variable's value, or its default when unset. The variable must be
-    /// listed in [`VARIABLES`].
-    pub fn get(&self, name: &'static str) -> (&'static str, String) {
-        get(self.lookup, name)
-    }
-
-    /// A field-list variable, validated; its paths' first segments join the
-    /// keys the record parser looks for.
-    pub fn fields(&mut self, name: &'static str) -> Result<Vec<FieldPath>, ConfigError> {
-        let value = self.get(name);
-        parse_fields(value, &mut self.top_keys)
-    }
-
-    /// A `true`/`false` variable, validated.
-    pub fn boolean(&self, name: &'static str) -> Result<bool, ConfigError> {
-        parse_bool(self.get(name))
-    }
-
-    /// A list of lowercase registrable domains (may be empty), validated.
-    pub fn sites(&self, name: &'static str) -> Result<HashSet<String>, ConfigError> {
-        parse_sites(self.get(name)).map(Option::unwrap_or_default)
-    }
-}
-
-fn get(lookup: &dyn Fn(&str) -> Option<String>, name: &'static str) -> (&'static str, String) {
-    let var = VARIABLES
-        .iter()
-        .find(|v| v.name == name)
-        .unwrap_or_else(|| panic!("{name} is not in config::VARIABLES"));
-    (name, lookup(name).unwrap_or_else(|| var.default.to_owned()))
-}
-
 /// `ENRICHMENTS`: `none`, or optional enricher names.
-fn parse_enrichments(
-    (name, value): (&'static str, String),
+fn enrichments(
+    env: &Env<'_>,
+    enrichers: &[&crate::enrich::Enricher],
 ) -> Result<Vec<&'static str>, ConfigError> {
+    let (name, value) = env.get("ENRICHMENTS");
     if value.trim() == "none" {
         return Ok(Vec::new());
     }
     let mut enabled = Vec::new();
-    for item in items(&value) {
-        let known = crate::enrich::optional_names()
-            .find(|n| *n == item)
-            .ok_or_else(|| error(name, &value))?;
-        if !enabled.contains(&known) {
-            enabled.push(known);
+    for item in crate::settings::items(&value) {
+        let known = enrichers
+            .iter()
+            .find(|e| e.optional && e.name == item)
+            .ok_or_else(|| env.error(name, &value))?;
+        if !enabled.contains(&known.name) {
+            enabled.push(known.name);
         }
     }
     Ok(enabled)
 }
 
-pub(crate) fn error(variable: &'static str, value: &str) -> ConfigError {
-    let expected = VARIABLES
-        .iter()
-        .find(|v| v.name == variable)
-        .map_or("", |v| v.form);
-    ConfigError {
-        variable,
-        value: value.to_owned(),
-        expected,
-    }
-}
-
-fn items(value: &str) -> impl Iterator<Item = &str> {
-    value.split(',').map(str::trim)
-}
-
-fn parse_fields(
-    (name, value): (&'static str, String),
-    top_keys: &mut Vec<String>,
-) -> Result<Vec<FieldPath>, ConfigError> {
-    if value.trim().is_empty() {
-        return Err(error(name, &value));
-    }
-    items(&value)
-        .map(|item| {
-            let mut segments = item.split('.');
-            let first = segments.next().unwrap_or_default();
-            let nested: Vec<String> = segments.map(str::to_owned).collect();
-            if first.is_empty() || nested.iter().any(String::is_empty) {
-                return Err(error(name, &value));
-            }
-            let top = match top_keys.iter().position(|k| k == first) {
-                Some(i) => i,
-                None => {
-                    top_keys.push(first.to_owned());
-                    top_keys.len() - 1
-                }
-            };
-            Ok(FieldPath { top, nested })
-        })
-        .collect()
-}
-
-fn parse_duration((name, value): (&'static str, String)) -> Result<i64, ConfigError> {
-    let v = value.trim();
-    // By `char`, not by byte: a value may end in any character (`30é`).
-    let mut chars = v.chars();
-    let unit_ms: i64 = match chars.next_back() {
-        Some('s') => 1_000,
-        Some('m') => 60_000,
-        Some('h') => 3_600_000,
-        Some('d') => 86_400_000,
-        _ => return Err(error(name, &value)),
-    };
-    let digits = chars.as_str();
-    digits
-        .parse::<u32>()
-        .ok()
-        .filter(|_| digits.bytes().all(|b| b.is_ascii_digit()))
-        .map(|n| i64::from(n) * unit_ms)
-        .ok_or_else(|| error(name, &value))
-}
-
-fn is_host_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.split('.').all(|label| {
-            !label.is_empty()
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
-        })
-}
-
-fn parse_domain_patterns(
-    (name, value): (&'static str, String),
-) -> Result<Vec<DomainPattern>, ConfigError> {
-    if value.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    items(&value)
-        .map(|item| match item.strip_prefix("*.") {
-            Some(suffix) if is_host_name(suffix) => Ok(DomainPattern::Suffix(suffix.to_owned())),
-            None if is_host_name(item) => Ok(DomainPattern::Exact(item.to_owned())),
-            _ => Err(error(name, &value)),
-        })
-        .collect()
-}
-
-fn parse_bool((name, value): (&'static str, String)) -> Result<bool, ConfigError> {
-    match value.trim() {
-        "true" => Ok(true),
-        "false" => Ok(false),
-        _ => Err(error(name, &value)),
-    }
-}
-
-fn parse_on_off((name, value): (&'static str, String)) -> Result<bool, ConfigError> {
-    match value.trim() {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(error(name, &value)),
-    }
-}
-
-fn parse_sites(
-    (name, value): (&'static str, String),
-) -> Result<Option<HashSet<String>>, ConfigError> {
-    if value.trim().is_empty() {
-        return Ok(None);
-    }
-    items(&value)
-        .map(|item| {
-            // A listed public suffix (`co.uk`, `github.io`) is nobody's
-            // site: it would match no partition a real page gets. Names
-            // the list does not know (`localhost`, `intranet`) are allowed.
-            let public_suffix = psl::suffix(item.as_bytes())
-                .is_some_and(|s| s.is_known() && s.as_bytes() == item.as_bytes());
-            if is_host_name(item) && !public_suffix {
-                Ok(item.to_owned())
-            } else {
-                Err(error(name, &value))
-            }
-        })
-        .collect::<Result<HashSet<_>, _>>()
-        .map(Some)
-}
-
-fn parse_count((name, value): (&'static str, String)) -> Result<usize, ConfigError> {
-    let v = value.trim();
-    v.parse::<usize>()
-        .ok()
-        .filter(|n| *n <= 100_000 && v.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| error(name, &value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::enrich::{Enricher, Facts, Fields, Record, Stage};
+    use std::sync::Arc;
 
     fn with(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let vars: Vec<(String, String)> = vars
@@ -648,14 +402,15 @@ mod tests {
             ("DROP_DOMAINS", "localhost,,x"),
             ("DROP_DOMAINS", "a*.b"),
             ("DROP_BOTS", ""),
-            ("DROP_BOTS", "yes"),
-            ("DROP_BOTS", "TRUE"),
-            ("DROP_BOTS", "1"),
+            ("DROP_BOTS", "y"),
+            ("DROP_BOTS", "2"),
+            ("DROP_BOTS", "enabled"),
             ("REINGEST_OVERFLOW", ""),
-            ("REINGEST_OVERFLOW", "off"),
-            ("REINGEST_OVERFLOW", "False"),
-            ("DETAILED_METRICS", "true"),
-            ("DETAILED_METRICS", "ON"),
+            ("REINGEST_OVERFLOW", "of"),
+            ("REINGEST_OVERFLOW", "nein"),
+            ("DETAILED_METRICS", "detailed"),
+            ("ANONYMIZE_IP", "masked"),
+            ("STRIP_QUERY", ""),
             ("SITE_ALLOWLIST", "Example.com"),
             ("SITE_ALLOWLIST", "example.com,"),
             ("SITE_ALLOWLIST", "ex ample.com"),
@@ -807,6 +562,192 @@ mod tests {
                 *want,
                 "{pattern} vs {host}"
             );
+        }
+    }
+
+    /// Each variable is declared once, by the core or one enricher, and
+    /// `VARIABLES` is exactly those declarations.
+    #[test]
+    fn variables_are_the_core_list_and_the_enrichers_declarations() {
+        let declared: Vec<&str> = CORE_VARIABLES
+            .iter()
+            .chain(crate::enrich::variables().map(|(_, v)| v))
+            .map(|v| v.name)
+            .collect();
+        let names: Vec<&str> = VARIABLES.iter().map(|v| v.name).collect();
+        assert_eq!(names, declared);
+        let mut seen = HashSet::new();
+        for v in VARIABLES {
+            assert!(seen.insert(v.name), "{} is declared twice", v.name);
+            assert!(
+                v.name
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'),
+                "{}",
+                v.name
+            );
+            assert!(!v.form.is_empty() && !v.meaning.is_empty(), "{}", v.name);
+        }
+        // Edges: a core variable and one of each kind of enricher.
+        for name in [
+            "ENRICHMENTS",
+            "TIME_FIELDS",
+            "REFERRER_FIELDS",
+            "HASH_KEY",
+            "COLUMNS",
+        ] {
+            assert!(seen.contains(name), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_enrichment_list_names_every_optional_enricher() {
+        assert_eq!(
+            ENRICHMENT_LIST,
+            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`"
+        );
+        let optional: Vec<&str> = crate::enrich::optional_names().collect();
+        assert!(!optional.is_empty());
+        for name in optional {
+            assert!(ENRICHMENT_LIST.contains(&format!("`{name}`")), "{name}");
+            // Every name ENRICHMENTS lists is accepted, alone.
+            let c = with(&[("ENRICHMENTS", name)]).unwrap();
+            assert_eq!(c.pipeline.enabled(), [name]);
+        }
+    }
+
+    /// A stage that reads a variable nobody declares.
+    fn reads_undeclared(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+        let _ = env.fields("NOT_DECLARED_SWITCH")?;
+        unreachable!("an empty, undeclared field list is invalid")
+    }
+
+    fn reads_declared(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+        let on = env.switch("DECLARED_SWITCH")?;
+        assert!(on, "read through the lookup");
+        Ok(Arc::new(Nothing))
+    }
+
+    #[derive(Debug)]
+    struct Nothing;
+
+    impl Stage for Nothing {
+        fn run<'a>(
+            &self,
+            _: &Record<'a>,
+            _: &mut Facts<'a>,
+            _: &mut Fields,
+        ) -> Result<(), crate::reason::DropReason> {
+            Ok(())
+        }
+    }
+
+    /// The registry is the single declaration: a variable read but declared
+    /// by no enricher fails the configuration, naming it, whatever its
+    /// value; one declared is read.
+    #[test]
+    fn an_undeclared_read_fails_the_configuration() {
+        const SWITCH: &[Variable] = &[Variable {
+            name: "DECLARED_SWITCH",
+            default: "off",
+            form: form::SWITCH,
+            meaning: "a test's",
+        }];
+        const UNDECLARED: Enricher = Enricher {
+            name: "undeclared",
+            optional: false,
+            summary: "",
+            fields: &[],
+            variables: &[],
+            examples: &[],
+            build: reads_undeclared,
+        };
+        const DECLARED: Enricher = Enricher {
+            name: "declared",
+            optional: false,
+            summary: "",
+            fields: &[],
+            variables: SWITCH,
+            examples: &[],
+            build: reads_declared,
+        };
+        let lookup = |name: &str| match name {
+            "ENRICHMENTS" => Some("none".to_owned()),
+            _ => name.ends_with("DECLARED_SWITCH").then(|| "on".to_owned()),
+        };
+        let declared: Vec<Variable> = VARIABLES.iter().chain(SWITCH).copied().collect();
+        let err = Config::assemble(&lookup, &[&UNDECLARED], &declared).unwrap_err();
+        assert_eq!(err.variable, "NOT_DECLARED_SWITCH");
+        assert_eq!(err.expected, crate::settings::UNDECLARED);
+        let c = Config::assemble(&lookup, &[&DECLARED], &declared).unwrap();
+        assert_eq!(c.pipeline.stages.len(), 1);
+        // The same enricher, its variable not among those declared.
+        let err = Config::assemble(&lookup, &[&DECLARED], VARIABLES).unwrap_err();
+        assert_eq!(err.variable, "DECLARED_SWITCH");
+    }
+
+    /// On/off variables share one vocabulary (`form::SWITCH`), and every
+    /// spelling of it takes effect.
+    #[test]
+    fn switches_take_every_spelling() {
+        let switches: Vec<&str> = VARIABLES
+            .iter()
+            .filter(|v| v.form == form::SWITCH)
+            .map(|v| v.name)
+            .collect();
+        assert_eq!(
+            switches,
+            [
+                "DROP_BOTS",
+                "REINGEST_OVERFLOW",
+                "DETAILED_METRICS",
+                "ANONYMIZE_IP",
+                "STRIP_QUERY"
+            ]
+        );
+        for v in VARIABLES {
+            assert!(
+                !v.form.contains("`true`") || v.form == form::SWITCH,
+                "{}: a switch states form::SWITCH",
+                v.name
+            );
+            assert!(
+                crate::settings::parse_switch(v.default).is_some() == (v.form == form::SWITCH)
+                    || v.name == "MAX_SITES_PER_BATCH",
+                "{}: a switch's default is a switch value",
+                v.name
+            );
+        }
+        let ip = br#"{"ip":"203.0.113.7","url":"https://example.com/?q=1"}"#;
+        let spellings: &[(&str, bool)] = &[
+            ("on", true),
+            ("ON", true),
+            ("true", true),
+            ("True", true),
+            ("yes", true),
+            ("1", true),
+            ("off", false),
+            ("OFF", false),
+            ("false", false),
+            ("FALSE", false),
+            ("no", false),
+            ("0", false),
+        ];
+        for (value, on) in spellings {
+            for name in &switches {
+                let c = with(&[(name, value)]).unwrap_or_else(|e| panic!("{e}"));
+                let line = crate::record::transform(ip, 0, &c).data;
+                let line = String::from_utf8(line).unwrap();
+                let effect = match *name {
+                    "DROP_BOTS" => c.drop_bots && c.pipeline.drop_bots.is_some(),
+                    "REINGEST_OVERFLOW" => c.reingest_overflow,
+                    "DETAILED_METRICS" => c.detailed_metrics,
+                    "ANONYMIZE_IP" => line.contains(r#""ip":"203.0.113.0""#),
+                    "STRIP_QUERY" => line.contains(r#""url":"https://example.com/""#),
+                    other => unreachable!("{other}"),
+                };
+                assert_eq!(effect, *on, "{name}={value}: {line}");
+            }
         }
     }
 }

@@ -147,7 +147,7 @@ pub async fn handle(
         false => Overflow::Fail,
     };
     // The runtime logs the error it reports, so it is not logged here too.
-    let mut processed = batch::process_overflow(request, config, overflow).map_err(diagnostic)?;
+    let mut processed = batch::process_overflow(request, config, overflow)?;
     if !processed.reingest.is_empty() {
         let margin = SAFETY_MARGIN + started.elapsed();
         let deadline = deadline(context.deadline, margin);
@@ -200,7 +200,7 @@ async fn resend(
             records = positions.len(),
             "no delivery stream to re-send overflow to; failing it instead"
         );
-        return batch::settle(request, &function.config, &[], &positions).map_err(diagnostic);
+        return Ok(batch::settle(request, &function.config, &[], &positions)?);
     };
     let sender = function
         .sender
@@ -225,19 +225,22 @@ async fn resend(
     // as it would without re-ingestion, and Firehose retries the batch, so
     // what was sent is sent again (at least once, as documented).
     let pick = |list: &[usize]| list.iter().map(|&k| positions[k]).collect::<Vec<_>>();
-    batch::settle(
+    Ok(batch::settle(
         request,
         &function.config,
         &pick(&sent.sent),
         &pick(&sent.unsent),
-    )
-    .map_err(diagnostic)
+    )?)
 }
 
-fn diagnostic(e: batch::RequestError) -> Diagnostic {
-    Diagnostic {
-        error_type: e.error_type().into(),
-        error_message: e.to_string(),
+/// A request that cannot be answered record by record fails the invocation,
+/// reported to the runtime under its own `errorType`.
+impl From<batch::RequestError> for Diagnostic {
+    fn from(e: batch::RequestError) -> Diagnostic {
+        Diagnostic {
+            error_type: e.error_type().into(),
+            error_message: e.to_string(),
+        }
     }
 }
 
@@ -467,6 +470,34 @@ fn runtime_api_is_valid(api: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `?` turns a request error into the runtime's error report, typed.
+    #[test]
+    fn request_errors_are_reported_with_their_type() {
+        let cases = [
+            (
+                batch::RequestError::Invalid("expected value".into()),
+                "InvalidFirehoseRequest",
+                "not a Firehose transformation request: expected value",
+            ),
+            (
+                batch::RequestError::ResponseTooLarge { bytes: 7, limit: 6 },
+                "ResponseTooLarge",
+                "response of 7 bytes would exceed the 6-byte limit even with every record failed",
+            ),
+        ];
+        for (error, error_type, message) in cases {
+            let reported = || -> Result<(), Diagnostic> { Err(error.clone())? };
+            let d = reported().unwrap_err();
+            assert_eq!(
+                (d.error_type.as_str(), d.error_message.as_str()),
+                (error_type, message)
+            );
+        }
+        // A request that is not JSON, end to end through the batch layer.
+        let d = Diagnostic::from(batch::process(b"[", &Config::default()).unwrap_err());
+        assert_eq!(d.error_type, "InvalidFirehoseRequest");
+    }
 
     #[test]
     fn log_levels() {

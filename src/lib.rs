@@ -43,13 +43,18 @@ pub mod config;
 pub mod cost;
 pub mod domain;
 pub mod enrich;
+pub mod json;
+#[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod metrics;
 pub mod partition;
+pub mod reason;
 pub mod record;
+#[cfg(feature = "lambda")]
 pub mod reingest;
 pub mod replay;
 pub mod schema;
+pub mod settings;
 pub mod sizing;
 pub mod time;
 

@@ -27,18 +27,18 @@
 //! );
 //! ```
 
-use crate::config::Config;
-use crate::enrich::{Edit, Facts, Fields, Member, Record};
+use crate::enrich::{Edit, Facts, Fields, KeyIndex, KeyMatch, Member, Pipeline, Record};
+use crate::json::key_start;
+pub use crate::reason::{DropReason, FailReason};
 use crate::time::{format_millis, Formatted};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
 use std::ops::Range;
-use std::sync::LazyLock;
 
 /// The fields the always-on enrichers write, first of ours and in this
 /// order. Same-named input fields are replaced; see
-/// [`Config::output_fields`] for all of a configuration's fields.
+/// [`Pipeline::fields`] for all of a configuration's fields.
 pub const OUTPUT_FIELDS: [&str; 5] = [
     "event_time",
     "event_time_source",
@@ -46,84 +46,6 @@ pub const OUTPUT_FIELDS: [&str; 5] = [
     "domain",
     "site",
 ];
-
-/// Why a record could not be processed. The code is what logs and metrics
-/// count, so the set is small and fixed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum FailReason {
-    /// The request record had no `data` string.
-    MissingData,
-    /// `data` is not valid base64.
-    BadBase64,
-    /// The decoded data is empty or only whitespace.
-    Empty,
-    /// The decoded data is not UTF-8.
-    NotUtf8,
-    /// The decoded data is not valid JSON.
-    NotJson,
-    /// The decoded data is JSON, but not an object.
-    NotObject,
-    /// `approximateArrivalTimestamp` is missing or not a usable epoch-ms number.
-    BadArrivalTime,
-    /// The record's output did not fit in the 6 MB response.
-    ResponseTooLarge,
-    /// The transform panicked on this record (a bug); caught, not fatal.
-    InternalError,
-}
-
-impl FailReason {
-    pub const ALL: [FailReason; 9] = [
-        FailReason::MissingData,
-        FailReason::BadBase64,
-        FailReason::Empty,
-        FailReason::NotUtf8,
-        FailReason::NotJson,
-        FailReason::NotObject,
-        FailReason::BadArrivalTime,
-        FailReason::ResponseTooLarge,
-        FailReason::InternalError,
-    ];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            FailReason::MissingData => "missing_data",
-            FailReason::BadBase64 => "bad_base64",
-            FailReason::Empty => "empty",
-            FailReason::NotUtf8 => "not_utf8",
-            FailReason::NotJson => "not_json",
-            FailReason::NotObject => "not_object",
-            FailReason::BadArrivalTime => "bad_arrival_time",
-            FailReason::ResponseTooLarge => "response_too_large",
-            FailReason::InternalError => "internal_error",
-        }
-    }
-}
-
-impl fmt::Display for FailReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.code())
-    }
-}
-
-/// Why a record was dropped on purpose.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DropReason {
-    /// The domain matched `DROP_DOMAINS`.
-    Domain,
-    /// The user agent matched the bundled bot list (`DROP_BOTS=true`).
-    Bot,
-}
-
-impl DropReason {
-    pub const ALL: [DropReason; 2] = [DropReason::Domain, DropReason::Bot];
-
-    pub fn code(self) -> &'static str {
-        match self {
-            DropReason::Domain => "domain",
-            DropReason::Bot => "bot",
-        }
-    }
-}
 
 /// What became of one record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,7 +72,7 @@ pub struct Enriched {
 /// allocate.
 #[derive(Default)]
 pub struct Scratch {
-    /// For each of `Config::top_keys`, the index in `members` of the member
+    /// For each of the pipeline's top-level keys, the index in `members` of the member
     /// that holds it (the last duplicate's).
     slots: Vec<Option<usize>>,
     /// Every top-level member: its value's span, and whether it is replaced.
@@ -171,7 +93,13 @@ pub struct Transformed {
 }
 
 /// Transforms one decoded record. See [`transform_into`].
-pub fn transform(data: &[u8], arrival_ms: i64, config: &Config) -> Transformed {
+/// The configuration is anything that lends a [`Pipeline`]: the assembled
+/// configuration (`Config`) does, and so does a pipeline itself.
+pub fn transform<C: AsRef<Pipeline> + ?Sized>(
+    data: &[u8],
+    arrival_ms: i64,
+    config: &C,
+) -> Transformed {
     let mut out = Vec::new();
     let outcome = transform_into(data, arrival_ms, config, &mut Scratch::default(), &mut out);
     let partition_keys = match &outcome {
@@ -193,14 +121,14 @@ pub fn transform(data: &[u8], arrival_ms: i64, config: &Config) -> Transformed {
 
 /// Transforms one decoded record, appending its output line to `out` when the
 /// outcome is `Ok`. On any other outcome `out` is left as it was.
-pub fn transform_into(
+pub fn transform_into<C: AsRef<Pipeline> + ?Sized>(
     data: &[u8],
     arrival_ms: i64,
-    config: &Config,
+    config: &C,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Outcome {
-    match enrich(data, arrival_ms, config, scratch, out) {
+    match enrich(data, arrival_ms, config.as_ref(), scratch, out) {
         Ok(outcome) => outcome,
         Err(reason) => Outcome::Failed(reason),
     }
@@ -209,7 +137,7 @@ pub fn transform_into(
 fn enrich(
     data: &[u8],
     arrival_ms: i64,
-    config: &Config,
+    pipeline: &Pipeline,
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, FailReason> {
@@ -230,11 +158,11 @@ fn enrich(
     let base = trimmed.as_ptr() as usize;
     let parse = |scratch: &mut Scratch, bytes_keys| {
         scratch.slots.clear();
-        scratch.slots.resize(config.top_keys.len(), None);
+        scratch.slots.resize(pipeline.slots, None);
         scratch.members.clear();
         let mut de = serde_json::Deserializer::from_str(trimmed);
         TopLevel {
-            keys: &config.key_index,
+            keys: &pipeline.key_index,
             base,
             bytes_keys,
             scratch,
@@ -262,14 +190,14 @@ fn enrich(
     };
     let mut facts = Facts::default();
     scratch.fields.clear();
-    for stage in &config.pipeline.stages {
+    for stage in &pipeline.stages {
         if let Err(reason) = stage.run(&record, &mut facts, &mut scratch.fields) {
             return Ok(Outcome::Dropped(reason));
         }
     }
     let edits = &mut facts.edits;
-    if config.drop_bots {
-        if let Some(ua) = record.first_string(&config.user_agent_fields) {
+    if let Some(user_agent_fields) = &pipeline.drop_bots {
+        if let Some(ua) = record.first_string(user_agent_fields) {
             if crate::enrich::user_agent::is_bot(&ua) {
                 return Ok(Outcome::Dropped(DropReason::Bot));
             }
@@ -342,108 +270,6 @@ fn enrich(
     }))
 }
 
-/// Where the key of the member whose value starts at `value_start` begins.
-/// Walks back over whitespace and the colon to the key's closing quote, then
-/// to its opening quote: the first `"` not escaped by an odd run of
-/// backslashes, since a JSON string holds no other.
-pub(crate) fn key_start(text: &[u8], value_start: usize) -> usize {
-    let mut i = value_start;
-    while i > 0 && text[i - 1] != b'"' {
-        i -= 1;
-    }
-    // i - 1 is the closing quote.
-    let mut j = i.saturating_sub(1);
-    while j > 0 {
-        j -= 1;
-        if text[j] == b'"' {
-            let backslashes = text[..j].iter().rev().take_while(|&&b| b == b'\\').count();
-            if backslashes % 2 == 0 {
-                return j;
-            }
-        }
-    }
-    0
-}
-
-/// The raw value of `key` in the raw JSON object `raw` (the last one, as
-/// serde_json's own maps keep), or `None`.
-pub(crate) fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
-    struct Find<'k>(&'k str);
-    impl<'de> Visitor<'de> for Find<'_> {
-        type Value = Option<&'de str>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
-                let v: &'de RawValue = map.next_value()?;
-                if k {
-                    found = Some(v.get());
-                }
-            }
-            Ok(found)
-        }
-    }
-    if !raw.starts_with('{') {
-        return None;
-    }
-    let mut de = serde_json::Deserializer::from_str(raw);
-    de.deserialize_map(Find(key)).ok().flatten()
-}
-
-/// Where every value of `key` lies in the raw JSON object `raw`, duplicates
-/// included, as byte ranges of `raw`; empty when `raw` is not an object.
-pub(crate) fn member_ranges(raw: &str, key: &str) -> Vec<Range<usize>> {
-    struct FindAll<'k>(&'k str, usize);
-    impl<'de> Visitor<'de> for FindAll<'_> {
-        type Value = Vec<Range<usize>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = Vec::new();
-            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
-                let v: &'de RawValue = map.next_value()?;
-                if k {
-                    let start = v.get().as_ptr() as usize - self.1;
-                    found.push(start..start + v.get().len());
-                }
-            }
-            Ok(found)
-        }
-    }
-    if !raw.starts_with('{') {
-        return Vec::new();
-    }
-    let mut de = serde_json::Deserializer::from_str(raw);
-    de.deserialize_map(FindAll(key, raw.as_ptr() as usize))
-        .unwrap_or_default()
-}
-
-/// Deserializes a key and says whether it equals the given one, without
-/// allocating for unescaped keys.
-struct KeyIs<'k>(&'k str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        // As bytes: a key with a lone surrogate escape (`"\ud800"`) is valid
-        // JSON text, and only not a Rust `str`. It equals no name we look for.
-        d.deserialize_bytes(self)
-    }
-}
-
-impl Visitor<'_> for KeyIs<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<bool, E> {
-        Ok(v == self.0.as_bytes())
-    }
-}
-
 /// Walks the top-level object once, noting where the configured keys' values
 /// are and which members we replace.
 struct TopLevel<'c, 's> {
@@ -452,61 +278,6 @@ struct TopLevel<'c, 's> {
     /// Keys are read as bytes (see [`enrich`]).
     bytes_keys: bool,
     scratch: &'s mut Scratch,
-}
-
-/// What a top-level key is to us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct KeyMatch {
-    slot: Option<usize>,
-    replaced: bool,
-}
-
-/// The configured keys ([`Config::top_keys`]) and the output fields, by
-/// length. Every member of every record is looked up here; with the
-/// default enrichers that is some forty names, and comparing each in turn
-/// cost more than the enrichers' own work. Grouped by length, a key meets
-/// at most a few names, most often none.
-#[derive(Debug, Clone, Default)]
-pub struct KeyIndex {
-    by_len: Vec<Vec<(Box<str>, KeyMatch)>>,
-}
-
-impl KeyIndex {
-    pub(crate) fn new(keys: &[String], reserved: &[&str]) -> KeyIndex {
-        let mut index = KeyIndex::default();
-        let names = keys
-            .iter()
-            .map(String::as_str)
-            .chain(reserved.iter().copied());
-        for name in names {
-            if index.by_len.len() <= name.len() {
-                index.by_len.resize(name.len() + 1, Vec::new());
-            }
-            let bucket = &mut index.by_len[name.len()];
-            if bucket.iter().any(|(n, _)| &**n == name) {
-                continue;
-            }
-            let found = KeyMatch {
-                slot: keys.iter().position(|k| k == name),
-                replaced: reserved.contains(&name),
-            };
-            bucket.push((name.into(), found));
-        }
-        index
-    }
-
-    fn find(&self, key: &[u8]) -> KeyMatch {
-        self.by_len
-            .get(key.len())
-            .and_then(|bucket| bucket.iter().find(|(n, _)| n.as_bytes() == key))
-            .map_or(
-                KeyMatch {
-                    slot: None,
-                    replaced: false,
-                },
-                |(_, m)| *m,
-            )
-    }
 }
 
 struct KeySeed<'c> {
@@ -572,32 +343,8 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
     }
 }
 
-/// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
-/// `src/bots/`), one regular expression each, matched case-sensitively as
-/// upstream tests them. Built on first use, so a function that never asks
-/// (`DROP_BOTS=false`, no user-agent enricher) pays nothing at init.
-static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
-    let alternation: Vec<String> = include_str!("bots/crawler-user-agents.txt")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|p| format!("(?:{p})"))
-        .collect();
-    regex::RegexBuilder::new(&alternation.join("|"))
-        // The default 10 MB is too small for 1,500 alternatives compiled
-        // together; they are bundled and tested, not user input.
-        .size_limit(64 << 20)
-        .build()
-        .expect("the bundled bot patterns are valid")
-});
-
-/// Whether a user agent matches the bundled bot list (`src/bots/`). Half of
-/// the bot test; [`crate::enrich::user_agent::is_bot`] is the whole of it.
-pub fn on_bot_list(user_agent: &str) -> bool {
-    BOTS.is_match(user_agent)
-}
-
 #[cfg(test)]
-mod bot_tests {
+mod tests {
     use crate::enrich::user_agent::is_bot;
 
     #[test]
@@ -630,11 +377,11 @@ mod bot_tests {
         // `Spider` rule does call a bare `CUBOT_X30` a bot: it is not a
         // user agent any browser sends; the phones' own, above, are not.)
         for ua in ["CUBOT_X30", "CUBOT_NOTE_7", "CUBOT_P30"] {
-            assert!(!super::on_bot_list(ua), "{ua}");
+            assert!(!crate::enrich::user_agent::on_bot_list(ua), "{ua}");
         }
         for (ua, _) in &cases[cases.len() - 3..] {
             assert!(
-                !super::on_bot_list(ua),
+                !crate::enrich::user_agent::on_bot_list(ua),
                 "on the list, so not a Spider-only case: {ua}"
             );
         }
@@ -656,34 +403,6 @@ mod bot_tests {
                 let dropped = matches!(t.outcome, super::Outcome::Dropped(super::DropReason::Bot));
                 assert_eq!(dropped, *bot, "{enrichments}: {ua}");
             }
-        }
-    }
-}
-
-#[cfg(test)]
-mod key_index_tests {
-    use super::{KeyIndex, KeyMatch};
-
-    #[test]
-    fn key_index_finds_slots_and_reserved_names() {
-        let keys = ["ts".to_owned(), "url".to_owned(), "domain".to_owned()];
-        let index = KeyIndex::new(&keys, &["site", "domain", "event_time"]);
-        let m = |slot, replaced| KeyMatch { slot, replaced };
-        let cases = [
-            ("", m(None, false)),
-            ("t", m(None, false)),
-            ("tS", m(None, false)),
-            ("urls", m(None, false)),
-            ("a_key_longer_than_any_configured_name", m(None, false)),
-            ("ts", m(Some(0), false)),
-            ("url", m(Some(1), false)),
-            ("domain", m(Some(2), true)),
-            ("site", m(None, true)),
-            ("sitE", m(None, false)),
-            ("event_time", m(None, true)),
-        ];
-        for (key, want) in cases {
-            assert_eq!(index.find(key.as_bytes()), want, "{key:?}");
         }
     }
 }

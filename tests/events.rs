@@ -364,8 +364,8 @@ fn cli_errors_are_clear_and_never_panic() {
         ),
         (
             vec!["invoke".into(), "events/minimal.json".into()],
-            vec![("DROP_BOTS", "yes")],
-            "invalid DROP_BOTS=\"yes\"",
+            vec![("DROP_BOTS", "maybe")],
+            "invalid DROP_BOTS=\"maybe\"",
         ),
         (
             vec!["bench".into(), "/no/such/file.json".into()],

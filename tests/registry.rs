@@ -110,3 +110,85 @@ fn template_columns_are_the_schema_of_the_sample_events() {
         "template.yaml's generated blocks differ from `firehose-enricher schema events/`; run `make schema`"
     );
 }
+
+/// The enricher list of `docs/output.md` (summaries, variables, examples)
+/// is generated from the registry.
+#[test]
+fn docs_enricher_list_is_the_registry() {
+    generated::check_block("docs/output.md", "enrichers", &enrich::enrichers_markdown());
+}
+
+/// The variables an example runs with: its own, on the defaults, with its
+/// enricher switched on when it is optional.
+fn example_lookup(
+    e: &enrich::Enricher,
+    x: &enrich::Example,
+) -> impl Fn(&str) -> Option<String> + 'static {
+    let mut vars: Vec<(String, String)> = x
+        .variables
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_string()))
+        .collect();
+    if e.optional && !vars.iter().any(|(n, _)| n == "ENRICHMENTS") {
+        let default = firehose_enricher::config::VARIABLES
+            .iter()
+            .find(|v| v.name == "ENRICHMENTS")
+            .unwrap()
+            .default;
+        let mut names: Vec<&str> = default.split(',').collect();
+        if !names.contains(&e.name) {
+            names.push(e.name);
+        }
+        vars.push(("ENRICHMENTS".into(), names.join(",")));
+    }
+    move |name| vars.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())
+}
+
+/// Every example of every enricher holds: the docs show what the function
+/// does.
+#[test]
+fn every_example_holds() {
+    use enrich::Expected;
+    use firehose_enricher::record::{transform, Outcome};
+    let mut checked = 0;
+    for e in enrich::PIPELINE {
+        assert!(!e.examples.is_empty(), "{} has no example", e.name);
+        for x in e.examples {
+            let at = format!("{}: {}", e.name, x.title);
+            let config = firehose_enricher::Config::from_lookup(example_lookup(e, x))
+                .unwrap_or_else(|err| panic!("{at}: {err}"));
+            let t = transform(x.input.as_bytes(), enrich::EXAMPLE_ARRIVAL_MS, &config);
+            match x.output {
+                Expected::Dropped(reason) => {
+                    assert_eq!(t.outcome, Outcome::Dropped(reason), "{at}");
+                }
+                Expected::Fields(fields) => {
+                    assert!(matches!(t.outcome, Outcome::Ok(_)), "{at}: {:?}", t.outcome);
+                    let line: serde_json::Value = serde_json::from_slice(&t.data).unwrap();
+                    for (name, want) in fields {
+                        let got = line.get(name);
+                        let want = want.map(|w| {
+                            serde_json::from_str::<serde_json::Value>(w)
+                                .unwrap_or_else(|err| panic!("{at}: {name}: {w}: {err}"))
+                        });
+                        assert_eq!(got, want.as_ref(), "{at}: {name} in {line}");
+                    }
+                }
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}
+
+#[test]
+fn examples_are_written_as_one_json_object_each() {
+    for (e, x) in enrich::PIPELINE
+        .iter()
+        .flat_map(|e| e.examples.iter().map(move |x| (e, x)))
+    {
+        let value: serde_json::Value = serde_json::from_str(x.input).unwrap();
+        assert!(value.is_object(), "{}: {}", e.name, x.title);
+        assert!(!x.input.contains('\n'), "{}: one line", e.name);
+    }
+}

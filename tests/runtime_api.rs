@@ -177,7 +177,7 @@ fn serves_batches_reports_bad_requests_and_keeps_serving() {
 const INVALID: &[(&str, &str)] = &[
     ("MAX_AGE", "30 days"),
     ("MAX_FUTURE", "-1d"),
-    ("DROP_BOTS", "yes"),
+    ("DROP_BOTS", "maybe"),
     ("MAX_SITES_PER_BATCH", "many"),
     ("TIME_FIELDS", ""),
     ("URL_FIELDS", "page..url"),
@@ -188,7 +188,7 @@ const INVALID: &[(&str, &str)] = &[
     ("DROP_DOMAINS", "*."),
     ("ENRICHMENTS", "referer"),
     ("COLUMNS", r#"[{"name":"a","type":"string"}]"#),
-    ("ANONYMIZE_IP", "yes"),
+    ("ANONYMIZE_IP", "masked"),
     ("IP_FIELDS", "ip,"),
     ("KEEP_QUERY_PARAMS", "utm_source,,gclid"),
 ];

@@ -14,9 +14,12 @@
 //! ```
 
 use super::referrer::{list_of_source, Medium};
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, ReferrerFacts, Stage};
-use crate::config::{ConfigError, Env};
-use crate::record::DropReason;
+use super::{
+    Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, ReferrerFacts,
+    Stage,
+};
+use crate::reason::DropReason;
+use crate::settings::{ConfigError, Env};
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -82,6 +85,37 @@ pub const ENRICHER: Enricher = Enricher {
         utm("channel", "GA4's default channel group of the event (`Direct`, `Organic Search`, `Paid Social`, `Email`…), plus `Internal` and `AI Assistant`; without a campaign or click identifier it needs the `referrer` enricher, and is absent without it"),
     ],
     variables: &[],
+    examples: &[
+        Example {
+            title: "UTM parameters",
+            input: r#"{"url":"https://example.com/?utm_source=newsletter&utm_medium=email&utm_campaign=spring%20sale"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("utm_source", Some(r#""newsletter""#)),
+                ("utm_medium", Some(r#""email""#)),
+                ("utm_campaign", Some(r#""spring sale""#)),
+                ("channel", Some(r#""Email""#)),
+            ]),
+        },
+        Example {
+            title: "A click identifier",
+            input: r#"{"url":"https://example.com/?gclid=EAIaIQobChMI"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("click_network", Some(r#""google_ads""#)),
+                ("channel", Some(r#""Paid Search""#)),
+            ]),
+        },
+        Example {
+            title: "No campaign: the channel from the referrer",
+            input: r#"{"url":"https://example.com/","referrer":"https://www.facebook.com/"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("utm_source", None),
+                ("channel", Some(r#""Organic Social""#)),
+            ]),
+        },
+    ],
     build,
 };
 

@@ -16,10 +16,12 @@
 //! itself, which moves into `extra` under its own key. Without `COLUMNS` the
 //! stage is not in the pipeline at all.
 
-use super::{Edit, Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
-use crate::config::{ConfigError, Env};
-use crate::record::DropReason;
+use super::{
+    Edit, Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage,
+};
+use crate::reason::DropReason;
 use crate::schema::{column_of, Type};
+use crate::settings::{ConfigError, Env, Variable};
 use std::sync::Arc;
 
 /// `COLUMNS=bundled`: the column list of the template the binary was built
@@ -40,7 +42,23 @@ pub const ENRICHER: Enricher = Enricher {
         presence: Presence::Omitted,
         description: "only with `COLUMNS` set: a JSON object of the top-level members that are not columns or whose value does not convert to their column's type, keys and values byte for byte; read one with `json_extract_scalar(extra, '$.field')`",
     }],
-    variables: &["COLUMNS"],
+    variables: &[Variable {
+        name: "COLUMNS",
+        default: "",
+        form: "empty (JSON output), `bundled` (the column list of the `template.yaml` the binary was built from), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them",
+        meaning: "empty: off, every field stays where it is (JSON output). The template sets it in Parquet mode to `bundled`, the table's columns: members that are not a column, or whose value does not convert to its column's type, move into `extra` (see [Parquet without loss](deploy.md#parquet-without-loss))",
+    }],
+    examples: &[Example {
+        title: "A member that is not a column, and one whose value is not its column's type",
+        input: r#"{"url":"https://example.com/","plan":"pro","seats":"many"}"#,
+        variables: &[("COLUMNS", r#"[{"name":"url","type":"string"},{"name":"seats","type":"bigint"},{"name":"extra","type":"string"}]"#)],
+        output: Expected::Fields(&[
+            ("url", Some(r#""https://example.com/""#)),
+            ("plan", None),
+            ("seats", None),
+            ("extra", Some(r#""{\"plan\":\"pro\",\"seats\":\"many\"}""#)),
+        ]),
+    }],
     build,
 };
 
@@ -93,7 +111,7 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
     };
     let columns = crate::schema::parse_columns(list)
         .filter(|c| c.iter().any(|(n, t)| n == EXTRA && *t == Type::String))
-        .ok_or_else(|| crate::config::error(name, &value))?;
+        .ok_or_else(|| env.error(name, &value))?;
     Ok(Arc::new(Extra {
         columns: Some(Columns::new(columns)),
     }))

@@ -2,9 +2,9 @@
 //! least once, so the same record can reach S3 twice; the same bytes always
 //! give the same fingerprint, on every run, version and machine.
 
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
-use crate::config::{ConfigError, Env};
-use crate::record::DropReason;
+use super::{Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage};
+use crate::reason::DropReason;
+use crate::settings::{ConfigError, Env};
 use std::sync::Arc;
 
 pub const ENRICHER: Enricher = Enricher {
@@ -19,6 +19,12 @@ pub const ENRICHER: Enricher = Enricher {
         description: "XXH3-128 (seed 0) of the record's decoded bytes exactly as received, 32 lowercase hex digits, most significant first; equal for redeliveries of the same record",
     }],
     variables: &[],
+    examples: &[Example {
+        title: "The hash of the bytes as received",
+        input: r#"{"event":"page_view","url":"https://example.com/"}"#,
+        variables: &[],
+        output: Expected::Fields(&[("event_fingerprint", Some(r#""c178789430cf81a16fde0cd50f02f20d""#))]),
+    }],
     build,
 };
 

@@ -2,11 +2,13 @@
 //!
 //! Each enricher lives in its own module and is described by data: an
 //! [`Enricher`] declares its name, the fields it writes (with their JSON and
-//! Athena types), the variables it reads and how to build it from them.
-//! [`PIPELINE`] lists them in the fixed order they run. Everything that
-//! describes the output, the README's field table, the template's Glue
-//! columns and the `schema` command, reads that list, and tests fail when
-//! they drift from it.
+//! Athena types), the variables it declares (with their defaults and
+//! accepted forms), worked examples, and how to build it from its
+//! variables. [`PIPELINE`] lists them in the fixed order they run.
+//! Everything that describes the configuration and the output reads that
+//! list: `config::VARIABLES` and the names `ENRICHMENTS` accepts, the docs'
+//! tables and examples, the template's Glue columns and the `schema`
+//! command; tests fail when they drift from it.
 //!
 //! Per record, the record layer parses the object once (a [`Record`]: where
 //! each configured field's value lies in the original text), then runs the
@@ -23,6 +25,76 @@
 //! assert_eq!(enrich::field("event_time").unwrap().athena_type, "timestamp");
 //! assert!(enrich::PIPELINE.iter().any(|e| e.name == "fingerprint" && e.optional));
 //! ```
+//!
+//! # Adding an enricher
+//!
+//! One file, `src/enrich/NAME.rs`, and its line in [`PIPELINE`]. The file
+//! imports this module, `settings`, `reason`, `time`, `domain` and `json`,
+//! nothing above them (`tests/layers.rs`), and declares:
+//!
+//! ```
+//! use firehose_enricher::enrich::{
+//!     DropReason, Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence,
+//!     Record, Stage,
+//! };
+//! use firehose_enricher::settings::{form, ConfigError, Env, FieldPath, Variable};
+//! use std::sync::Arc;
+//!
+//! pub const ENRICHER: Enricher = Enricher {
+//!     name: "language",
+//!     optional: true,
+//!     summary: "the page's language, as the tag sent it",
+//!     fields: &[Field {
+//!         name: "language",
+//!         json_type: JsonType::String,
+//!         athena_type: "string",
+//!         presence: Presence::Omitted,
+//!         description: "the first string of `LANGUAGE_FIELDS`",
+//!     }],
+//!     variables: &[Variable {
+//!         name: "LANGUAGE_FIELDS",
+//!         default: "lang,language",
+//!         form: form::FIELD_LIST,
+//!         meaning: "where the page's language is",
+//!     }],
+//!     examples: &[Example {
+//!         title: "A language tag",
+//!         input: r#"{"lang":"de-AT"}"#,
+//!         variables: &[],
+//!         output: Expected::Fields(&[("language", Some(r#""de-AT""#))]),
+//!     }],
+//!     build,
+//! };
+//!
+//! #[derive(Debug)]
+//! struct Language {
+//!     fields: Vec<FieldPath>,
+//! }
+//!
+//! fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
+//!     // Only declared variables can be read; `env.error(name, &value)`
+//!     // reports a bad value with its declared form.
+//!     Ok(Arc::new(Language { fields: env.fields("LANGUAGE_FIELDS")? }))
+//! }
+//!
+//! impl Stage for Language {
+//!     fn run<'a>(
+//!         &self,
+//!         record: &Record<'a>,
+//!         _: &mut Facts<'a>,
+//!         out: &mut Fields,
+//!     ) -> Result<(), DropReason> {
+//!         out.optional("language", record.first_string(&self.fields).as_deref());
+//!         Ok(())
+//!     }
+//! }
+//! # assert_eq!(ENRICHER.variables[0].name, "LANGUAGE_FIELDS");
+//! ```
+//!
+//! Its variables join `config::VARIABLES`, its name the values
+//! `ENRICHMENTS` accepts, and its fields and examples the docs; the
+//! template needs its parameter by hand. `tests/registry.rs` runs its
+//! examples.
 
 pub mod campaign;
 pub mod extra;
@@ -33,8 +105,8 @@ pub mod referrer;
 pub mod time;
 pub mod user_agent;
 
-use crate::config::{ConfigError, Env, FieldPath};
-use crate::record::DropReason;
+pub use crate::reason::DropReason;
+pub use crate::settings::{ConfigError, Env, FieldPath, Variable};
 use crate::time::Formatted;
 use std::borrow::Cow;
 use std::fmt;
@@ -83,20 +155,28 @@ pub struct Field {
     pub description: &'static str,
 }
 
-/// One enricher, described by data.
+/// One enricher, described by data: everything the rest of the crate knows
+/// of it. Adding an optional enricher is its file, declaring one of these,
+/// and its line in [`PIPELINE`]; the configuration's variables, the
+/// `ENRICHMENTS` names, the docs' tables and examples and the template's
+/// checks all read it from there.
 pub struct Enricher {
     /// Its name; for an optional enricher, the `ENRICHMENTS` value that turns
     /// it on.
     pub name: &'static str,
     /// Whether `ENRICHMENTS` switches it; `false` for the always-on ones.
     pub optional: bool,
-    /// One line, for the docs.
+    /// One line, for the docs (`docs/output.md`'s enricher list).
     pub summary: &'static str,
     /// The fields it writes, in the order it writes them.
     pub fields: &'static [Field],
-    /// The configuration variables it reads (each also in
-    /// [`crate::config::VARIABLES`]).
-    pub variables: &'static [&'static str],
+    /// The configuration variables it declares: the ones it reads, but for
+    /// the core variables every stage may read (`config::CORE_VARIABLES`).
+    /// Each is declared by exactly one enricher or the core.
+    pub variables: &'static [Variable],
+    /// Worked examples: both the docs (`docs/output.md`) and tests
+    /// (`tests/registry.rs` runs every one).
+    pub examples: &'static [Example],
     /// Builds the stage from the configuration, validating its variables.
     pub build: fn(&mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError>,
 }
@@ -108,6 +188,37 @@ impl fmt::Debug for Enricher {
             .finish()
     }
 }
+
+/// One worked example of an enricher: an event, the variables set for it,
+/// and what the output holds. The arrival time is [`EXAMPLE_ARRIVAL_MS`].
+/// Variables not named keep their defaults, and an optional enricher is
+/// switched on (added to the default `ENRICHMENTS`) unless the example sets
+/// `ENRICHMENTS` itself.
+#[derive(Debug, Clone, Copy)]
+pub struct Example {
+    /// What it shows, one line.
+    pub title: &'static str,
+    /// The event: one JSON object.
+    pub input: &'static str,
+    /// Variables set for it, `(name, value)`.
+    pub variables: &'static [(&'static str, &'static str)],
+    /// What becomes of the event.
+    pub output: Expected,
+}
+
+/// What becomes of an [`Example`]'s event.
+#[derive(Debug, Clone, Copy)]
+pub enum Expected {
+    /// `Ok`, and its output line holds these top-level members: name and
+    /// JSON text (compared as JSON values), or `None` for a member that is
+    /// absent. Members not named are not checked.
+    Fields(&'static [(&'static str, Option<&'static str>)]),
+    /// `Dropped`, for this reason.
+    Dropped(DropReason),
+}
+
+/// The arrival time of every [`Example`]: 2024-05-01 12:00:00 UTC.
+pub const EXAMPLE_ARRIVAL_MS: i64 = 1_714_564_800_000;
 
 /// Every enricher, in the order they run. Later stages may read what earlier
 /// ones found: the page's host before the referrer is classified, the
@@ -134,6 +245,14 @@ pub fn fields() -> impl Iterator<Item = (&'static Enricher, &'static Field)> {
 /// The registry entry of a field by name.
 pub fn field(name: &str) -> Option<&'static Field> {
     fields().map(|(_, f)| f).find(|f| f.name == name)
+}
+
+/// Every variable any enricher declares, with its enricher, in pipeline
+/// order.
+pub fn variables() -> impl Iterator<Item = (&'static Enricher, &'static Variable)> {
+    PIPELINE
+        .iter()
+        .flat_map(|e| e.variables.iter().map(move |v| (*e, v)))
 }
 
 /// The names of the optional enrichers: the values `ENRICHMENTS` accepts
@@ -170,6 +289,71 @@ pub fn fields_markdown() -> String {
         ));
     }
     md
+}
+
+/// The enrichers of the docs, generated from the registry: for each, in
+/// pipeline order, its summary, its variables and its examples (event,
+/// variables, what the output holds).
+pub fn enrichers_markdown() -> String {
+    use std::fmt::Write;
+    let code_list = |names: &mut dyn Iterator<Item = String>| {
+        names
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut md = String::new();
+    // Writing to a String cannot fail.
+    for e in PIPELINE {
+        let switch = if e.optional { "optional" } else { "always on" };
+        let _ = write!(
+            md,
+            "### `{}` ({switch})\n\n{}",
+            e.name,
+            upper_first(e.summary)
+        );
+        if !e.fields.is_empty() {
+            let fields = code_list(&mut e.fields.iter().map(|f| f.name.to_owned()));
+            let _ = write!(md, ". Writes {fields}");
+        }
+        if !e.variables.is_empty() {
+            let vars = code_list(&mut e.variables.iter().map(|v| v.name.to_owned()));
+            let _ = write!(md, "; reads {vars}");
+        }
+        md.push_str(".\n\n");
+        for x in e.examples {
+            let _ = write!(md, "*{}*", x.title);
+            if !x.variables.is_empty() {
+                let vars = code_list(&mut x.variables.iter().map(|(n, v)| format!("{n}={v}")));
+                let _ = write!(md, ", with {vars}");
+            }
+            let _ = write!(md, ":\n\n```json\n{}\n```\n\n", x.input);
+            match x.output {
+                Expected::Dropped(reason) => {
+                    let _ = writeln!(md, "`Dropped` (reason `{}`).\n", reason.code());
+                }
+                Expected::Fields(fields) => {
+                    md.push_str("| member | value |\n|---|---|\n");
+                    for (name, value) in fields {
+                        let value = match value {
+                            Some(v) => format!("`{v}`"),
+                            None => "*(absent)*".to_owned(),
+                        };
+                        let _ = writeln!(md, "| `{name}` | {value} |");
+                    }
+                    md.push('\n');
+                }
+            }
+        }
+    }
+    md
+}
+
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
 }
 
 /// One stage of the pipeline: an enricher built from its configuration.
@@ -234,7 +418,7 @@ impl<'a> Record<'a> {
         let member = self.slots[path.top]?;
         let mut raw = self.member_value(member);
         for segment in &path.nested {
-            raw = crate::record::member(raw, segment)?;
+            raw = crate::json::member(raw, segment)?;
         }
         (raw != "null").then_some(raw)
     }
@@ -254,7 +438,7 @@ impl<'a> Record<'a> {
     /// escapes: see [`crate::time::json_string`] to read it).
     pub fn member_key(&self, i: usize) -> &'a str {
         let value_start = self.members[i].value.start;
-        let start = crate::record::key_start(self.text.as_bytes(), value_start);
+        let start = crate::json::key_start(self.text.as_bytes(), value_start);
         // The key ends at its closing quote, before the colon.
         let end = self.text[..value_start].rfind('"').map_or(start, |q| q + 1);
         &self.text[start..end]
@@ -478,7 +662,9 @@ fn hex64(v: u64) -> u128 {
     x + bytes(b'0') + letters * u128::from(b'a' - b'9' - 1)
 }
 
-/// The stages of the enabled enrichers, built and validated at start-up.
+/// The stages of the enabled enrichers, built and validated at start-up,
+/// and what the record layer needs to run them: the keys its parser looks
+/// for, indexed. This is all of a configuration the record layer sees.
 #[derive(Debug, Clone, Default)]
 pub struct Pipeline {
     pub(crate) stages: Vec<Arc<dyn Stage>>,
@@ -487,13 +673,25 @@ pub struct Pipeline {
     pub(crate) reserved: Vec<&'static str>,
     /// The names of the enabled optional enrichers, in pipeline order.
     pub(crate) enabled: Vec<&'static str>,
+    /// How many top-level keys the field lists name (a record's slots).
+    pub(crate) slots: usize,
+    /// Those keys and the reserved fields, indexed for the record parser.
+    pub(crate) key_index: KeyIndex,
+    /// `DROP_BOTS`: where the user agent is, when bots are dropped.
+    pub(crate) drop_bots: Option<Vec<FieldPath>>,
 }
 
 impl Pipeline {
-    /// Builds every always-on enricher and the optional ones in `enabled`.
-    pub(crate) fn build(env: &mut Env<'_>, enabled: &[&str]) -> Result<Pipeline, ConfigError> {
+    /// Builds every always-on enricher of `enrichers` (the registry's
+    /// [`PIPELINE`], or a test's own) and the optional ones in `enabled`,
+    /// and indexes the keys `env`'s field lists name.
+    pub(crate) fn build(
+        enrichers: &[&Enricher],
+        env: &mut Env<'_>,
+        enabled: &[&str],
+    ) -> Result<Pipeline, ConfigError> {
         let mut pipeline = Pipeline::default();
-        for e in PIPELINE {
+        for e in enrichers {
             if e.optional && !enabled.contains(&e.name) {
                 continue;
             }
@@ -507,7 +705,23 @@ impl Pipeline {
                 pipeline.enabled.push(e.name);
             }
         }
+        pipeline.index(env.top_keys());
         Ok(pipeline)
+    }
+
+    /// Indexes the top-level keys the record parser looks for (those
+    /// [`Env::top_keys`] lists) and the reserved fields.
+    pub(crate) fn index(&mut self, top_keys: &[String]) {
+        self.slots = top_keys.len();
+        self.key_index = KeyIndex::new(top_keys, &self.reserved);
+    }
+
+    /// Drops records whose user agent (the first string of `fields`) is a
+    /// bot, after the stages have run. Every path's key must be among the
+    /// indexed ones.
+    pub(crate) fn drop_bots(&mut self, fields: Vec<FieldPath>) {
+        debug_assert!(fields.iter().all(|f| f.top < self.slots));
+        self.drop_bots = Some(fields);
     }
 
     /// The names of the fields the enabled enrichers write, in output order.
@@ -518,6 +732,67 @@ impl Pipeline {
     /// The enabled optional enrichers, in pipeline order.
     pub fn enabled(&self) -> &[&'static str] {
         &self.enabled
+    }
+}
+
+impl AsRef<Pipeline> for Pipeline {
+    fn as_ref(&self) -> &Pipeline {
+        self
+    }
+}
+
+/// What a top-level key is to us.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct KeyMatch {
+    pub(crate) slot: Option<usize>,
+    pub(crate) replaced: bool,
+}
+
+/// The configured keys ([`Env::top_keys`]) and the output fields, by
+/// length. Every member of every record is looked up here; with the
+/// default enrichers that is some forty names, and comparing each in turn
+/// cost more than the enrichers' own work. Grouped by length, a key meets
+/// at most a few names, most often none.
+#[derive(Debug, Clone, Default)]
+pub struct KeyIndex {
+    by_len: Vec<Vec<(Box<str>, KeyMatch)>>,
+}
+
+impl KeyIndex {
+    pub(crate) fn new(keys: &[String], reserved: &[&str]) -> KeyIndex {
+        let mut index = KeyIndex::default();
+        let names = keys
+            .iter()
+            .map(String::as_str)
+            .chain(reserved.iter().copied());
+        for name in names {
+            if index.by_len.len() <= name.len() {
+                index.by_len.resize(name.len() + 1, Vec::new());
+            }
+            let bucket = &mut index.by_len[name.len()];
+            if bucket.iter().any(|(n, _)| &**n == name) {
+                continue;
+            }
+            let found = KeyMatch {
+                slot: keys.iter().position(|k| k == name),
+                replaced: reserved.contains(&name),
+            };
+            bucket.push((name.into(), found));
+        }
+        index
+    }
+
+    pub(crate) fn find(&self, key: &[u8]) -> KeyMatch {
+        self.by_len
+            .get(key.len())
+            .and_then(|bucket| bucket.iter().find(|(n, _)| n.as_bytes() == key))
+            .map_or(
+                KeyMatch {
+                    slot: None,
+                    replaced: false,
+                },
+                |(_, m)| *m,
+            )
     }
 }
 
@@ -660,21 +935,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_variable_an_enricher_reads_is_a_config_variable() {
-        for e in PIPELINE {
-            for v in e.variables {
-                assert!(
-                    crate::config::VARIABLES
-                        .iter()
-                        .any(|known| known.name == *v),
-                    "{}: {v} is not in config::VARIABLES",
-                    e.name
-                );
-            }
-        }
-    }
-
     /// A stage that edits members by key, as the privacy controls do.
     #[derive(Debug)]
     struct EditByKey(Vec<(&'static str, Edit)>);
@@ -779,5 +1039,28 @@ mod tests {
             std::str::from_utf8(&w.buf).unwrap(),
             r#","c":true,"d":null"#
         );
+    }
+
+    #[test]
+    fn key_index_finds_slots_and_reserved_names() {
+        let keys = ["ts".to_owned(), "url".to_owned(), "domain".to_owned()];
+        let index = KeyIndex::new(&keys, &["site", "domain", "event_time"]);
+        let m = |slot, replaced| KeyMatch { slot, replaced };
+        let cases = [
+            ("", m(None, false)),
+            ("t", m(None, false)),
+            ("tS", m(None, false)),
+            ("urls", m(None, false)),
+            ("a_key_longer_than_any_configured_name", m(None, false)),
+            ("ts", m(Some(0), false)),
+            ("url", m(Some(1), false)),
+            ("domain", m(Some(2), true)),
+            ("site", m(None, true)),
+            ("sitE", m(None, false)),
+            ("event_time", m(None, true)),
+        ];
+        for (key, want) in cases {
+            assert_eq!(index.find(key.as_bytes()), want, "{key:?}");
+        }
     }
 }

@@ -1,10 +1,10 @@
 //! `domain` and `site`: which website the event came from. Always on: the
 //! `site` partition key comes from here, and so does `DROP_DOMAINS`.
 
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
-use crate::config::{ConfigError, DomainPattern, Env, FieldPath};
+use super::{Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage};
 use crate::domain;
-use crate::record::DropReason;
+use crate::reason::DropReason;
+use crate::settings::{form, ConfigError, DomainPattern, Env, FieldPath, Variable};
 use std::sync::Arc;
 
 pub const ENRICHER: Enricher = Enricher {
@@ -27,7 +27,59 @@ pub const ENRICHER: Enricher = Enricher {
             description: "the registrable domain of `domain` per the Public Suffix List, private section included; an IP address, a single-label host or a public suffix is its own site; `null` when `domain` is",
         },
     ],
-    variables: &["URL_FIELDS", "HOST_FIELDS", "DROP_DOMAINS"],
+    variables: &[
+        Variable {
+            name: "URL_FIELDS",
+            default: "url,page_url,href,location",
+            // Each field variable's example names fields of its own kind.
+            form: "a comma-separated list of field names or dotted paths, e.g. `url,context.page.url`",
+            meaning: "where the page URL is; the first string field is parsed as a URL",
+        },
+        Variable {
+            name: "HOST_FIELDS",
+            default: "domain,hostname,host",
+            form: "a comma-separated list of field names or dotted paths, e.g. `hostname,context.page.host`",
+            meaning: "used when no URL field yields a host: the first string field, read as a bare host",
+        },
+        Variable {
+            name: "DROP_DOMAINS",
+            default: "",
+            form: form::DOMAIN_PATTERNS,
+            meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
+        },
+    ],
+    examples: &[
+        Example {
+            title: "A page URL",
+            input: r#"{"url":"https://News.BBC.co.uk:443/news?id=1"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("domain", Some(r#""news.bbc.co.uk""#)),
+                ("site", Some(r#""bbc.co.uk""#)),
+            ]),
+        },
+        Example {
+            title: "No URL: a bare host, internationalized",
+            input: r#"{"hostname":"Bücher.example.de."}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("domain", Some(r#""xn--bcher-kva.example.de""#)),
+                ("site", Some(r#""example.de""#)),
+            ]),
+        },
+        Example {
+            title: "No host at all",
+            input: r#"{"event":"page_view"}"#,
+            variables: &[],
+            output: Expected::Fields(&[("domain", Some("null")), ("site", Some("null"))]),
+        },
+        Example {
+            title: "A dropped domain",
+            input: r#"{"url":"http://printer.local/status"}"#,
+            variables: &[("DROP_DOMAINS", "localhost,*.local")],
+            output: Expected::Dropped(DropReason::Domain),
+        },
+    ],
     build,
 };
 
@@ -39,11 +91,10 @@ struct Page {
 }
 
 fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
-    let config = env.core();
     Ok(Arc::new(Page {
-        url_fields: config.url_fields.clone(),
-        host_fields: config.host_fields.clone(),
-        drop_domains: config.drop_domains.clone(),
+        url_fields: env.fields("URL_FIELDS")?,
+        host_fields: env.fields("HOST_FIELDS")?,
+        drop_domains: env.domain_patterns("DROP_DOMAINS")?,
     }))
 }
 

@@ -9,15 +9,19 @@
 //! - `DROP_FIELDS` removes members;
 //! - `HASH_FIELDS` replaces values by HMAC-SHA256 under `HASH_KEY`.
 //!
-//! It runs last: every enricher (campaign and channel included) reads the
-//! record as received, and `event_fingerprint` hashes the bytes Firehose
-//! delivered, so redeliveries still deduplicate. Nested paths are edited in
+//! It runs after every enricher that reads the record (campaign and channel
+//! included), so they read it as received, and `event_fingerprint` hashes
+//! the bytes Firehose delivered, so redeliveries still deduplicate. Only
+//! `extra` runs after it, and it moves members without reading their
+//! values' meaning: a member removed here is not moved there, and an
+//! edited one moves with its edited value. Nested paths are edited in
 //! the member's raw text: only the edited value (or removed member) changes,
 //! every other byte of the member is kept.
 
-use super::{Edit, Enricher, Facts, Fields, Record, Stage};
-use crate::config::{error, ConfigError, Env};
-use crate::record::{key_start, member_ranges, DropReason};
+use super::{Edit, Enricher, Example, Expected, Facts, Fields, Record, Stage};
+use crate::json::{key_start, member_ranges};
+use crate::reason::DropReason;
+use crate::settings::{form, ConfigError, Env, Variable};
 use hmac::{KeyInit, Mac};
 use std::collections::HashMap;
 use std::fmt;
@@ -30,13 +34,78 @@ pub const ENRICHER: Enricher = Enricher {
     summary: "the privacy controls: masks IPs, strips query strings, drops and hashes fields (all off by default)",
     fields: &[],
     variables: &[
-        "ANONYMIZE_IP",
-        "IP_FIELDS",
-        "STRIP_QUERY",
-        "KEEP_QUERY_PARAMS",
-        "DROP_FIELDS",
-        "HASH_FIELDS",
-        "HASH_KEY",
+        Variable {
+            name: "ANONYMIZE_IP",
+            default: "off",
+            form: form::SWITCH,
+            meaning: "privacy: `on` replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list",
+        },
+        Variable {
+            name: "IP_FIELDS",
+            default: "ip,client_ip,ip_address,remote_addr,x_forwarded_for",
+            form: form::PATH_LIST,
+            meaning: "where IP addresses are, for `ANONYMIZE_IP`",
+        },
+        Variable {
+            name: "STRIP_QUERY",
+            default: "off",
+            form: form::SWITCH,
+            meaning: "privacy: `on` removes the fragment and every query parameter outside `KEEP_QUERY_PARAMS` from the `URL_FIELDS` and `REFERRER_FIELDS` values (after the campaign and channel are read)",
+        },
+        Variable {
+            name: "KEEP_QUERY_PARAMS",
+            default: DEFAULT_KEEP_QUERY_PARAMS,
+            form: "empty (keep none), or a comma-separated list of query parameter names, e.g. `utm_source,page`",
+            meaning: "the query parameters `STRIP_QUERY` keeps, matched on the decoded name, ASCII case-insensitively",
+        },
+        Variable {
+            name: "DROP_FIELDS",
+            default: "",
+            form: form::PATH_LIST,
+            meaning: "privacy: these members are removed from the output (duplicates included)",
+        },
+        Variable {
+            name: "HASH_FIELDS",
+            default: "",
+            form: form::PATH_LIST,
+            meaning: "privacy: each string or number value here is replaced by HMAC-SHA256(`HASH_KEY`, value as text), 64 lowercase hex digits",
+        },
+        Variable {
+            name: "HASH_KEY",
+            default: "",
+            form: "at least 32 bytes when `HASH_FIELDS` is set",
+            meaning: "the HMAC key for `HASH_FIELDS`; required with it; never logged (the template reads it from Secrets Manager)",
+        },
+    ],
+    examples: &[
+        Example {
+            title: "IP addresses masked to their network",
+            input: r#"{"ip":"203.0.113.7","x_forwarded_for":"198.51.100.23, 2001:db8:85a3::8a2e:370:7334"}"#,
+            variables: &[("ANONYMIZE_IP", "on")],
+            output: Expected::Fields(&[
+                ("ip", Some(r#""203.0.113.0""#)),
+                ("x_forwarded_for", Some(r#""198.51.100.0, 2001:db8:85a3::""#)),
+            ]),
+        },
+        Example {
+            title: "Query strings stripped, after the campaign is read",
+            input: r#"{"url":"https://example.com/signup?email=a%40example.org&utm_source=news#top"}"#,
+            variables: &[("STRIP_QUERY", "on")],
+            output: Expected::Fields(&[
+                ("url", Some(r#""https://example.com/signup?utm_source=news""#)),
+                ("utm_source", Some(r#""news""#)),
+            ]),
+        },
+        Example {
+            title: "A nested member dropped, another hashed",
+            input: r#"{"user":{"id":7,"email":"a@example.org"}}"#,
+            variables: &[
+                ("DROP_FIELDS", "user.email"),
+                ("HASH_FIELDS", "user.id"),
+                ("HASH_KEY", "an example key of at least 32 bytes"),
+            ],
+            output: Expected::Fields(&[("user", Some(r#"{"id":"437ed2c4c658bf6972b4e87d68e283881b4bf8b5ebc8018be14eca7517fabb9f"}"#))]),
+        },
     ],
     build,
 };
@@ -85,40 +154,12 @@ impl fmt::Debug for Privacy {
 /// `tests` check it equals `UTM_PARAMS` and `CLICK_IDS`.
 pub const DEFAULT_KEEP_QUERY_PARAMS: &str = "utm_source,utm_medium,utm_campaign,utm_term,utm_content,utm_id,gclid,gbraid,wbraid,dclid,msclkid,fbclid,ttclid,li_fat_id,twclid";
 
-fn on_off(env: &Env<'_>, name: &'static str) -> Result<bool, ConfigError> {
-    let (name, value) = env.get(name);
-    match value.trim() {
-        "on" => Ok(true),
-        "off" => Ok(false),
-        _ => Err(error(name, &value)),
-    }
-}
-
-/// A list of dotted paths, possibly empty, as segment lists.
-fn paths(env: &Env<'_>, name: &'static str) -> Result<Vec<Vec<String>>, ConfigError> {
-    let (name, value) = env.get(name);
-    if value.trim().is_empty() {
-        return Ok(Vec::new());
-    }
-    value
-        .split(',')
-        .map(|item| {
-            let segments: Vec<String> = item.trim().split('.').map(str::to_owned).collect();
-            if segments.iter().any(String::is_empty) {
-                Err(error(name, &value))
-            } else {
-                Ok(segments)
-            }
-        })
-        .collect()
-}
-
 fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
     let mut listed: Vec<(Vec<String>, Action)> = Vec::new();
     // Validated whether or not their switch is on: a typo is found before
     // the day the control is turned on.
-    let ip_fields = paths(env, "IP_FIELDS")?;
-    if on_off(env, "ANONYMIZE_IP")? {
+    let ip_fields = env.paths("IP_FIELDS")?;
+    if env.switch("ANONYMIZE_IP")? {
         listed.extend(ip_fields.into_iter().map(|p| (p, Action::MaskIp)));
     }
     let (name, value) = env.get("KEEP_QUERY_PARAMS");
@@ -130,37 +171,33 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
             .map(|p| {
                 let p = p.trim();
                 if p.is_empty() || p.contains(['=', '&', '#', '?', ' ']) {
-                    Err(error(name, &value))
+                    Err(env.error(name, &value))
                 } else {
                     Ok(p.to_owned())
                 }
             })
             .collect::<Result<_, _>>()?
     };
-    if on_off(env, "STRIP_QUERY")? {
+    if env.switch("STRIP_QUERY")? {
         // Referrers carry the same personal data as page URLs (the previous
         // page's query and fragment), so both are stripped.
         for var in ["URL_FIELDS", "REFERRER_FIELDS"] {
-            listed.extend(
-                paths(env, var)?
-                    .into_iter()
-                    .map(|p| (p, Action::StripQuery)),
-            );
+            listed.extend(env.paths(var)?.into_iter().map(|p| (p, Action::StripQuery)));
         }
     }
-    let hash = paths(env, "HASH_FIELDS")?;
+    let hash = env.paths("HASH_FIELDS")?;
     let (_, key) = env.get("HASH_KEY");
     if !hash.is_empty() && key.len() < MIN_HASH_KEY_BYTES {
         // Never the key itself: configuration errors are logged.
         return Err(ConfigError {
             variable: "HASH_KEY",
             value: format!("<{} bytes, not shown>", key.len()),
-            expected: error("HASH_KEY", "").expected,
+            expected: env.error("HASH_KEY", "").expected,
         });
     }
     listed.extend(hash.into_iter().map(|p| (p, Action::Hash)));
     listed.extend(
-        paths(env, "DROP_FIELDS")?
+        env.paths("DROP_FIELDS")?
             .into_iter()
             .map(|p| (p, Action::Drop)),
     );
@@ -695,8 +732,8 @@ mod tests {
         // Without HASH_FIELDS, no key is needed.
         assert!(build(&[("HASH_KEY", "short")]).is_ok());
         for (name, value) in [
-            ("ANONYMIZE_IP", "true"),
-            ("ANONYMIZE_IP", "ON"),
+            ("ANONYMIZE_IP", "masked"),
+            ("ANONYMIZE_IP", "o"),
             ("STRIP_QUERY", ""),
             ("IP_FIELDS", "ip,,x"),
             ("DROP_FIELDS", "a..b"),

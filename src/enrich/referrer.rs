@@ -21,10 +21,13 @@
 //! assert_eq!(classify("example.org", "/"), None);
 //! ```
 
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, ReferrerFacts, Stage};
-use crate::config::{ConfigError, Env, FieldPath};
+use super::{
+    Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, ReferrerFacts,
+    Stage,
+};
 use crate::domain;
-use crate::record::DropReason;
+use crate::reason::DropReason;
+use crate::settings::{form, ConfigError, Env, FieldPath, Variable};
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher};
@@ -65,7 +68,55 @@ pub const ENRICHER: Enricher = Enricher {
             description: "the list's name for a `search`, `social`, `ai` or `email` referrer (`Google`, `Facebook`, `ChatGPT`, `Gmail`…)",
         },
     ],
-    variables: &["REFERRER_FIELDS", "INTERNAL_SITES"],
+    variables: &[
+        Variable {
+            name: "REFERRER_FIELDS",
+            default: "referrer,page_referrer,document_referrer,referer",
+            form: "a comma-separated list of field names or dotted paths, e.g. `referrer,context.page.referrer`",
+            meaning: "where the referrer URL is, for the `referrer` enricher (and `channel`); the first string field is used",
+        },
+        Variable {
+            name: "INTERNAL_SITES",
+            default: "",
+            form: form::SITE_LIST,
+            meaning: "empty: the page's own site only. referrers from these sites are `internal`, as are those from the page's own site",
+        },
+    ],
+    examples: &[
+        Example {
+            title: "A search engine",
+            input: r#"{"url":"https://example.com/","referrer":"https://www.google.de/"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("referrer_domain", Some(r#""www.google.de""#)),
+                ("referrer_site", Some(r#""google.de""#)),
+                ("referrer_medium", Some(r#""search""#)),
+                ("referrer_source", Some(r#""Google""#)),
+            ]),
+        },
+        Example {
+            title: "Another page of the same site",
+            input: r#"{"url":"https://shop.example.com/cart","referrer":"https://www.example.com/"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("referrer_site", Some(r#""example.com""#)),
+                ("referrer_medium", Some(r#""internal""#)),
+                ("referrer_source", None),
+            ]),
+        },
+        Example {
+            title: "A sister site, listed as internal",
+            input: r#"{"url":"https://example.com/","referrer":"https://blog.example.net/post"}"#,
+            variables: &[("INTERNAL_SITES", "example.net")],
+            output: Expected::Fields(&[("referrer_medium", Some(r#""internal""#))]),
+        },
+        Example {
+            title: "No referrer",
+            input: r#"{"url":"https://example.com/"}"#,
+            variables: &[],
+            output: Expected::Fields(&[("referrer_domain", None), ("referrer_medium", None)]),
+        },
+    ],
     build,
 };
 

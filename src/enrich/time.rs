@@ -2,9 +2,9 @@
 //! in UTC as Athena's TIMESTAMP literal, and when Firehose received it.
 //! Always on: the `dt` and `hour` partition keys come from `event_time`.
 
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
-use crate::config::{Config, ConfigError, Env, FieldPath};
-use crate::record::DropReason;
+use super::{Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage};
+use crate::reason::DropReason;
+use crate::settings::{form, ConfigError, Env, FieldPath, Variable};
 use crate::time::{format_millis, parse_json_time};
 use std::sync::Arc;
 
@@ -35,7 +35,56 @@ pub const ENRICHER: Enricher = Enricher {
             description: "Firehose's `approximateArrivalTimestamp`, same format",
         },
     ],
-    variables: &["TIME_FIELDS", "MAX_FUTURE", "MAX_AGE"],
+    variables: &[
+        Variable {
+            name: "TIME_FIELDS",
+            default: "timestamp,ts,time,created_at",
+            form: form::FIELD_LIST,
+            meaning: "where the event time is; the first present, non-null field is used",
+        },
+        Variable {
+            name: "MAX_FUTURE",
+            default: "1d",
+            form: form::DURATION,
+            meaning: "an event time further ahead of arrival falls back to arrival",
+        },
+        Variable {
+            name: "MAX_AGE",
+            default: "30d",
+            form: form::DURATION,
+            meaning: "an event time further before arrival falls back to arrival",
+        },
+    ],
+    examples: &[
+        Example {
+            title: "An ISO 8601 time with an offset",
+            input: r#"{"ts":"2024-05-01T13:30:07.5+02:00"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("event_time", Some(r#""2024-05-01 11:30:07.500""#)),
+                ("event_time_source", Some(r#""event""#)),
+                ("received_at", Some(r#""2024-05-01 12:00:00.000""#)),
+            ]),
+        },
+        Example {
+            title: "Epoch seconds, in a nested field",
+            input: r#"{"event":{"time":1714564000}}"#,
+            variables: &[("TIME_FIELDS", "event.time")],
+            output: Expected::Fields(&[
+                ("event_time", Some(r#""2024-05-01 11:46:40.000""#)),
+                ("event_time_source", Some(r#""event""#)),
+            ]),
+        },
+        Example {
+            title: "A time too far ahead of arrival falls back to it",
+            input: r#"{"ts":"2024-05-01T18:00:00Z"}"#,
+            variables: &[("MAX_FUTURE", "1h")],
+            output: Expected::Fields(&[
+                ("event_time", Some(r#""2024-05-01 12:00:00.000""#)),
+                ("event_time_source", Some(r#""arrival""#)),
+            ]),
+        },
+    ],
     build,
 };
 
@@ -47,11 +96,10 @@ struct Time {
 }
 
 fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
-    let config: &Config = env.core();
     Ok(Arc::new(Time {
-        fields: config.time_fields.clone(),
-        max_future_ms: config.max_future_ms,
-        max_age_ms: config.max_age_ms,
+        fields: env.fields("TIME_FIELDS")?,
+        max_future_ms: env.duration_ms("MAX_FUTURE")?,
+        max_age_ms: env.duration_ms("MAX_AGE")?,
     }))
 }
 

@@ -8,9 +8,9 @@
 //! and results are kept in a bounded cache shared by the container's
 //! invocations: user agents repeat heavily.
 
-use super::{Enricher, Facts, Field, Fields, JsonType, Presence, Record, Stage};
-use crate::config::{ConfigError, Env, FieldPath};
-use crate::record::DropReason;
+use super::{Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage};
+use crate::reason::DropReason;
+use crate::settings::{ConfigError, Env, FieldPath, Variable};
 use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -62,7 +62,45 @@ pub const ENRICHER: Enricher = Enricher {
             description: "whether the user agent is a bot: on the bundled bot list, or uap-core's `Spider` device; `DROP_BOTS` drops by the same test",
         },
     ],
-    variables: &["USER_AGENT_FIELDS"],
+    variables: &[Variable {
+        name: "USER_AGENT_FIELDS",
+        default: "user_agent,userAgent,ua",
+        // Each field variable's example names fields of its own kind.
+        form: "a comma-separated list of field names or dotted paths, e.g. `user_agent,context.userAgent`",
+        meaning: "where the user agent is, for `DROP_BOTS` and the `user_agent` enricher",
+    }],
+    examples: &[
+        Example {
+            title: "A desktop browser",
+            input: r#"{"user_agent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("browser", Some(r#""Chrome""#)),
+                ("browser_version", Some(r#""120""#)),
+                ("os", Some(r#""Windows""#)),
+                ("os_version", Some(r#""10""#)),
+                ("device_type", Some(r#""desktop""#)),
+                ("is_bot", Some("false")),
+            ]),
+        },
+        Example {
+            title: "A phone",
+            input: r#"{"ua":"Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1"}"#,
+            variables: &[],
+            output: Expected::Fields(&[
+                ("browser", Some(r#""Mobile Safari""#)),
+                ("os", Some(r#""iOS""#)),
+                ("device_type", Some(r#""mobile""#)),
+                ("is_bot", Some("false")),
+            ]),
+        },
+        Example {
+            title: "A crawler",
+            input: r#"{"user_agent":"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}"#,
+            variables: &[],
+            output: Expected::Fields(&[("is_bot", Some("true"))]),
+        },
+    ],
     build,
 };
 
@@ -109,7 +147,7 @@ pub fn parse(ua: &str) -> Parsed {
         .and_then(|o| o.major.as_deref())
         .map(str::to_owned);
     let spider = device.as_ref().is_some_and(|d| d.device == "Spider");
-    let is_bot = spider || crate::record::on_bot_list(ua);
+    let is_bot = spider || on_bot_list(ua);
     let device_family = device.as_ref().map_or("Other", |d| &d.device);
     let device_type = device_type(ua, &os_family, device_family, is_bot);
     Parsed {
@@ -226,7 +264,7 @@ struct UserAgent {
 
 fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
     Ok(Arc::new(UserAgent {
-        fields: env.core().user_agent_fields.clone(),
+        fields: env.fields("USER_AGENT_FIELDS")?,
     }))
 }
 
@@ -249,6 +287,30 @@ impl Stage for UserAgent {
         out.boolean("is_bot", p.is_bot);
         Ok(())
     }
+}
+
+/// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
+/// `src/bots/`), one regular expression each, matched case-sensitively as
+/// upstream tests them. Built on first use, so a function that never asks
+/// (`DROP_BOTS=off`, no user-agent enricher) pays nothing at init.
+static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
+    let alternation: Vec<String> = include_str!("../bots/crawler-user-agents.txt")
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|p| format!("(?:{p})"))
+        .collect();
+    regex::RegexBuilder::new(&alternation.join("|"))
+        // The default 10 MB is too small for 1,500 alternatives compiled
+        // together; they are bundled and tested, not user input.
+        .size_limit(64 << 20)
+        .build()
+        .expect("the bundled bot patterns are valid")
+});
+
+/// Whether a user agent matches the bundled bot list (`src/bots/`). Half of
+/// the bot test; [`is_bot`] is the whole of it.
+pub fn on_bot_list(user_agent: &str) -> bool {
+    BOTS.is_match(user_agent)
 }
 
 #[cfg(test)]
