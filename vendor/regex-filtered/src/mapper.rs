@@ -245,6 +245,10 @@ pub struct Mapper {
     atom_to_entry: Vec<usize>,
 }
 impl Mapper {
+    pub(crate) fn regexp_count(&self) -> usize {
+        self.regexp_count
+    }
+
     // name is shit and also needs to see if we can generate stuff on the fly
     pub fn atom_to_re(&self, atoms: impl IntoIterator<Item = usize>) -> Vec<usize> {
         let mut matched_atom_ids = IntSet::new(self.entries.len());
@@ -287,6 +291,132 @@ impl Mapper {
         }
 
         regexps
+    }
+}
+
+/// The text form of a [`Mapper`] and its atoms (see
+/// [`crate::Builder::precompute`]): counts and indices in decimal, one
+/// entry per line, then one atom per line with `\\`, `\n` and `\r`
+/// escaped.
+impl Mapper {
+    pub(crate) fn write(&self, atoms: &[String], out: &mut String) {
+        use std::fmt::Write as _;
+        let list = |out: &mut String, items: &[usize]| {
+            if items.is_empty() {
+                out.push('-');
+            }
+            for (i, n) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{n}");
+            }
+        };
+        let _ = writeln!(out, "{} {}", self.regexp_count, self.entries.len());
+        list(out, &self.unfiltered);
+        out.push('\n');
+        list(out, &self.atom_to_entry);
+        out.push('\n');
+        for e in &self.entries {
+            let _ = write!(out, "{} ", e.propagate_up_at_count);
+            list(out, &e.parents);
+            out.push(' ');
+            list(out, &e.regexps);
+            out.push('\n');
+        }
+        let _ = writeln!(out, "{}", atoms.len());
+        for atom in atoms {
+            for c in atom.chars() {
+                match c {
+                    '\\' => out.push_str("\\\\"),
+                    '\n' => out.push_str("\\n"),
+                    '\r' => out.push_str("\\r"),
+                    c => out.push(c),
+                }
+            }
+            out.push('\n');
+        }
+    }
+
+    /// Reads what [`Mapper::write`] wrote from `lines`, checking every
+    /// index against the counts so that a damaged text cannot make
+    /// matching index out of bounds.
+    pub(crate) fn read<'a>(
+        lines: &mut impl Iterator<Item = &'a str>,
+    ) -> Option<(Self, Vec<String>)> {
+        // By hand rather than with `split` and `parse`: this runs at
+        // start-up over thousands of short lists.
+        fn list(s: &str, below: usize) -> Option<Vec<usize>> {
+            if s == "-" {
+                return Some(Vec::new());
+            }
+            let mut out = Vec::with_capacity(1 + s.len() / 4);
+            let mut n: usize = 0;
+            let mut digits = 0;
+            for b in s.bytes().chain([b',']) {
+                match b {
+                    b'0'..=b'9' if digits < 19 => {
+                        n = n * 10 + usize::from(b - b'0');
+                        digits += 1;
+                    }
+                    b',' if digits > 0 && n < below => {
+                        out.push(n);
+                        n = 0;
+                        digits = 0;
+                    }
+                    _ => return None,
+                }
+            }
+            Some(out)
+        }
+        let (regexp_count, entries_len) = lines.next()?.split_once(' ')?;
+        let (regexp_count, entries_len): (usize, usize) =
+            (regexp_count.parse().ok()?, entries_len.parse().ok()?);
+        let unfiltered = list(lines.next()?, regexp_count)?;
+        let atom_to_entry = list(lines.next()?, entries_len)?;
+        let mut entries = Vec::with_capacity(entries_len);
+        for _ in 0..entries_len {
+            let mut fields = lines.next()?.split(' ');
+            entries.push(Entry {
+                propagate_up_at_count: fields.next()?.parse().ok()?,
+                parents: list(fields.next()?, entries_len)?,
+                regexps: list(fields.next()?, regexp_count)?,
+            });
+            if fields.next().is_some() {
+                return None;
+            }
+        }
+        let atoms_len: usize = lines.next()?.parse().ok()?;
+        if atoms_len != atom_to_entry.len() {
+            return None;
+        }
+        let mut atoms = Vec::with_capacity(atoms_len);
+        for _ in 0..atoms_len {
+            let line = lines.next()?;
+            let mut atom = String::with_capacity(line.len());
+            let mut chars = line.chars();
+            while let Some(c) = chars.next() {
+                atom.push(match c {
+                    '\\' => match chars.next()? {
+                        'n' => '\n',
+                        'r' => '\r',
+                        '\\' => '\\',
+                        _ => return None,
+                    },
+                    c => c,
+                });
+            }
+            atoms.push(atom);
+        }
+        Some((
+            Mapper {
+                regexp_count,
+                entries,
+                unfiltered,
+                atom_to_entry,
+            },
+            atoms,
+        ))
     }
 }
 

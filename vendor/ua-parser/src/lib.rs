@@ -6,7 +6,7 @@
 use regex::Captures;
 use serde::Deserialize;
 
-pub use regex_filtered::{BuildError, ParseError};
+pub use regex_filtered::{BuildError, LazyRegex, ParseError};
 
 mod resolvers;
 
@@ -70,22 +70,7 @@ impl<'a> TryFrom<Regexes<'a>> for Extractor<'a> {
     /// all three domains extracted, as creating the individual
     /// extractors does have a cost.
     fn try_from(r: Regexes<'a>) -> Result<Self, Error> {
-        let ua = r
-            .user_agent_parsers
-            .into_iter()
-            .try_fold(user_agent::Builder::new(), |b, p| b.push(p))?
-            .build()?;
-        let os = r
-            .os_parsers
-            .into_iter()
-            .try_fold(os::Builder::new(), |b, p| b.push(p))?
-            .build()?;
-        let dev = r
-            .device_parsers
-            .into_iter()
-            .try_fold(device::Builder::new(), |b, p| b.push(p))?
-            .build()?;
-        Ok(Extractor { ua, os, dev })
+        Extractor::build(r, false)
     }
 }
 
@@ -98,6 +83,103 @@ pub struct Extractor<'a> {
     pub dev: device::Extractor<'a>,
 }
 impl<'a> Extractor<'a> {
+    /// As [`Extractor::try_from`], but each regex is compiled the
+    /// first time the prefilter selects it for a user agent rather
+    /// than up front (see [`regex_filtered::Builder::lazy`]).
+    ///
+    /// Most user agents only ever reach a few dozen of the regexes,
+    /// so this builds far faster and uses far less memory, for a
+    /// compilation on the first parse that needs a regex. The results
+    /// are the same.
+    pub fn try_from_lazy(r: Regexes<'a>) -> Result<Self, Error> {
+        Extractor::build(r, true)
+    }
+
+    /// Works out the prefilters of the extractor `r` makes, as text
+    /// for [`Extractor::try_from_precomputed`] (see
+    /// [`regex_filtered::Builder::precompute`]): for regexes known when
+    /// the program is compiled, called from a build script.
+    pub fn precompute(r: Regexes<'_>) -> Result<String, Error> {
+        let ua = r
+            .user_agent_parsers
+            .into_iter()
+            .try_fold(user_agent::Builder::new().lazy(true), |b, p| b.push(p))?
+            .precompute();
+        let os = r
+            .os_parsers
+            .into_iter()
+            .try_fold(os::Builder::new().lazy(true), |b, p| b.push(p))?
+            .precompute();
+        let dev = r
+            .device_parsers
+            .into_iter()
+            .try_fold(device::Builder::new().lazy(true), |b, p| b.push(p))?
+            .precompute();
+        Ok(format!(
+            "{} {} {}\n{ua}{os}{dev}",
+            ua.len(),
+            os.len(),
+            dev.len()
+        ))
+    }
+
+    /// As [`Extractor::try_from_lazy`], with the prefilters read from
+    /// `data`, which [`Extractor::precompute`] wrote for the same
+    /// regexes, rather than worked out: no regex is parsed until it is
+    /// needed. Regexes other than those `data` was computed from fail
+    /// with [`ParseError::NotPrecomputed`].
+    pub fn try_from_precomputed(r: Regexes<'a>, data: &str) -> Result<Self, Error> {
+        let invalid = || Error::BuildError(BuildError::NotPrecomputed("not a precomputed set".into()));
+        let (lengths, rest) = data.split_once('\n').ok_or_else(invalid)?;
+        let lengths = lengths
+            .split(' ')
+            .map(|n| n.parse::<usize>().ok())
+            .collect::<Option<Vec<_>>>()
+            .filter(|l| l.len() == 3 && l.iter().sum::<usize>() == rest.len())
+            .ok_or_else(invalid)?;
+        let (ua_data, rest) = rest.split_at_checked(lengths[0]).ok_or_else(invalid)?;
+        let (os_data, dev_data) = rest.split_at_checked(lengths[1]).ok_or_else(invalid)?;
+        let ua = r
+            .user_agent_parsers
+            .into_iter()
+            .try_fold(user_agent::Builder::from_precomputed(ua_data)?, |b, p| {
+                b.push(p)
+            })?
+            .build()?;
+        let os = r
+            .os_parsers
+            .into_iter()
+            .try_fold(os::Builder::from_precomputed(os_data)?, |b, p| b.push(p))?
+            .build()?;
+        let dev = r
+            .device_parsers
+            .into_iter()
+            .try_fold(device::Builder::from_precomputed(dev_data)?, |b, p| {
+                b.push(p)
+            })?
+            .build()?;
+        Ok(Extractor { ua, os, dev })
+    }
+
+    fn build(r: Regexes<'a>, lazy: bool) -> Result<Self, Error> {
+        let ua = r
+            .user_agent_parsers
+            .into_iter()
+            .try_fold(user_agent::Builder::new().lazy(lazy), |b, p| b.push(p))?
+            .build()?;
+        let os = r
+            .os_parsers
+            .into_iter()
+            .try_fold(os::Builder::new().lazy(lazy), |b, p| b.push(p))?
+            .build()?;
+        let dev = r
+            .device_parsers
+            .into_iter()
+            .try_fold(device::Builder::new().lazy(lazy), |b, p| b.push(p))?
+            .build()?;
+        Ok(Extractor { ua, os, dev })
+    }
+
     /// Performs the extraction on every sub-extractor in sequence.
     pub fn extract(
         &'a self,
@@ -181,6 +263,30 @@ pub mod user_agent {
             }
         }
 
+        /// Compile each regex the first time it is needed rather than
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        #[must_use]
+        pub fn lazy(mut self, yes: bool) -> Self {
+            self.builder = self.builder.lazy(yes);
+            self
+        }
+
+        /// A lazy builder whose prefilter is read from `data`, which
+        /// [`Builder::precompute`] wrote for the same parsers (see
+        /// [`regex_filtered::Builder::from_precomputed`]).
+        pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
+            Ok(Self {
+                builder: regex_filtered::Builder::from_precomputed(data)?,
+                repl: Vec::new(),
+            })
+        }
+
+        /// The prefilter of the parsers pushed, as text for
+        /// [`Builder::from_precomputed`].
+        pub fn precompute(self) -> String {
+            self.builder.precompute()
+        }
+
         /// Build the extractor, may be called without pushing any
         /// parser in though that is not very useful.
         pub fn build(self) -> Result<Extractor<'a>, BuildError> {
@@ -224,6 +330,12 @@ pub mod user_agent {
         repl: Vec<Repl<'a>>,
     }
     impl<'a> Extractor<'a> {
+        /// The regexes, in the order of their parsers, and whether
+        /// each has been compiled yet.
+        pub fn regexes(&self) -> &[regex_filtered::LazyRegex] {
+            self.matcher.regexes()
+        }
+
         /// Tries the loaded [`Parser`], upon finding the first
         /// matching [`Parser`] performs data extraction following its
         /// replacement directives and returns the result.
@@ -348,6 +460,30 @@ pub mod os {
             }
         }
 
+        /// Compile each regex the first time it is needed rather than
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        #[must_use]
+        pub fn lazy(mut self, yes: bool) -> Self {
+            self.builder = self.builder.lazy(yes);
+            self
+        }
+
+        /// A lazy builder whose prefilter is read from `data`, which
+        /// [`Builder::precompute`] wrote for the same parsers (see
+        /// [`regex_filtered::Builder::from_precomputed`]).
+        pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
+            Ok(Self {
+                builder: regex_filtered::Builder::from_precomputed(data)?,
+                repl: Vec::new(),
+            })
+        }
+
+        /// The prefilter of the parsers pushed, as text for
+        /// [`Builder::from_precomputed`].
+        pub fn precompute(self) -> String {
+            self.builder.precompute()
+        }
+
         /// Builds the [`Extractor`], may fail if building the
         /// prefilter fails.
         pub fn build(self) -> Result<Extractor<'a>, BuildError> {
@@ -398,6 +534,12 @@ pub mod os {
         )>,
     }
     impl<'a> Extractor<'a> {
+        /// The regexes, in the order of their parsers, and whether
+        /// each has been compiled yet.
+        pub fn regexes(&self) -> &[regex_filtered::LazyRegex] {
+            self.matcher.regexes()
+        }
+
         /// Matches & extracts the OS data for this user agent,
         /// returns `None` if the UA string could not be matched.
         pub fn extract(&'a self, ua: &'a str) -> Option<ValueRef<'a>> {
@@ -515,6 +657,30 @@ pub mod device {
             }
         }
 
+        /// Compile each regex the first time it is needed rather than
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        #[must_use]
+        pub fn lazy(mut self, yes: bool) -> Self {
+            self.builder = self.builder.lazy(yes);
+            self
+        }
+
+        /// A lazy builder whose prefilter is read from `data`, which
+        /// [`Builder::precompute`] wrote for the same parsers (see
+        /// [`regex_filtered::Builder::from_precomputed`]).
+        pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
+            Ok(Self {
+                builder: regex_filtered::Builder::from_precomputed(data)?,
+                repl: Vec::new(),
+            })
+        }
+
+        /// The prefilter of the parsers pushed, as text for
+        /// [`Builder::from_precomputed`].
+        pub fn precompute(self) -> String {
+            self.builder.precompute()
+        }
+
         /// Builds an Extractor, may fail if compiling the prefilter fails.
         pub fn build(self) -> Result<Extractor<'a>, BuildError> {
             let Self { builder, repl } = self;
@@ -562,6 +728,12 @@ pub mod device {
         repl: Vec<(Resolver<'a>, OptResolver<'a>, OptResolver<'a>)>,
     }
     impl<'a> Extractor<'a> {
+        /// The regexes, in the order of their parsers, and whether
+        /// each has been compiled yet.
+        pub fn regexes(&self) -> &[regex_filtered::LazyRegex] {
+            self.matcher.regexes()
+        }
+
         /// Perform data extraction from the user agent string,
         /// returns `None` if no regex in the [`Extractor`] matches
         /// the input.
