@@ -108,7 +108,9 @@ function cpuNs(pid) {
 
 const median = (xs) => (xs.length ? xs[Math.floor(xs.length / 2)] : null);
 
+let finished = false;
 function finish() {
+  finished = true;
   const rss = peakRssMib(child.pid);
   if (callgrindOut) {
     // valgrind writes the profile when the process ends on the signal.
@@ -216,6 +218,10 @@ const server = http.createServer({ noDelay: true }, (req, res) => {
 // TCP_NODELAY on every accepted socket (noDelay above asks the same of
 // Node; set here too, so that it holds whatever Node's default).
 server.on('connection', (socket) => socket.setNoDelay(true));
+// Keep idle connections open, as the Runtime API does: Node closes them
+// after 5 s by default, and a function slowed down by callgrind then polls
+// on a closed connection.
+server.keepAliveTimeout = 0;
 
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
@@ -235,9 +241,17 @@ server.listen(0, '127.0.0.1', () => {
       // reports it, instead of being re-sent to a stream.
       REINGEST_OVERFLOW: 'false',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // Under callgrind the process is stopped by a signal mid-poll, and its
+    // complaint about the poll is noise.
+    stdio: ['ignore', 'ignore', callgrindOut ? 'ignore' : 'inherit'],
   });
   child.on('exit', (code, signal) => {
+    if (callgrindOut && !finished) {
+      // Ended before its next poll: its profile is written all the same.
+      finished = true;
+      report(null, instructionsOf(callgrindOut));
+      return;
+    }
     if (served < invocations && signal === null) {
       console.error(`the function exited early with code ${code}`);
       process.exit(1);
