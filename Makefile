@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint core unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint core unit bench bench-cold bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
 .PHONY: dashboard dashboard-test sessions-view browser-tools
 
 help: ## List the targets
@@ -95,6 +95,12 @@ docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and w
 
 bench: $(VENV)/.demo-stamp ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch, and replay against DuckDB
 	CARGO=$(CARGO) PYTHON=$(VENV_PY) tools/bench/run.sh
+
+bench-cold: ## The cold start alone (part of make bench): init + first invocation against warm, peak RSS, billed ms
+	$(CARGO) build --release --quiet --bin firehose-enricher --example gen_batch
+	dir=$${CARGO_TARGET_DIR:-target}; \
+	  [ -f target/bench-data/realistic.json ] || $$dir/release/examples/gen_batch target/bench-data; \
+	  tools/bench/cold.sh $$dir/release/firehose-enricher target/bench-data
 
 bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
 	CARGO=$(CARGO) tools/bench/callgrind.sh

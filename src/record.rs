@@ -347,6 +347,48 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
 mod tests {
     use crate::enrich::user_agent::is_bot;
 
+    /// The prefiltered set answers as the 1,500 patterns compiled as one
+    /// alternation (how the list was matched before), on every crawler
+    /// example and every fourth user agent of uap-core's test files (the
+    /// alternation is slow to match in a debug build).
+    #[test]
+    fn the_prefiltered_bot_list_answers_as_one_alternation() {
+        let alternation: Vec<String> = include_str!("bots/crawler-user-agents.txt")
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|p| format!("(?:{p})"))
+            .collect();
+        let one = regex::RegexBuilder::new(&alternation.join("|"))
+            .size_limit(64 << 20)
+            .build()
+            .unwrap();
+        let uap = [
+            include_str!("../tests/data/uap-core/test_ua.yaml"),
+            include_str!("../tests/data/uap-core/test_os.yaml"),
+        ];
+        let corpus: Vec<&str> = include_str!("../tests/data/crawler-user-agents-instances.txt")
+            .lines()
+            .chain(
+                uap.iter()
+                    .flat_map(|f| f.lines())
+                    .filter_map(|l| {
+                        let ua = l.trim().strip_prefix("- user_agent_string: ")?;
+                        Some(ua.trim_matches(|c| c == '\'' || c == '"'))
+                    })
+                    .step_by(4),
+            )
+            .chain(["", "x", "bot", "Googlebot", "GOOGLEBOT", "googlebot/2.1"])
+            .collect();
+        assert!(corpus.len() > 2_500, "{}", corpus.len());
+        let mut bots = 0;
+        for ua in &corpus {
+            let want = one.is_match(ua);
+            assert_eq!(crate::enrich::user_agent::on_bot_list(ua), want, "{ua}");
+            bots += usize::from(want);
+        }
+        assert!(bots > 1_500 && bots < corpus.len(), "{bots} bots");
+    }
+
     #[test]
     fn bots_and_real_browsers() {
         let cases: &[(&str, bool)] = &[

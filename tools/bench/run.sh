@@ -180,6 +180,12 @@ for run in 1 2 3 4 5; do
 done
 echo "== Lambda runtime loop on loopback: init and per-invocation time"
 echo "runtime    $(node tools/bench/runtime-api.js "$bin" "$DATA/realistic.json" --invocations 20)"
+# The cold start: a new process's init and first invocation against the
+# warm invocations of the same request, with one user agent and with 800,
+# and peak RSS against ENRICHMENTS=none; then the instructions under
+# callgrind (tools/bench/cold.sh says what each field is).
+echo "== cold start: init + first invocation under the Runtime API emulator (TCP_NODELAY), against warm invocations of the same 2 MB request"
+tools/bench/cold.sh "$bin" "$DATA"
 # replay on every core against DuckDB's nearest equivalent job (read the
 # files, derive a date and a site, write gzip JSON partitioned by both), on
 # the same generated input, alternating: see tools/bench/replay_duckdb.py.

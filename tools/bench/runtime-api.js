@@ -3,11 +3,13 @@
 // invocation), the per-invocation time through the Lambda adapter (runtime
 // client, JSON handling, response post) and the peak RSS.
 //
-//   node runtime-api.js BINARY REQUEST_FILE [--invocations N]
+//   node runtime-api.js BINARY REQUEST_FILE [--invocations N] [--callgrind OUT]
 //
 // Prints one JSON line:
 //   {"init_ms":…,"invocations":…,"invoke_median_ms":…,"invoke_min_ms":…,
-//    "billed_median_ms":…,"billed_min_ms":…,"cpu_ms_per_invoke":…,"peak_rss_mib":…,"ok":…}
+//    "billed_median_ms":…,"billed_min_ms":…,"cpu_ms_per_invoke":…,"peak_rss_mib":…,"ok":…,
+//    "init_cpu_ms":…,"cold_cpu_ms":…,"warm_cpu_median_ms":…,"cold_over_warm_cpu_ms":…,
+//    "cold_billed_ms":{"128":…,"512":…,"1769":…}}
 // init_ms runs from spawn() to the first GET …/invocation/next; invoke_*_ms
 // from handing out an invocation (before this process writes the request) to
 // receiving its response. billed_*_ms is the window Lambda bills: from the
@@ -20,6 +22,27 @@
 // spends warm, whatever this emulator spends (the first invocation also
 // builds what is built on first use, such as the user-agent parser). peak_rss_mib is the process's VmHWM,
 // read before it is stopped.
+//
+// The cold start, what a new execution environment pays: init_cpu_ms is
+// the process's CPU time from spawn to its first poll, cold_cpu_ms from
+// spawn to the end of the first invocation (read when it polls for the
+// next one); warm_cpu_median_ms the median CPU time of the other
+// invocations, each from its hand-out to the next poll; and
+// cold_over_warm_cpu_ms what the cold start costs on top of a warm
+// invocation of the same request. cold_billed_ms estimates what Lambda
+// bills for init plus that first invocation at 128, 512 and 1,769 MB
+// (docs/performance.md): a function gets memory / 1,769 MB of a vCPU, so
+// CPU-bound work takes cold_cpu_ms × 1769 / memory, rounded up to the
+// millisecond, never less than cold_cpu_ms.
+//
+// With --callgrind OUT the function runs under valgrind's callgrind
+// (written to OUT) for one invocation and is stopped when it polls for the
+// next: "instructions" is then the instruction count of init plus the
+// first invocation (user space; times and CPU under valgrind mean nothing).
+//
+// Every socket is set to TCP_NODELAY, as the real Runtime API's are:
+// without it a small response can wait for the peer's delayed ACK (about
+// 40 ms on Linux) and the figures measure that, not the function.
 'use strict';
 
 const http = require('http');
@@ -31,8 +54,12 @@ if (!binary || !requestFile) {
   console.error('usage: node runtime-api.js BINARY REQUEST_FILE [--invocations N]');
   process.exit(2);
 }
-const at = rest.indexOf('--invocations');
-const invocations = at >= 0 ? parseInt(rest[at + 1], 10) : 20;
+const option = (name) => {
+  const i = rest.indexOf(name);
+  return i >= 0 ? rest[i + 1] : undefined;
+};
+const callgrindOut = option('--callgrind');
+const invocations = callgrindOut ? 1 : parseInt(option('--invocations') ?? '20', 10);
 const request = fs.readFileSync(requestFile);
 
 let spawnedAt = 0n;
@@ -48,6 +75,9 @@ let served = 0;
 let lastBody = null;
 const times = [];
 const billed = [];
+// The process's CPU time (ns) at each poll for an invocation: the first is
+// init, each next one ends an invocation.
+const cpuAtPoll = [];
 let child = null;
 // A poll that arrives while there is nothing left to hand out is kept open,
 // as the real Runtime API does, until the process is stopped.
@@ -78,13 +108,47 @@ function cpuNs(pid) {
 
 const median = (xs) => (xs.length ? xs[Math.floor(xs.length / 2)] : null);
 
+let finished = false;
 function finish() {
+  finished = true;
   const rss = peakRssMib(child.pid);
+  if (callgrindOut) {
+    // valgrind writes the profile when the process ends on the signal.
+    child.on('exit', () => report(rss, instructionsOf(callgrindOut)));
+    child.kill('SIGTERM');
+    return;
+  }
   child.kill('SIGTERM');
+  report(rss, null);
+}
+
+// callgrind's total instruction count ("summary:" line), or null.
+function instructionsOf(file) {
+  try {
+    const m = fs.readFileSync(file, 'utf8').match(/^summary: (\d+)/m);
+    return m ? Number(m[1]) : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+function report(rss, instructions) {
   times.sort((a, b) => a - b);
   billed.sort((a, b) => a - b);
   const cpu = cpuAtStart !== null && cpuAtEnd !== null && times.length > 1
     ? (cpuAtEnd - cpuAtStart) / 1e6 / (times.length - 1) : null;
+  const ms = (ns) => Math.round(ns / 1e3) / 1e3;
+  const known = cpuAtPoll.every((c) => c !== null);
+  const initCpu = known && cpuAtPoll.length > 0 ? ms(cpuAtPoll[0]) : null;
+  const coldCpu = known && cpuAtPoll.length > 1 ? ms(cpuAtPoll[1]) : null;
+  const warm = [];
+  for (let i = 2; known && i < cpuAtPoll.length; i += 1) warm.push(cpuAtPoll[i] - cpuAtPoll[i - 1]);
+  warm.sort((a, b) => a - b);
+  const warmCpu = warm.length ? ms(median(warm)) : null;
+  const coldBilled = {};
+  for (const mb of [128, 512, 1769]) {
+    coldBilled[mb] = coldCpu === null ? null : Math.ceil(coldCpu * Math.max(1, 1769 / mb));
+  }
   console.log(
     JSON.stringify({
       init_ms: initMs,
@@ -96,16 +160,23 @@ function finish() {
       cpu_ms_per_invoke: cpu,
       peak_rss_mib: rss,
       ok: lastBody ? JSON.parse(lastBody.toString('utf8')).records.filter((r) => r.result === 'Ok').length : 0,
+      init_cpu_ms: initCpu,
+      cold_cpu_ms: coldCpu,
+      warm_cpu_median_ms: warmCpu,
+      cold_over_warm_cpu_ms: coldCpu !== null && warmCpu !== null ? ms((coldCpu - warmCpu) * 1e6) : null,
+      cold_billed_ms: coldBilled,
+      ...(callgrindOut ? { instructions } : {}),
     }),
   );
   server.close();
   for (const res of waiting) res.destroy();
 }
 
-const server = http.createServer((req, res) => {
+const server = http.createServer({ noDelay: true }, (req, res) => {
   const now = process.hrtime.bigint();
   if (req.method === 'GET' && req.url === '/2018-06-01/runtime/invocation/next') {
     if (initMs === null) initMs = Number(now - spawnedAt) / 1e6;
+    if (!callgrindOut) cpuAtPoll.push(cpuNs(child.pid));
     if (served >= invocations) {
       waiting.push(res);
       finish();
@@ -144,10 +215,21 @@ const server = http.createServer((req, res) => {
   });
 });
 
+// TCP_NODELAY on every accepted socket (noDelay above asks the same of
+// Node; set here too, so that it holds whatever Node's default).
+server.on('connection', (socket) => socket.setNoDelay(true));
+// Keep idle connections open, as the Runtime API does: Node closes them
+// after 5 s by default, and a function slowed down by callgrind then polls
+// on a closed connection.
+server.keepAliveTimeout = 0;
+
 server.listen(0, '127.0.0.1', () => {
   const { port } = server.address();
   spawnedAt = process.hrtime.bigint();
-  child = spawn(binary, [], {
+  const [command, args] = callgrindOut
+    ? ['valgrind', ['-q', '--tool=callgrind', `--callgrind-out-file=${callgrindOut}`, binary]]
+    : [binary, []];
+  child = spawn(command, args, {
     env: {
       ...process.env,
       AWS_LAMBDA_RUNTIME_API: `127.0.0.1:${port}`,
@@ -159,9 +241,17 @@ server.listen(0, '127.0.0.1', () => {
       // reports it, instead of being re-sent to a stream.
       REINGEST_OVERFLOW: 'false',
     },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // Under callgrind the process is stopped by a signal mid-poll, and its
+    // complaint about the poll is noise.
+    stdio: ['ignore', 'ignore', callgrindOut ? 'ignore' : 'inherit'],
   });
   child.on('exit', (code, signal) => {
+    if (callgrindOut && !finished) {
+      // Ended before its next poll: its profile is written all the same.
+      finished = true;
+      report(null, instructionsOf(callgrindOut));
+      return;
+    }
     if (served < invocations && signal === null) {
       console.error(`the function exited early with code ${code}`);
       process.exit(1);

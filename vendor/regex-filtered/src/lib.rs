@@ -1,0 +1,841 @@
+#![doc = include_str!("../README.md")]
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+use aho_corasick::AhoCorasick;
+use std::sync::OnceLock;
+
+mod int_set;
+pub mod mapper;
+pub mod model;
+pub use model::Error as ModelError;
+
+/// Builder for the regexes set
+pub struct Builder {
+    regexes: Vec<LazyRegex>,
+    mapper_builder: mapper::Builder,
+    lazy: bool,
+    precomputed: Option<Precomputed>,
+}
+
+/// What [`Builder::precompute`] wrote, read back: each regex's
+/// fingerprint and capture count, and the prefilter.
+struct Precomputed {
+    regexes: Vec<(u64, usize)>,
+    mapper: mapper::Mapper,
+    atoms: Vec<String>,
+}
+
+/// The first line of [`Builder::precompute`]'s text, with its format
+/// version.
+const PRECOMPUTED_HEADER: &str = "regex-filtered precomputed 1";
+
+/// A pattern and its options, hashed (FNV-1a, 64 bits): how a
+/// precomputed set recognises the patterns it was computed from.
+fn fingerprint(pattern: &str, opts: &Options) -> u64 {
+    let flags = [
+        opts.case_insensitive,
+        opts.dot_matches_new_line,
+        opts.ignore_whitespace,
+        opts.multi_line,
+        opts.crlf,
+    ];
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in pattern.bytes().chain(flags.map(u8::from)) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// One regex of the set, with the pattern and options it was pushed
+/// with.
+///
+/// By default it is compiled when pushed into the [`Builder`]. With
+/// [`Builder::lazy`] it is compiled the first time the prefilter
+/// selects it for an input, once, whichever thread gets there first
+/// (the others wait for it).
+pub struct LazyRegex {
+    pattern: String,
+    options: Options,
+    captures_len: usize,
+    regex: OnceLock<Result<regex::Regex, regex::Error>>,
+}
+
+impl LazyRegex {
+    /// The pattern, as pushed.
+    pub fn as_str(&self) -> &str {
+        &self.pattern
+    }
+
+    /// The number of capture groups, including the implicit group
+    /// of the entire match, as [`regex::Regex::captures_len`]: known
+    /// without compiling the regex.
+    pub fn captures_len(&self) -> usize {
+        self.captures_len
+    }
+
+    /// Whether the regex has been compiled.
+    pub fn is_compiled(&self) -> bool {
+        self.regex.get().is_some()
+    }
+
+    /// The compiled regex, compiling it on first call. Patterns are
+    /// parsed when pushed, so the only error left is a regex too
+    /// large to compile within the default limits.
+    pub fn get(&self) -> Result<&regex::Regex, &regex::Error> {
+        self.regex
+            .get_or_init(|| self.options.to_regex(&self.pattern))
+            .as_ref()
+    }
+}
+
+/// Parser configuration, can be used to tune the regex parsing when
+/// adding it to the [`Builder`]. Every option defaults to `false`
+/// whether through [`Default`] or [`Options::new`].
+///
+/// The parser can also be configured via standard [`regex`] inline
+/// flags.
+#[derive(Default, Clone)]
+pub struct Options {
+    case_insensitive: bool,
+    dot_matches_new_line: bool,
+    ignore_whitespace: bool,
+    multi_line: bool,
+    crlf: bool,
+}
+
+impl Options {
+    /// Create a new options object.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Configures case-insensitive matching for the entire pattern.
+    pub fn case_insensitive(&mut self, yes: bool) -> &mut Self {
+        self.case_insensitive = yes;
+        self
+    }
+    /// Configures `.` to match newline characters, by default `.`
+    /// matches everything *except* newline characters.
+    pub fn dot_matches_new_line(&mut self, yes: bool) -> &mut Self {
+        self.dot_matches_new_line = yes;
+        self
+    }
+    /// Configures ignoring whitespace inside patterns, as well as `#`
+    /// line comments ("verbose" mode).
+    ///
+    /// Verbose mode is useful to break up complex regexes and improve
+    /// their documentation.
+    pub fn ignore_whitespace(&mut self, yes: bool) -> &mut Self {
+        self.ignore_whitespace = yes;
+        self
+    }
+    /// Configures multi-line mode. When enabled, `^` matches at every
+    /// start of line and `$` at every end of line, by default they
+    /// match only the start and end of the string respectively.ca
+    pub fn multi_line(&mut self, yes: bool) -> &mut Self {
+        self.multi_line = yes;
+        self
+    }
+    /// Allows `\r` as a line terminator, by default only `\n` is a
+    /// line terminator (relevant for [`Self::ignore_whitespace`] and
+    /// [`Self::multi_line`]).
+    pub fn crlf(&mut self, yes: bool) -> &mut Self {
+        self.crlf = yes;
+        self
+    }
+    fn to_regex(&self, pattern: &str) -> Result<regex::Regex, regex::Error> {
+        regex::RegexBuilder::new(pattern)
+            .case_insensitive(self.case_insensitive)
+            .dot_matches_new_line(self.dot_matches_new_line)
+            .ignore_whitespace(self.ignore_whitespace)
+            .multi_line(self.multi_line)
+            .crlf(self.crlf)
+            .build()
+    }
+}
+impl From<Options> for regex_syntax::Parser {
+    fn from(opt: Options) -> Self {
+        Self::from(&opt)
+    }
+}
+impl From<&Options> for regex_syntax::Parser {
+    fn from(
+        Options {
+            case_insensitive,
+            dot_matches_new_line,
+            ignore_whitespace,
+            multi_line,
+            crlf,
+        }: &Options,
+    ) -> Self {
+        regex_syntax::ParserBuilder::new()
+            .case_insensitive(*case_insensitive)
+            .dot_matches_new_line(*dot_matches_new_line)
+            .ignore_whitespace(*ignore_whitespace)
+            .multi_line(*multi_line)
+            .crlf(*crlf)
+            .build()
+    }
+}
+
+/// Parsing error when adding a new regex to the [`Builder`].
+#[derive(Debug)]
+pub enum ParseError {
+    /// An error occurred while parsing the regex or translating it to
+    /// HIR.
+    SyntaxError(String),
+    /// An error occurred while processing the regex for atom
+    /// extraction.
+    ProcessingError(ModelError),
+    /// The regex was too large to compile to the NFA (within the
+    /// default limits).
+    RegexTooLarge(usize),
+    /// The regex at this index is not the one the builder's
+    /// precomputed set was computed from
+    /// ([`Builder::from_precomputed`]).
+    NotPrecomputed(usize),
+}
+impl std::error::Error for ParseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ParseError::ProcessingError(e) => Some(e),
+            ParseError::SyntaxError(_) => None,
+            ParseError::RegexTooLarge(_) => None,
+            ParseError::NotPrecomputed(_) => None,
+        }
+    }
+}
+impl std::fmt::Display for ParseError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+impl From<regex_syntax::Error> for ParseError {
+    fn from(value: regex_syntax::Error) -> Self {
+        Self::SyntaxError(value.to_string())
+    }
+}
+impl From<regex::Error> for ParseError {
+    fn from(value: regex::Error) -> Self {
+        match value {
+            regex::Error::CompiledTooBig(v) => Self::RegexTooLarge(v),
+            e => Self::SyntaxError(e.to_string()),
+        }
+    }
+}
+impl From<ModelError> for ParseError {
+    fn from(value: ModelError) -> Self {
+        Self::ProcessingError(value)
+    }
+}
+
+/// Error while compiling the builder to a prefiltered set.
+#[derive(Debug)]
+pub enum BuildError {
+    /// Error while building the prefilter.
+    PrefilterError(aho_corasick::BuildError),
+    /// The precomputed text is damaged, or the builder was given fewer
+    /// patterns than it was computed from ([`Builder::from_precomputed`]).
+    NotPrecomputed(String),
+}
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::PrefilterError(p) => Some(p),
+            BuildError::NotPrecomputed(_) => None,
+        }
+    }
+}
+impl std::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self:?}")
+    }
+}
+impl From<aho_corasick::BuildError> for BuildError {
+    fn from(value: aho_corasick::BuildError) -> Self {
+        Self::PrefilterError(value)
+    }
+}
+
+impl Builder {
+    /// Instantiate a builder with the default metadata configuration:
+    ///
+    /// - minimum atom length 3
+    #[must_use]
+    pub fn new() -> Self {
+        Self::new_atom_len(3)
+    }
+
+    /// Instantiate a builder with a custom minimum atom length.
+    /// Increasing the atom length decreases the size and cost of the
+    /// prefilter, but may make more regexes impossible to prefilter,
+    /// which can increase matching costs.
+    #[must_use]
+    pub fn new_atom_len(min_atom_len: usize) -> Self {
+        Self {
+            regexes: Vec::new(),
+            mapper_builder: mapper::Builder::new(min_atom_len),
+            lazy: false,
+            precomputed: None,
+        }
+    }
+
+    /// A lazy builder for the same patterns, in the same order and with
+    /// the same options, as the builder whose [`Builder::precompute`]
+    /// wrote `data`: pushing a pattern parses nothing (it is checked
+    /// against the pattern computed from, by a hash), and
+    /// [`Builder::build`] reads the prefilter instead of working it out.
+    ///
+    /// For a set known when the program is compiled: `precompute` in a
+    /// build script, this at run time, and building the set costs about
+    /// as much as reading the text and the prefilter's Aho-Corasick
+    /// automaton. A pattern that differs from the one computed from, or
+    /// one pattern too many or too few, fails with
+    /// [`ParseError::NotPrecomputed`] or [`BuildError::NotPrecomputed`].
+    pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
+        let invalid = || BuildError::NotPrecomputed("not a precomputed set".into());
+        let mut lines = data.split('\n');
+        if lines.next() != Some(PRECOMPUTED_HEADER) {
+            return Err(invalid());
+        }
+        let count: usize = lines.next().and_then(|l| l.parse().ok()).ok_or_else(invalid)?;
+        let mut regexes = Vec::with_capacity(count);
+        for _ in 0..count {
+            let (hash, captures) = lines
+                .next()
+                .and_then(|l| l.split_once(' '))
+                .ok_or_else(invalid)?;
+            regexes.push((
+                u64::from_str_radix(hash, 16).map_err(|_| invalid())?,
+                captures.parse().map_err(|_| invalid())?,
+            ));
+        }
+        let (mapper, atoms) = mapper::Mapper::read(&mut lines).ok_or_else(invalid)?;
+        if mapper.regexp_count() != count {
+            return Err(invalid());
+        }
+        let mut builder = Self::new().lazy(true);
+        builder.regexes.reserve(count);
+        builder.precomputed = Some(Precomputed {
+            regexes,
+            mapper,
+            atoms,
+        });
+        Ok(builder)
+    }
+
+    /// What [`Builder::build`] would work out from the patterns pushed
+    /// (the prefilter's atoms and their mapping to the regexes) and each
+    /// regex's capture count, as text for [`Builder::from_precomputed`].
+    pub fn precompute(self) -> String {
+        use std::fmt::Write as _;
+        let mut out = String::new();
+        let _ = writeln!(out, "{PRECOMPUTED_HEADER}\n{}", self.regexes.len());
+        for r in &self.regexes {
+            let _ = writeln!(
+                out,
+                "{:x} {}",
+                fingerprint(&r.pattern, &r.options),
+                r.captures_len
+            );
+        }
+        let (mapper, atoms) = self.mapper_builder.build();
+        mapper.write(&atoms, &mut out);
+        out
+    }
+
+    /// Compile each regex the first time the prefilter selects it,
+    /// rather than when it is pushed.
+    ///
+    /// Building the set then costs the parsing and the prefilter
+    /// only, and a set of many patterns of which few are ever
+    /// selected (user-agent parsing) compiles those few. Patterns are
+    /// still parsed when pushed, so syntax errors are reported there;
+    /// a regex too large to compile is only found on first use, where
+    /// it does not match (see [`Regexes::compile_all`] to check up
+    /// front).
+    #[must_use]
+    pub fn lazy(mut self, yes: bool) -> Self {
+        self.lazy = yes;
+        self
+    }
+
+    /// Currently loaded regexes.
+    pub fn regexes(&self) -> &[LazyRegex] {
+        &self.regexes
+    }
+
+    /// Push a single regex into the builder, using the default
+    /// parsing options.
+    pub fn push(self, s: &str) -> Result<Self, ParseError> {
+        self.push_opt(s, &Options::new())
+    }
+
+    /// Push a single regex into the builder, using custom parsing
+    /// options.
+    pub fn push_opt(mut self, regex: &str, opts: &Options) -> Result<Self, ParseError> {
+        if let Some(pre) = &self.precomputed {
+            let index = self.regexes.len();
+            let Some(&(hash, captures_len)) = pre.regexes.get(index) else {
+                return Err(ParseError::NotPrecomputed(index));
+            };
+            if hash != fingerprint(regex, opts) {
+                return Err(ParseError::NotPrecomputed(index));
+            }
+            self.regexes.push(LazyRegex {
+                pattern: regex.to_owned(),
+                options: opts.clone(),
+                captures_len,
+                regex: OnceLock::new(),
+            });
+            return Ok(self);
+        }
+        let hir = regex_syntax::Parser::from(opts).parse(regex)?;
+        let pf = model::Model::new(&hir)?;
+        let compiled = OnceLock::new();
+        if !self.lazy {
+            let _ = compiled.set(Ok(opts.to_regex(regex)?));
+        }
+        self.mapper_builder.push(pf);
+        self.regexes.push(LazyRegex {
+            pattern: regex.to_owned(),
+            options: opts.clone(),
+            // The implicit group of the entire match, and the
+            // pattern's own.
+            captures_len: 1 + hir.properties().explicit_captures_len(),
+            regex: compiled,
+        });
+        Ok(self)
+    }
+
+    /// Push a batch of regexes into the builder, using the default
+    /// parsing options.
+    pub fn push_all<T, I>(self, i: I) -> Result<Self, ParseError>
+    where
+        T: AsRef<str>,
+        I: IntoIterator<Item = T>,
+    {
+        i.into_iter().try_fold(self, |b, s| b.push(s.as_ref()))
+    }
+
+    /// Build the regexes set from the current builder.
+    ///
+    /// Building a regexes set from no regexes is useless but not an
+    /// error.
+    pub fn build(self) -> Result<Regexes, BuildError> {
+        let Self {
+            regexes,
+            mapper_builder,
+            lazy: _,
+            precomputed,
+        } = self;
+        let (mapper, atoms) = match precomputed {
+            Some(pre) if pre.regexes.len() == regexes.len() => (pre.mapper, pre.atoms),
+            Some(pre) => {
+                return Err(BuildError::NotPrecomputed(format!(
+                    "{} patterns pushed, {} precomputed",
+                    regexes.len(),
+                    pre.regexes.len()
+                )));
+            }
+            None => mapper_builder.build(),
+        };
+
+        // Instead of returning a bunch of atoms for the user to
+        // manage, since `regex` depends on aho-corasick by default we
+        // can use that directly and not bother the user.
+        //
+        // Atoms are lowercased (ASCII), so rather than an ASCII
+        // case-insensitive automaton, whose every letter takes two
+        // transitions, one over the atoms as they are finds the same
+        // matches in the haystack lowercased, for half the time to
+        // build (4 ms rather than 9 for uap-core's atoms).
+        let lowercase = atoms
+            .iter()
+            .all(|a| !a.bytes().any(|b| b.is_ascii_uppercase()));
+        let prefilter = AhoCorasick::builder()
+            .ascii_case_insensitive(!lowercase)
+            .prefilter(true)
+            .build(atoms)?;
+
+        Ok(Regexes {
+            regexes,
+            mapper,
+            prefilter,
+            lowercase,
+        })
+    }
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Regexes set, allows testing inputs against a *large* number of
+/// *non-trivial* regexes.
+pub struct Regexes {
+    regexes: Vec<LazyRegex>,
+    mapper: mapper::Mapper,
+    prefilter: AhoCorasick,
+    /// Whether the prefilter is case-sensitive, over lowercase atoms,
+    /// and searches the haystack lowercased.
+    lowercase: bool,
+}
+
+impl Regexes {
+    // TODO:
+    // - number of tokens (prefilter.patterns_len())
+    // - number of regexes
+    // - number of unfiltered regexes (from mapper)
+    // - ratio of checked regexes to successes (cfg-gated)
+    // - total / prefiltered (- unfiltered?) so atom size can be manipulated
+    #[inline]
+    fn prefilter<'a>(&'a self, haystack: &'a str) -> impl Iterator<Item = usize> + 'a {
+        self.prefilter
+            .find_overlapping_iter(haystack)
+            .map(|m| m.pattern().as_usize())
+    }
+
+    #[inline]
+    fn prefiltered(&self, haystack: &str) -> impl Iterator<Item = usize> + use<> {
+        let lowercased;
+        let haystack = if self.lowercase {
+            lowercased = haystack.to_ascii_lowercase();
+            &lowercased
+        } else {
+            haystack
+        };
+        self.mapper.atom_to_re(self.prefilter(haystack)).into_iter()
+    }
+
+    /// Returns *whether* any regex in the set matches the haystack.
+    pub fn is_match(&self, haystack: &str) -> bool {
+        self.prefiltered(haystack)
+            .any(|idx| self.regexes[idx].get().is_ok_and(|r| r.is_match(haystack)))
+    }
+
+    /// Yields the regexes matching the haystack along with their
+    /// index.
+    ///
+    /// The results are guaranteed to be returned in ascending order.
+    pub fn matching<'a>(
+        &'a self,
+        haystack: &'a str,
+    ) -> impl Iterator<Item = (usize, &'a regex::Regex)> + 'a {
+        self.prefiltered(haystack).filter_map(move |idx| {
+            let r = self.regexes[idx].get().ok()?;
+            r.is_match(haystack).then_some((idx, r))
+        })
+    }
+
+    /// Returns a reference to all the regexes in the set.
+    pub fn regexes(&self) -> &[LazyRegex] {
+        &self.regexes
+    }
+
+    /// Compiles every regex not compiled yet: a lazy set then works
+    /// as an eager one, and this reports the first regex that does
+    /// not compile, by index.
+    pub fn compile_all(&self) -> Result<(), (usize, ParseError)> {
+        for (idx, r) in self.regexes.iter().enumerate() {
+            if let Err(e) = r.get() {
+                return Err((idx, ParseError::from(e.clone())));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use itertools::Itertools;
+
+    #[test]
+    fn empty_filter() {
+        let f = Builder::new().build().unwrap();
+        assert_eq!(f.prefilter("0123").collect_vec(), vec![]);
+
+        assert_eq!(f.matching("foo").count(), 0);
+    }
+
+    #[test]
+    fn empty_pattern() {
+        let f = Builder::new().push("").unwrap().build().unwrap();
+
+        assert_eq!(f.prefilter("0123").collect_vec(), vec![]);
+
+        assert_eq!(
+            f.matching("0123").map(|(idx, _)| idx).collect_vec(),
+            vec![0]
+        );
+    }
+
+    #[test]
+    fn small_or_test() {
+        let f = Builder::new_atom_len(4)
+            .push("(foo|bar)")
+            .unwrap()
+            .build()
+            .unwrap();
+
+        assert_eq!(f.prefilter("lemurs bar").collect_vec(), vec![]);
+
+        assert_eq!(
+            f.matching("lemurs bar").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+
+        let f = Builder::new().push("(foo|bar)").unwrap().build().unwrap();
+
+        assert_eq!(f.prefilter("lemurs bar").collect_vec(), vec![1]);
+
+        assert_eq!(
+            f.matching("lemurs bar").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+    }
+
+    #[test]
+    fn basic_matches() {
+        let f = Builder::new()
+            .push("(abc123|abc|defxyz|ghi789|abc1234|xyz).*[x-z]+")
+            .unwrap()
+            .push("abcd..yyy..yyyzzz")
+            .unwrap()
+            .push("mnmnpp[a-z]+PPP")
+            .unwrap()
+            .build()
+            .unwrap();
+
+        assert_eq!(
+            f.matching("abc121212xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+
+        assert_eq!(
+            f.matching("abc12312yyyzzz")
+                .map(|(idx, _)| idx)
+                .collect_vec(),
+            vec![0],
+        );
+
+        assert_eq!(
+            f.matching("abcd12yyy32yyyzzz")
+                .map(|(idx, _)| idx)
+                .collect_vec(),
+            vec![0, 1],
+        );
+    }
+
+    #[test]
+    fn basics() {
+        // In re2 this is the `MoveSemantics` test, which is... so not
+        // necessary for us. But it's a pair of extra regexes we can
+        // test
+
+        let f = Builder::new().push("foo\\d+").unwrap().build().unwrap();
+
+        assert_eq!(
+            f.matching("abc foo1 xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+        assert_eq!(
+            f.matching("abc bar2 xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![],
+        );
+
+        let f = Builder::new().push("bar\\d+").unwrap().build().unwrap();
+
+        assert_eq!(
+            f.matching("abc foo1 xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![],
+        );
+        assert_eq!(
+            f.matching("abc bar2 xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+    }
+
+    #[test]
+    fn bulk_api() {
+        use std::io::BufRead as _;
+
+        Builder::new().push_all(["a", "b"]).unwrap();
+
+        Builder::new()
+            .push_all(vec!["a".to_string(), "b".to_string()])
+            .unwrap();
+
+        Builder::new().push_all("a\nb\nc\nd\n".lines()).unwrap();
+
+        Builder::new()
+            .push_all(b"a\nb\nc\nd\n".lines().map(|l| l.unwrap()))
+            .unwrap();
+    }
+
+    #[test]
+    fn alternate() {
+        let f = Builder::new().push("abc|").unwrap().build().unwrap();
+        assert_eq!(
+            f.matching("abcde").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+        assert_eq!(f.matching("xyz").map(|(idx, _)| idx).collect_vec(), vec![0],);
+    }
+
+    #[test]
+    fn lazy_compiles_only_what_the_prefilter_selects() {
+        let patterns = ["foo\\d+", "bar\\d+", "(a)(b)?baz"];
+        let lazy = Builder::new()
+            .lazy(true)
+            .push_all(patterns)
+            .unwrap()
+            .build()
+            .unwrap();
+        let eager = Builder::new().push_all(patterns).unwrap().build().unwrap();
+        assert!(lazy.regexes().iter().all(|r| !r.is_compiled()));
+        assert!(eager.regexes().iter().all(LazyRegex::is_compiled));
+        for (l, e) in lazy.regexes().iter().zip(eager.regexes()) {
+            assert_eq!(l.captures_len(), e.get().unwrap().captures_len());
+        }
+        assert_eq!(lazy.regexes()[2].captures_len(), 3);
+
+        assert_eq!(
+            lazy.matching("abc bar2 xyz").map(|(idx, _)| idx).collect_vec(),
+            vec![1],
+        );
+        let compiled = lazy.regexes().iter().map(LazyRegex::is_compiled).collect_vec();
+        assert_eq!(compiled, vec![false, true, false]);
+        for input in ["abc foo1 xyz", "bar", "abaz", "bar3 foo4", ""] {
+            assert_eq!(
+                lazy.matching(input).map(|(idx, _)| idx).collect_vec(),
+                eager.matching(input).map(|(idx, _)| idx).collect_vec(),
+                "{input}"
+            );
+            assert_eq!(lazy.is_match(input), eager.is_match(input), "{input}");
+        }
+        lazy.compile_all().unwrap();
+        assert!(lazy.regexes().iter().all(LazyRegex::is_compiled));
+    }
+
+    #[test]
+    fn a_precomputed_set_matches_as_the_set_it_was_computed_from() {
+        let patterns = [
+            "foo\\d+",
+            "bar\\d+",
+            "(a)(b)?baz",
+            "",
+            "(abc123|abc|defxyz|ghi789|abc1234|xyz).*[x-z]+",
+            "line\\\\break\nhere\r",
+            "ΛΜΝΟΠ",
+        ];
+        let mut insensitive = Options::new();
+        insensitive.case_insensitive(true);
+        let push = |b: Builder| -> Result<Builder, ParseError> {
+            b.push_all(patterns)?.push_opt("(?:mnmn)pp[a-z]+PPP", &insensitive)
+        };
+        let eager = push(Builder::new()).unwrap().build().unwrap();
+        let data = push(Builder::new()).unwrap().precompute();
+        let pre = push(Builder::from_precomputed(&data).unwrap())
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(pre.regexes().iter().all(|r| !r.is_compiled()));
+        for (p, e) in pre.regexes().iter().zip(eager.regexes()) {
+            assert_eq!(p.captures_len(), e.captures_len());
+        }
+        for input in [
+            "abc foo1 xyz",
+            "bar",
+            "abaz",
+            "bar3 foo4",
+            "",
+            "abc121212xyz",
+            "line\\break\nhere\r",
+            "λμνοπ ΛΜΝΟΠ",
+            "MNMNPPxyzPPP",
+        ] {
+            assert_eq!(
+                pre.matching(input).map(|(idx, _)| idx).collect_vec(),
+                eager.matching(input).map(|(idx, _)| idx).collect_vec(),
+                "{input}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_precomputed_set_refuses_other_patterns() {
+        let data = Builder::new().push_all(["foo", "bar"]).unwrap().precompute();
+        let b = || Builder::from_precomputed(&data).unwrap();
+        assert!(matches!(
+            b().push("foo").unwrap().push("baz"),
+            Err(ParseError::NotPrecomputed(1))
+        ));
+        let mut insensitive = Options::new();
+        insensitive.case_insensitive(true);
+        assert!(matches!(
+            b().push_opt("foo", &insensitive),
+            Err(ParseError::NotPrecomputed(0))
+        ));
+        assert!(matches!(
+            b().push_all(["foo", "bar", "baz"]),
+            Err(ParseError::NotPrecomputed(2))
+        ));
+        assert!(matches!(
+            b().push("foo").unwrap().build(),
+            Err(BuildError::NotPrecomputed(_))
+        ));
+        for damaged in ["", "regex-filtered precomputed 1\n2\n", &data[..data.len() / 2]] {
+            assert!(
+                Builder::from_precomputed(damaged).is_err(),
+                "{damaged:?}"
+            );
+        }
+        // The header, the count, the two regexes, the sizes, the
+        // unfiltered regexes, then the atoms' entries: one out of range.
+        let mut lines: Vec<&str> = data.split('\n').collect();
+        lines[6] = "999999";
+        assert!(Builder::from_precomputed(&lines.join("\n")).is_err());
+    }
+
+    #[test]
+    fn lazy_reports_syntax_errors_when_pushed() {
+        assert!(matches!(
+            Builder::new().lazy(true).push("(unclosed"),
+            Err(ParseError::SyntaxError(_))
+        ));
+    }
+
+    #[test]
+    fn non_ascii() {
+        let f = Builder::new().push("ΛΜΝΟΠ").unwrap().build().unwrap();
+        assert_eq!(
+            f.matching("ΛΜΝΟΠ").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+        assert_eq!(
+            f.matching("λμνοπ").map(|(idx, _)| idx).collect_vec(),
+            vec![],
+        );
+        assert_eq!(
+            f.matching("Λμνοπ").map(|(idx, _)| idx).collect_vec(),
+            vec![],
+        );
+        let f = Builder::new().push("(?i)ΛΜΝΟΠ").unwrap().build().unwrap();
+        assert_eq!(
+            f.matching("ΛΜΝΟΠ").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+        assert_eq!(
+            f.matching("λμνοπ").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+        assert_eq!(
+            f.matching("Λμνοπ").map(|(idx, _)| idx).collect_vec(),
+            vec![0],
+        );
+    }
+}
