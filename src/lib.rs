@@ -38,6 +38,7 @@
 #![forbid(unsafe_code)]
 
 pub mod batch;
+pub mod collector;
 pub mod config;
 pub mod domain;
 pub mod enrich;
