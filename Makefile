@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test browser-tools browser-test serve
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -13,7 +13,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint unit demo-test moto-test ## Every test: format, lints, unit, integration, property and doc tests
+test: lint unit demo-test moto-test browser-test ## Every test: format, lints, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -79,6 +79,23 @@ moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
 moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
 	  $(CARGO) test --test reingest -- --ignored
+
+# ---- the collector in a browser: headless Chromium from Debian
+CHROMIUM ?= /usr/bin/chromium
+
+browser-tools: ## Install Debian's chromium (apt-get) when $(CHROMIUM) is missing
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# The tracker in headless Chromium against `serve`: the page view arrives
+# in serve's output, enriched. Host names map to 127.0.0.1 in the browser.
+browser-test: browser-tools ## The tracker in headless Chromium, through serve, into its output
+	CHROMIUM=$(CHROMIUM) $(CARGO) test --test browser -- --ignored
+
+serve: ## The collector on http://127.0.0.1:8080 (POST /collect, GET /tracker.js), writing into serve-s3/
+	$(CARGO) run -- serve --listen 127.0.0.1:8080 --out serve-s3
 
 install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
 	$(CARGO) install --locked --path .

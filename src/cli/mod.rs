@@ -5,6 +5,7 @@ mod bench;
 mod invoke;
 mod replay;
 mod schema;
+mod serve;
 mod sizing;
 mod to_stream;
 
@@ -77,6 +78,10 @@ enum Command {
     /// writes them: the value of COLUMNS and the Glue table's columns for
     /// Parquet output.
     Schema(schema::SchemaArgs),
+    /// The collector on a local HTTP server: POST /collect, the tracker at
+    /// /tracker.js; accepted events go through the transform into a folder
+    /// laid out like the delivery stream's S3 bucket, as replay writes it.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line.
@@ -97,6 +102,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Replay(args)) => replay::run(&args),
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,155 @@
+//! The tracker in a real browser: headless Chromium (Debian's `chromium`,
+//! installed by `make browser-tools`) opens a search result page that sends
+//! it on to a landing page carrying the tag. The page view must arrive in
+//! `serve`'s output, enriched: referrer, campaign, channel, browser, os.
+//!
+//! Ignored by default: `make browser-test` (part of `make test`) runs it
+//! with `CHROMIUM` naming the browser. Host names map to 127.0.0.1 inside
+//! the browser (`--host-resolver-rules`), so nothing leaves the machine.
+
+#[path = "common/serve.rs"]
+mod serve;
+
+use serve::{data_lines, temp_dir, Serve};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Serves the two pages. The landing page holds its load event on an
+/// image that is answered only once serve has written an event (or after
+/// 30 s), so that the browser, which exits after the load event with
+/// `--dump-dom`, stays until the tracker's request is through.
+fn pages(collector: std::net::SocketAddr, out: PathBuf) -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let out = out.clone();
+            std::thread::spawn(move || page(stream, addr.port(), collector, &out));
+        }
+    });
+    addr
+}
+
+fn page(stream: TcpStream, port: u16, collector: std::net::SocketAddr, out: &std::path::Path) {
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() {
+        return;
+    }
+    let path = line.split_whitespace().nth(1).unwrap_or("/").to_owned();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+    }
+    let (kind, body) = if path.starts_with("/search") {
+        let landing = format!(
+            "http://shop.example.com:{port}/landing?utm_source=newsletter&utm_medium=email&utm_campaign=launch"
+        );
+        ("text/html", format!("<!doctype html><title>Results</title><script>location.href = '{landing}';</script>"))
+    } else if path.starts_with("/landing") {
+        (
+            "text/html",
+            format!(
+                "<!doctype html><html><head><title>Landing</title>\
+                 <script defer src=\"http://{collector}/tracker.js\" data-endpoint=\"http://{collector}/collect\"></script>\
+                 </head><body><h1>Hello</h1><img src=\"/hold.gif\"></body></html>"
+            ),
+        )
+    } else if path.starts_with("/hold") {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while data_lines(out).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        ("image/gif", "GIF89a".to_owned())
+    } else {
+        ("text/plain", String::new())
+    };
+    let mut w = stream;
+    let _ = write!(
+        w,
+        "HTTP/1.1 200 OK\r\nContent-Type: {kind}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+#[test]
+#[ignore = "needs Chromium: make browser-test"]
+fn page_view_arrives_enriched() {
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "chromium".into());
+    let out = temp_dir("browser-serve");
+    let serve = Serve::start(&out, &[]);
+    let site = pages(serve.addr, out.clone());
+    let profile = temp_dir("browser-profile");
+    let status = Command::new(&chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--host-resolver-rules=MAP www.google.com 127.0.0.1, MAP shop.example.com 127.0.0.1",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!(
+            "http://www.google.com:{}/search?q=shoes",
+            site.port()
+        ))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {chromium}: {e}; make browser-tools installs it"));
+    assert!(status.success());
+    let (stopped, log) = serve.stop();
+    assert!(stopped, "{log}");
+    let lines = data_lines(&out);
+    let views: Vec<_> = lines.iter().filter(|l| l["type"] == "page_view").collect();
+    assert_eq!(views.len(), 1, "{lines:?}");
+    let v = views[0];
+    let filled = |name: &str| v[name].as_str().is_some_and(|s| !s.is_empty());
+    for field in [
+        "event_id",
+        "url",
+        "referrer",
+        "title",
+        "language",
+        "screen",
+        "timezone",
+        "referrer_domain",
+        "referrer_site",
+        "referrer_medium",
+        "referrer_source",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "channel",
+        "browser",
+        "os",
+        "ip",
+        "user_agent",
+        "received_at",
+    ] {
+        assert!(filled(field), "{field} missing in {v}");
+    }
+    assert!(v["ts"].as_u64().is_some(), "{v}");
+    assert_eq!(v["referrer_medium"], "search", "{v}");
+    assert_eq!(v["referrer_source"], "Google", "{v}");
+    assert_eq!(v["utm_source"], "newsletter");
+    assert_eq!(v["utm_campaign"], "launch");
+    assert_eq!(v["channel"], "Email");
+    assert_eq!(v["title"], "Landing");
+    assert_eq!(v["site"], "example.com");
+    assert_eq!(v["ip"], "127.0.0.1");
+    assert!(v["user_agent"].as_str().unwrap().contains("Chrome"), "{v}");
+    // No cookies or storage: the tag sets none (the request carried no
+    // Cookie header either way; the page's cookie jar stays empty).
+    let _ = std::fs::remove_dir_all(&profile);
+}
