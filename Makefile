@@ -76,9 +76,9 @@ moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
 
 # The tests start moto_server on 127.0.0.1 themselves and give the SDK test
 # credentials and that endpoint; nothing leaves the machine.
-moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
+moto-test: $(VENV)/.moto-stamp ## Re-ingestion, redrive and the Lambda collector against moto's Firehose and S3
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
-	  $(CARGO) test --test reingest -- --ignored
+	  $(CARGO) test --test reingest --test collector_lambda -- --ignored
 
 # ---- the collector in a browser: headless Chromium from Debian
 CHROMIUM ?= /usr/bin/chromium

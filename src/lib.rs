@@ -43,6 +43,7 @@ pub mod config;
 pub mod domain;
 pub mod enrich;
 pub mod lambda;
+pub mod lambda_collector;
 pub mod metrics;
 pub mod partition;
 pub mod record;
