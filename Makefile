@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint unit bench bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test browser-tools browser-test serve
+.PHONY: help run test lint unit bench bench-collector bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test browser-tools browser-test serve
 
 help: ## List the targets
 	@grep -hE '^[a-z -]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{n = split($$1, t, " "); for (i = 1; i <= n; i++) printf "  make %-12s %s\n", t[i], $$2}'
@@ -105,6 +105,9 @@ docs-numbers: $(VENV)/.demo-stamp ## Run make demo, sizing and make bench, and w
 
 bench: $(VENV)/.demo-stamp ## Benchmarks: ours (release) against the Node.js blueprint peer on the same generated batch, and replay against DuckDB
 	CARGO=$(CARGO) PYTHON=$(VENV_PY) tools/bench/run.sh
+
+bench-collector: ## The collector's benchmarks alone: serve under 8 clients (events/s, p99, nothing lost) and a Lambda collector invocation's CPU
+	CARGO=$(CARGO) tools/bench/collector.sh
 
 bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
 	CARGO=$(CARGO) tools/bench/callgrind.sh
