@@ -21,6 +21,18 @@ use std::time::{Duration, Instant};
 /// image that is answered only once serve has written an event (or after
 /// 30 s), so that the browser, which exits after the load event with
 /// `--dump-dom`, stays until the tracker's request is through.
+/// A consent management platform's `__tcfapi` that answers with a TC
+/// string, and Global Privacy Control switched on, before the tag runs.
+const CMP_AND_GPC: &str = "window.__tcfapi = function (command, version, callback) { \
+    if (command === 'addEventListener') setTimeout(function () { \
+      callback({ tcString: 'CPtestTCString', gdprApplies: true, eventStatus: 'tcloaded' }, true); }, 20); }; \
+  Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', { get: function () { return true; } });";
+
+/// A single-page-app navigation and a custom event, once the tag has run.
+const SPA: &str = "document.addEventListener('DOMContentLoaded', function () { setTimeout(function () { \
+    history.pushState({}, '', '/second?utm_source=newsletter&utm_medium=email&utm_campaign=launch'); \
+    window.firehoseEnricher.track('signup', { plan: 'pro', type: 'forged' }); }, 200); });";
+
 fn pages(collector: std::net::SocketAddr, out: PathBuf) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -57,13 +69,15 @@ fn page(stream: TcpStream, port: u16, collector: std::net::SocketAddr, out: &std
             "text/html",
             format!(
                 "<!doctype html><html><head><title>Landing</title>\
+                 <script>{CMP_AND_GPC}</script>\
                  <script defer src=\"http://{collector}/tracker.js\" data-endpoint=\"http://{collector}/collect\"></script>\
+                 <script>{SPA}</script>\
                  </head><body><h1>Hello</h1><img src=\"/hold.gif\"></body></html>"
             ),
         )
     } else if path.starts_with("/hold") {
         let deadline = Instant::now() + Duration::from_secs(30);
-        while data_lines(out).is_empty() && Instant::now() < deadline {
+        while data_lines(out).len() < 3 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(50));
         }
         ("image/gif", "GIF89a".to_owned())
@@ -112,8 +126,23 @@ fn page_view_arrives_enriched() {
     assert!(stopped, "{log}");
     let lines = data_lines(&out);
     let views: Vec<_> = lines.iter().filter(|l| l["type"] == "page_view").collect();
-    assert_eq!(views.len(), 1, "{lines:?}");
-    let v = views[0];
+    assert_eq!(views.len(), 2, "the load and the pushState: {lines:?}");
+    let v = views
+        .iter()
+        .find(|v| v["url"].as_str().unwrap().contains("/landing"))
+        .unwrap();
+    let spa = views
+        .iter()
+        .find(|v| v["url"].as_str().unwrap().contains("/second"))
+        .unwrap();
+    assert_ne!(v["event_id"], spa["event_id"]);
+    let custom: Vec<_> = lines.iter().filter(|l| l["type"] == "signup").collect();
+    assert_eq!(custom.len(), 1, "{lines:?}");
+    assert_eq!(custom[0]["plan"], "pro");
+    for event in &lines {
+        assert_eq!(event["tcString"], "CPtestTCString", "{event}");
+        assert_eq!(event["gpc"], true, "{event}");
+    }
     let filled = |name: &str| v[name].as_str().is_some_and(|s| !s.is_empty());
     for field in [
         "event_id",

@@ -107,16 +107,13 @@
   });
   w.addEventListener('pagehide', function () { flush(true); });
 
-  function start() {
-    w.firehoseEnricher = { track: track };
-    pageView();
-  }
+  w.firehoseEnricher = { track: track };
 
   // A CMP answers at once when it is ready; the page view waits for it at
   // most a moment, so that it carries the consent string.
   if (typeof w.__tcfapi === 'function') {
     var started = false;
-    var go = function () { if (!started) { started = true; start(); } };
+    var go = function () { if (!started) { started = true; pageView(); } };
     setTimeout(go, 500);
     try {
       w.__tcfapi('addEventListener', 2, function (tc, ok) {
@@ -127,6 +124,6 @@
       });
     } catch (x) { go(); }
   } else {
-    start();
+    pageView();
   }
 })(window, document, navigator);
