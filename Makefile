@@ -92,7 +92,7 @@ browser-tools: ## Install Debian's chromium (apt-get) when $(CHROMIUM) is missin
 # The tracker in headless Chromium against `serve`: the page view arrives
 # in serve's output, enriched. Host names map to 127.0.0.1 in the browser.
 browser-test: browser-tools ## The tracker in headless Chromium, through serve, into its output
-	CHROMIUM=$(CHROMIUM) $(CARGO) test --test browser -- --ignored
+	CHROMIUM=$(CHROMIUM) $(CARGO) test --test browser -- --ignored --test-threads=1
 
 serve: ## The collector on http://127.0.0.1:8080 (POST /collect, GET /tracker.js), writing into serve-s3/
 	$(CARGO) run -- serve --listen 127.0.0.1:8080 --out serve-s3
