@@ -36,7 +36,7 @@ pub struct ServeArgs {
 struct State {
     config: CollectorConfig,
     /// `None` once shutting down.
-    sink: Mutex<Option<std::sync::mpsc::SyncSender<sink::Arrived>>>,
+    sink: Mutex<Option<sink::Queue>>,
     in_flight: AtomicUsize,
 }
 
@@ -188,9 +188,10 @@ fn deliver(outcome: Outcome, arrival_ms: i64, state: &State) -> collector::Respo
         events: outcome.events,
         arrival_ms,
     };
-    match sink.try_send(arrived) {
-        Ok(()) => outcome.response,
-        Err(_) => unavailable,
+    if sink.push(arrived) {
+        outcome.response
+    } else {
+        unavailable
     }
 }
 
