@@ -5,7 +5,7 @@ CARGO ?= cargo
 EVENT ?= events/page-views.json
 EVENTS ?= events/
 
-.PHONY: help run test lint core unit bench bench-cold bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test
+.PHONY: help run test lint core unit bench bench-cold bench-collector bench-instructions venv demo demo-parquet demo-test schema install docs-numbers moto-tools moto-test browser-test serve
 .PHONY: dashboard dashboard-test sessions-view browser-tools
 
 help: ## List the targets
@@ -14,7 +14,7 @@ help: ## List the targets
 run: ## Build the CLI and run it on a sample event, printing the decoded result
 	$(CARGO) run -- invoke --decode $(EVENT)
 
-test: lint core unit demo-test moto-test dashboard-test ## Every test: format, lints, the core alone, unit, integration, property and doc tests
+test: lint core unit demo-test moto-test dashboard-test browser-test ## Every test: format, lints, the core alone, unit, integration, property and doc tests
 
 lint: ## rustfmt and clippy, warnings as errors
 	$(CARGO) fmt --all --check
@@ -83,9 +83,26 @@ moto-tools: $(VENV)/.moto-stamp ## Install the pinned moto server into .venv
 
 # The tests start moto_server on 127.0.0.1 themselves and give the SDK test
 # credentials and that endpoint; nothing leaves the machine.
-moto-test: $(VENV)/.moto-stamp ## Re-ingestion and redrive against moto's Firehose and S3
+moto-test: $(VENV)/.moto-stamp ## Re-ingestion, redrive and the Lambda collector against moto's Firehose and S3
 	MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) AWS_EC2_METADATA_DISABLED=true \
-	  $(CARGO) test --test reingest -- --ignored
+	  $(CARGO) test --test reingest --test collector_lambda -- --ignored
+
+# ---- the collector in a browser: headless Chromium from Debian
+CHROMIUM ?= /usr/bin/chromium
+
+browser-tools: ## Install Debian's chromium (apt-get) when $(CHROMIUM) is missing
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; \
+	fi
+
+# The tracker in headless Chromium against `serve`: the page view arrives
+# in serve's output, enriched. Host names map to 127.0.0.1 in the browser.
+browser-test: browser-tools ## The tracker in headless Chromium, through serve, into its output
+	CHROMIUM=$(CHROMIUM) $(CARGO) test --test browser -- --ignored --test-threads=1
+
+serve: ## The collector on http://127.0.0.1:8080 (POST /collect, GET /tracker.js), writing into serve-s3/
+	$(CARGO) run -- serve --listen 127.0.0.1:8080 --out serve-s3
 
 install: ## Install the firehose-enricher command into ~/.cargo/bin (cargo install --path .)
 	$(CARGO) install --locked --path .
@@ -101,6 +118,9 @@ bench-cold: ## The cold start alone (part of make bench): init + first invocatio
 	dir=$${CARGO_TARGET_DIR:-target}; \
 	  [ -f target/bench-data/realistic.json ] || $$dir/release/examples/gen_batch target/bench-data; \
 	  tools/bench/cold.sh $$dir/release/firehose-enricher target/bench-data
+
+bench-collector: ## The collector's benchmarks alone: serve under 8 clients (events/s, p99, nothing lost) and a Lambda collector invocation's CPU
+	CARGO=$(CARGO) tools/bench/collector.sh
 
 bench-instructions: ## Instructions per record under callgrind (default ENRICHMENTS, none, bench --floor); needs valgrind
 	CARGO=$(CARGO) tools/bench/callgrind.sh
@@ -129,10 +149,6 @@ sessions-view: $(VENV)/.dashboard-stamp ## Rewrite queries/sessions_view.athena.
 	$(VENV_PY) tools/dashboard.py --sessions-view --sites "$(DEMO_SITES)" > queries/sessions_view.athena.sql
 
 DEMO_SITES := alice.github.io,bbc.co.uk,example.com,example.com.au,unknown,www.gov.uk,xn--mnchen-3ya.de
-
-# Headless Chromium for the browser tests: Debian's package.
-browser-tools: ## Install Debian's chromium for the browser tests (apt-get, when /usr/bin/chromium is missing)
-	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 DASHBOARD_TEST_INPUT := target/dashboard-test-input
 DASHBOARD_TEST_DATA := target/dashboard-test-s3
@@ -250,13 +266,13 @@ smoke: $(SAM_STAMP) ## Invoke the deployed function with events/minimal.json; fa
 FUZZ_RUNS ?= 10000000
 FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 
-.PHONY: fuzz fuzz-record fuzz-batch fuzz-tools
+.PHONY: fuzz fuzz-record fuzz-batch fuzz-collector fuzz-tools
 
 fuzz-tools: ## Install cargo-fuzz (once)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 
-fuzz: fuzz-record fuzz-batch ## Fuzz both targets, FUZZ_RUNS executions each (default 10M), seeded from events/
+fuzz: fuzz-record fuzz-batch fuzz-collector ## Fuzz every target, FUZZ_RUNS executions each (default 10M), seeded from events/
 
-fuzz-record fuzz-batch: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request)
+fuzz-record fuzz-batch fuzz-collector: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request; collector: a POST /collect body)
 	$(PYTHON) fuzz/seed_corpus.py
 	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1

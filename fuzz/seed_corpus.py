@@ -19,6 +19,7 @@ events = sorted((root.parent / "events").glob("*.json"))
 corpus = root / "corpus"
 (corpus / "batch").mkdir(parents=True, exist_ok=True)
 (corpus / "record").mkdir(parents=True, exist_ok=True)
+(corpus / "collector").mkdir(parents=True, exist_ok=True)
 
 n_batch = n_record = 0
 for path in events:
@@ -42,4 +43,24 @@ for path in events:
             (corpus / "record" / f"{path.stem}-r{i}-{mode}").write_bytes(head + data)
             n_record += 1
 
+# collector: a selector byte (bit 0 small limits, bit 1 gzip, bit 2 a
+# user agent), then a POST /collect body: the sample events as one object,
+# as an array and as NDJSON.
+n_collector = 0
+for path in events:
+    request = json.loads(path.read_bytes())
+    datas = []
+    for rec in request["records"]:
+        try:
+            datas.append(base64.b64decode(rec.get("data", ""), validate=True).strip())
+        except (ValueError, TypeError):
+            continue
+    if not datas:
+        continue
+    bodies = {"one": datas[0], "array": b"[" + b",".join(datas) + b"]", "ndjson": b"\n".join(datas)}
+    for name, body in bodies.items():
+        (corpus / "collector" / f"{path.stem}-{name}").write_bytes(b"\4" + body)
+        n_collector += 1
+
+print(f"seeded {n_collector} collector inputs", file=sys.stderr)
 print(f"seeded {n_batch} batch and {n_record} record inputs from {len(events)} files", file=sys.stderr)

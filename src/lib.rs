@@ -39,6 +39,7 @@
 
 pub mod aws_env;
 pub mod batch;
+pub mod collector;
 pub mod config;
 pub mod cost;
 pub mod domain;
@@ -46,6 +47,8 @@ pub mod enrich;
 pub mod json;
 #[cfg(feature = "lambda")]
 pub mod lambda;
+#[cfg(feature = "lambda")]
+pub mod lambda_collector;
 pub mod metrics;
 pub mod partition;
 pub mod reason;

@@ -20,6 +20,31 @@ fn main() -> ExitCode {
     cli::run(args)
 }
 
+/// What the function does in Lambda: `FUNCTION_ROLE`.
+enum Role {
+    Transform,
+    Collector(firehose_enricher::collector::CollectorConfig, String),
+}
+
+/// `FUNCTION_ROLE` (`transform`, the default, or `collector`) and, for the
+/// collector, its configuration.
+fn role() -> Result<Role, firehose_enricher::ConfigError> {
+    let value = std::env::var_os("FUNCTION_ROLE").unwrap_or_default();
+    match value.to_str().map(str::trim) {
+        Some("" | "transform") => Ok(Role::Transform),
+        Some("collector") => {
+            let config = firehose_enricher::collector::CollectorConfig::from_env()?;
+            let stream = firehose_enricher::lambda_collector::stream_from_env()?;
+            Ok(Role::Collector(config, stream))
+        }
+        _ => Err(firehose_enricher::ConfigError {
+            variable: "FUNCTION_ROLE",
+            value: value.to_string_lossy().into_owned(),
+            expected: "`transform` (the default: Firehose's processor) or `collector` (behind a Function URL)",
+        }),
+    }
+}
+
 fn run_lambda() -> ExitCode {
     // The runtime library panics on a missing runtime variable: checked
     // first, so that the error names it.
@@ -32,7 +57,18 @@ fn run_lambda() -> ExitCode {
     // Configuration is validated once, before the first invocation: a bad
     // value fails the init phase with a message naming the variable.
     let logging = firehose_enricher::lambda::init_logging(false);
-    let config = match logging.and_then(|()| Config::from_env()) {
+    let role = match logging.and_then(|()| role()) {
+        Ok(role) => role,
+        Err(e) => {
+            tracing::error!(variable = e.variable, error = %e, "invalid configuration");
+            eprintln!("firehose-enricher: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Role::Collector(config, stream) = role {
+        return block_on(firehose_enricher::lambda_collector::run(config, stream));
+    }
+    let config = match Config::from_env() {
         Ok(config) => config,
         Err(e) => {
             tracing::error!(variable = e.variable, error = %e, "invalid configuration");
@@ -40,6 +76,11 @@ fn run_lambda() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    block_on(firehose_enricher::lambda::run(config))
+}
+
+/// Runs a Lambda runtime loop on a single-threaded runtime.
+fn block_on(run: impl std::future::Future<Output = Result<(), lambda_runtime::Error>>) -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -50,7 +91,7 @@ fn run_lambda() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(firehose_enricher::lambda::run(config)) {
+    match runtime.block_on(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("firehose-enricher: {e}");

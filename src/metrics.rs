@@ -164,9 +164,104 @@ pub fn emf_line(
     Value::Object(root).to_string()
 }
 
+/// What one collector request counted (`FUNCTION_ROLE=collector`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CollectorCounts {
+    /// Events delivered to the stream.
+    pub accepted: usize,
+    /// Events of a request answered one by one (`invalid_json`,
+    /// `not_object`).
+    pub rejected_events: usize,
+    /// Requests refused whole: `413`,
+    pub too_large: usize,
+    /// `403`,
+    pub origin: usize,
+    /// `400` or `415` (no events, bad gzip, unsupported type or encoding).
+    pub bad_request: usize,
+    /// Events Firehose did not take, answered `503`.
+    pub delivery_failed: usize,
+}
+
+/// The collector's metrics, few on purpose (each is a custom metric billed
+/// monthly): name and meaning.
+///
+/// | name | unit | meaning |
+/// |---|---|---|
+/// | `Accepted` | Count | events delivered to the stream |
+/// | `RejectedEvents` | Count | events answered as rejected (`invalid_json`, `not_object`) |
+/// | `RejectedTooLarge` | Count | requests answered `413` |
+/// | `RejectedOrigin` | Count | requests answered `403` |
+/// | `RejectedBadRequest` | Count | requests answered `400` or `415` |
+/// | `DeliveryFailed` | Count | events Firehose did not take, answered `503` |
+pub const COLLECTOR_METRICS: [&str; 6] = [
+    "Accepted",
+    "RejectedEvents",
+    "RejectedTooLarge",
+    "RejectedOrigin",
+    "RejectedBadRequest",
+    "DeliveryFailed",
+];
+
+/// The EMF line for one collector request (namespace [`NAMESPACE`],
+/// dimension `FunctionName`).
+pub fn collector_emf_line(
+    counts: &CollectorCounts,
+    timestamp_ms: i64,
+    function_name: &str,
+) -> String {
+    let values = [
+        counts.accepted,
+        counts.rejected_events,
+        counts.too_large,
+        counts.origin,
+        counts.bad_request,
+        counts.delivery_failed,
+    ];
+    let mut root = Map::new();
+    root.insert(
+        "_aws".into(),
+        json!({
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": COLLECTOR_METRICS.iter().map(|n| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+            }],
+        }),
+    );
+    root.insert("FunctionName".into(), function_name.into());
+    for (name, v) in COLLECTOR_METRICS.iter().zip(values) {
+        root.insert((*name).into(), v.into());
+    }
+    Value::Object(root).to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn collector_line_is_valid_emf() {
+        let counts = CollectorCounts {
+            accepted: 7,
+            rejected_events: 2,
+            delivery_failed: 1,
+            ..Default::default()
+        };
+        let line = collector_emf_line(&counts, 1_700_000_000_000, "c");
+        let v: Value = serde_json::from_str(&line).unwrap();
+        let declared = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap();
+        assert_eq!(declared.len(), COLLECTOR_METRICS.len());
+        for m in declared {
+            assert!(v[m["Name"].as_str().unwrap()].is_number());
+        }
+        assert_eq!(v["Accepted"], 7);
+        assert_eq!(v["RejectedEvents"], 2);
+        assert_eq!(v["DeliveryFailed"], 1);
+        assert_eq!(v["RejectedOrigin"], 0);
+    }
 
     #[test]
     fn line_is_valid_emf_with_every_metric() {

@@ -178,8 +178,16 @@ fn readme_examples_name_files_that_exist_and_replay_runs() {
             .iter()
             .position(|w| *w == "--out")
             .map(|i| words[i + 1]);
+        let listen = words
+            .iter()
+            .position(|w| *w == "--listen")
+            .map(|i| words[i + 1]);
         for word in &words[2..] {
-            if !word.starts_with('-') && word.contains('.') && Some(*word) != out {
+            if !word.starts_with('-')
+                && word.contains('.')
+                && Some(*word) != out
+                && Some(*word) != listen
+            {
                 assert!(
                     Path::new(ROOT).join(word).is_file(),
                     "{word} in {words:?} does not exist"

@@ -23,6 +23,7 @@ const MAP: &[(&str, u8, &str)] = &[
     ("domain", 0, "hosts and sites: URL host normalization, the Public Suffix List"),
     ("json", 0, "reading raw JSON text in place: a member's key or value"),
     ("aws_env", 0, "whether the AWS SDK will find credentials and a region, from the environment and shared files alone"),
+    ("collector", 1, "the collector's core: an HTTP request (method, path, headers, body, address) in, a status and the accepted events out"),
     ("partition", 1, "partition keys (`site`, `dt`, `hour`) and the site cardinality guard"),
     ("schema", 1, "Athena column types and the template's generated blocks (`schema` command's core)"),
     ("enrich", 2, "the registry (`PIPELINE`) and one file per enricher: fields, variables, examples, stage"),
@@ -35,6 +36,7 @@ const MAP: &[(&str, u8, &str)] = &[
     ("replay", 6, "events in, Hive-partitioned objects out: the local pipeline `replay` runs"),
     ("reingest", 6, "re-sending overflow to the delivery stream (AWS SDK; `lambda` feature)"),
     ("schema::sample", 7, "inferring columns from sample events (replays them)"),
+    ("lambda_collector", 7, "the collector behind a Function URL: payload 2.0 in and out, delivery with `PutRecordBatch` (`lambda` feature)"),
     ("lambda", 7, "the Lambda adapter: runtime loop, logging, re-ingestion (`lambda` feature)"),
 ];
 

@@ -82,6 +82,15 @@ fn resources_of_type<'v>(t: &'v Value, kind: &str) -> Vec<(String, &'v Value)> {
         .collect()
 }
 
+/// The transformation function (the collector, `Collector=on`, is the other
+/// `AWS::Serverless::Function`).
+fn enricher(t: &Value) -> (String, &Value) {
+    (
+        "EnricherFunction".into(),
+        get(t, &["Resources", "EnricherFunction"]),
+    )
+}
+
 fn single<'v>(t: &'v Value, kind: &str) -> (String, &'v Value) {
     let mut all = resources_of_type(t, kind);
     assert_eq!(all.len(), 1, "expected exactly one {kind}");
@@ -189,7 +198,7 @@ fn java_pattern_matcher_edge_cases() {
 #[test]
 fn the_stream_invokes_this_function_and_no_delimiter_processor() {
     let t = template();
-    let (function, resource) = single(&t, "AWS::Serverless::Function");
+    let (function, resource) = enricher(&t);
     assert_eq!(
         text(get(resource, &["Metadata", "BuildMethod"])),
         "rust-cargolambda"
@@ -435,7 +444,7 @@ fn projection_matches_the_values_the_function_writes() {
 #[test]
 fn environment_is_the_configuration_with_the_same_defaults() {
     let t = template();
-    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let (_, function) = enricher(&t);
     let env: &Mapping = get(function, &["Properties", "Environment", "Variables"])
         .as_mapping()
         .expect("a map of variables");
@@ -658,10 +667,12 @@ fn roles_reach_only_this_stacks_resources() {
             }
             "logs" => {
                 resource.starts_with("${EnricherLogGroup.Arn}")
+                    || resource.starts_with("${CollectorLogGroup.Arn}")
                     || resource.starts_with("${DeliveryLogGroup.Arn}")
             }
             "glue" => resource.contains("${GlueDatabase}") || resource.ends_with(":catalog"),
-            "firehose" => false,
+            // The collector sends to this stack's stream, by its ARN.
+            "firehose" => action == "firehose:PutRecordBatch" && resource == "DeliveryStream.Arn",
             _ => false,
         };
         assert!(ok, "{role}: {action} on {resource}");
@@ -714,7 +725,7 @@ fn roles_reach_only_this_stacks_resources() {
 #[test]
 fn the_largest_environment_fits_lambdas_4_kb() {
     let t = template();
-    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let (_, function) = enricher(&t);
     let env = get(function, &["Properties", "Environment", "Variables"])
         .as_mapping()
         .unwrap();
@@ -768,7 +779,7 @@ fn parquet_columns_come_from_the_package_not_the_environment() {
     assert_eq!(bundled, listed);
     let columns = firehose_enricher::schema::parse_columns(bundled).expect("a column list");
     assert!(columns.iter().any(|(n, _)| n == "extra"));
-    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let (_, function) = enricher(&t);
     let env = get(
         function,
         &["Properties", "Environment", "Variables", "COLUMNS"],
@@ -1090,7 +1101,7 @@ fn function_accepts(variable: &str, value: &str) -> Result<(), String> {
 /// Every `(variable, parameter)` pair where a parameter feeds the function's
 /// environment directly (`VAR: !Ref Param`).
 fn environment_parameters(t: &Value) -> Vec<(String, String)> {
-    let (_, function) = single(t, "AWS::Serverless::Function");
+    let (_, function) = enricher(t);
     get(function, &["Properties", "Environment", "Variables"])
         .as_mapping()
         .unwrap()
@@ -1364,7 +1375,7 @@ fn hash_fields_need_a_secret_before_anything_is_deployed() {
         assert_eq!(rules_pass(&t, &params).is_ok(), *ok, "{values:?}");
     }
     // The dynamic reference itself names the secret parameter.
-    let (_, function) = single(&t, "AWS::Serverless::Function");
+    let (_, function) = enricher(&t);
     let key = format!(
         "{:?}",
         get(
@@ -1524,4 +1535,91 @@ fn alarms_exist_only_where_they_can_fire() {
         unconditional <= 6,
         "{unconditional} alarms with the defaults"
     );
+}
+
+#[test]
+fn the_collector_is_off_by_default_and_reaches_only_the_stream() {
+    use firehose_enricher::collector::CollectorConfig;
+    let t = template();
+    assert_eq!(
+        text(get(&t, &["Parameters", "Collector", "Default"])),
+        "off"
+    );
+    let collector = get(&t, &["Resources", "CollectorFunction"]);
+    assert_eq!(text(&collector["Condition"]), "CollectorOn");
+    let props = get(collector, &["Properties"]);
+    let url = get(props, &["FunctionUrlConfig"]);
+    assert_eq!(text(get(url, &["AuthType"])), "NONE");
+    assert!(url["Cors"].get("AllowOrigins").is_some());
+    let env = get(props, &["Environment", "Variables"]);
+    assert_eq!(text(get(env, &["FUNCTION_ROLE"])), "collector");
+    assert_eq!(
+        text(intrinsic(get(env, &["COLLECTOR_STREAM"]), "Ref").unwrap()),
+        "DeliveryStream"
+    );
+    assert_eq!(
+        text(intrinsic(get(env, &["ALLOWED_ORIGINS"]), "Ref").unwrap()),
+        "AllowedOrigins"
+    );
+    // Its role: its own logs and PutRecordBatch on this stack's stream.
+    let role = text(intrinsic(get(props, &["Role"]), "GetAtt").unwrap());
+    let role = role.trim_end_matches(".Arn");
+    let grants: Vec<_> = allowed(&t)
+        .into_iter()
+        .filter(|(r, _, _)| r == role)
+        .collect();
+    assert!(!grants.is_empty());
+    for (_, action, resource) in &grants {
+        match action.as_str() {
+            "firehose:PutRecordBatch" => assert_eq!(resource, "DeliveryStream.Arn"),
+            "logs:CreateLogStream" | "logs:PutLogEvents" => {
+                assert!(
+                    resource.starts_with("${CollectorLogGroup.Arn}"),
+                    "{resource}"
+                )
+            }
+            other => panic!("the collector may not {other}"),
+        }
+    }
+    // Alarms on its errors and throttles, and its URL as an output, all
+    // only when it exists.
+    for metric in ["Errors", "Throttles"] {
+        let found = resources_of_type(&t, "AWS::CloudWatch::Alarm")
+            .into_iter()
+            .any(|(_, a)| {
+                a["Condition"] == "CollectorOn"
+                    && a["Properties"]["MetricName"] == metric
+                    && format!("{:?}", a["Properties"]["Dimensions"]).contains("CollectorFunction")
+            });
+        assert!(found, "no collector alarm on {metric}");
+    }
+    assert_eq!(
+        text(get(&t, &["Outputs", "CollectorUrl", "Condition"])),
+        "CollectorOn"
+    );
+    // The template rejects the AllowedOrigins the function would reject.
+    let pattern = text(get(&t, &["Parameters", "AllowedOrigins", "AllowedPattern"]));
+    let pattern = regex::Regex::new(&pattern).unwrap();
+    let cases = [
+        "",
+        "https://example.com",
+        "https://example.com,https://www.example.com",
+        "http://localhost:8080",
+        "example.com",
+        "https://example.com/",
+        "https://example.com/path",
+        "https://example.com, https://b.example",
+        "ftp://example.com",
+        ",",
+        "null",
+    ];
+    for value in cases {
+        if pattern.is_match(value) {
+            CollectorConfig::from_lookup(|n| (n == "ALLOWED_ORIGINS").then(|| value.to_owned()))
+                .unwrap_or_else(|e| {
+                    panic!("the template accepts {value:?}, the function not: {e}")
+                });
+        }
+    }
+    assert!(pattern.is_match("https://example.com,https://www.example.com"));
 }

@@ -6,6 +6,7 @@ mod cost;
 mod invoke;
 mod replay;
 mod schema;
+mod serve;
 mod sizing;
 mod to_stream;
 
@@ -82,6 +83,10 @@ enum Command {
     /// writes them: the value of COLUMNS and the Glue table's columns for
     /// Parquet output.
     Schema(schema::SchemaArgs),
+    /// The collector on a local HTTP server: POST /collect, the tracker at
+    /// /tracker.js; accepted events go through the transform into a folder
+    /// laid out like the delivery stream's S3 bucket, as replay writes it.
+    Serve(serve::ServeArgs),
 }
 
 /// Runs a parsed command line.
@@ -103,6 +108,7 @@ pub fn run(args: Args) -> ExitCode {
         Some(Command::Sizing { files, json }) => sizing::run(&files, json),
         Some(Command::Schema(args)) => schema::run(&args),
         Some(Command::Cost(args)) => cost::run(&args),
+        Some(Command::Serve(args)) => serve::run(&args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

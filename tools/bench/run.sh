@@ -196,3 +196,6 @@ rm -rf "$DATA/replay-input"
 rm -rf "$DATA/replay-input"
 echo "== binary size"
 echo "binary     $(stat -c %s "$bin") bytes (stripped release)"
+
+# The collector: serve under load, and a Lambda collector invocation's CPU.
+CARGO="$CARGO" tools/bench/collector.sh
