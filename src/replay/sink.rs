@@ -476,7 +476,15 @@ pub fn write_object(dir: &Path, dest: &Destination, object: Object) -> Result<u6
         std::fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    std::fs::write(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    // The object appears whole: written under a dot-name that readers
+    // (Trino, DuckDB's globs over `serve`'s live output) skip, then renamed.
+    let name = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let temp = path.with_file_name(format!(".{name}.tmp"));
+    std::fs::write(&temp, &bytes)
+        .and_then(|()| std::fs::rename(&temp, &path))
+        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     Ok(bytes.len() as u64)
 }
 

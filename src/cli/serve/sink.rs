@@ -3,12 +3,9 @@
 //! delivery stream lays out S3, in replay's object format (GZIP JSON lines,
 //! Firehose's object names, error documents under the error prefix).
 //!
-//! The narrow interface to replay's output, kept in one place: the layouts
-//! of template.yaml ([`layout::from_template`]), the prefixes
-//! ([`Prefix::eval`]), one invocation ([`replay::invoke_batch`]), and the
-//! object's name and bytes ([`replay::object_name`], [`replay::object_id`],
-//! [`replay::error_record`]); [`write_object`] writes an object as replay's
-//! writer does.
+//! The writing is replay's own [`Sink`]: the layouts of template.yaml, the
+//! prefixes, one invocation per chunk, error documents, object names and
+//! GZIP, so that `serve` and `replay` cannot drift apart.
 //!
 //! A writer thread takes what the HTTP side accepted from a bounded queue
 //! and writes it at least every [`FLUSH_INTERVAL`], so an accepted event is
@@ -16,23 +13,14 @@
 //! what is left and returns.
 
 use firehose_enricher::collector::Events;
-use firehose_enricher::partition::PartitionKeys;
-use firehose_enricher::replay::layout;
-use firehose_enricher::replay::prefix::{Prefix, PrefixContext, PrefixKind};
-use firehose_enricher::replay::{self, Answer, ErrorRecord, Event};
+use firehose_enricher::replay::sink::{Destination, DestinationOptions, Sink};
+use firehose_enricher::replay::{self, Event};
 use firehose_enricher::Config;
-use flate2::write::GzEncoder;
-use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-/// The deployed stack's template: the layouts come from it, so local
-/// output matches what the stack writes.
-const TEMPLATE: &str = include_str!("../../../template.yaml");
 
 /// Accepted events wait at most this long before they are written.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(200);
@@ -53,35 +41,22 @@ pub struct Arrived {
     pub arrival_ms: i64,
 }
 
-/// Where and how objects are written.
+/// Where and how objects are written: replay's sink into `out`, with the
+/// template's layout (`layout_name`, or its default).
 pub struct Settings {
-    pub out: PathBuf,
     pub layout_name: String,
-    pub prefix: Prefix,
-    pub error_prefix: Prefix,
-    pub stream_name: String,
-    pub lambda_arn: String,
+    sink: Sink,
 }
 
 impl Settings {
     pub fn new(out: &Path, layout_name: Option<&str>) -> Result<Settings, String> {
-        let layouts = layout::from_template(TEMPLATE).map_err(|e| format!("template.yaml: {e}"))?;
-        let name = layout_name.unwrap_or(&layouts.default).to_owned();
-        let chosen = layouts.get(&name).ok_or_else(|| {
-            format!(
-                "unknown --layout {name:?}; template.yaml has {}",
-                layouts.names().join(", ")
-            )
+        let dest = Destination::new(&DestinationOptions {
+            layout: layout_name.map(str::to_owned),
+            ..DestinationOptions::default()
         })?;
         Ok(Settings {
-            out: out.to_path_buf(),
-            prefix: Prefix::parse(&chosen.prefix, PrefixKind::Data).map_err(|e| e.to_string())?,
-            error_prefix: Prefix::parse(&chosen.error_prefix, PrefixKind::Error)
-                .map_err(|e| e.to_string())?,
-            layout_name: name,
-            stream_name: "firehose-enricher-events".into(),
-            lambda_arn: "arn:aws:lambda:local:000000000000:function:firehose-enricher:$LATEST"
-                .into(),
+            layout_name: dest.layout_name.clone(),
+            sink: Sink::new(out.to_path_buf(), dest),
         })
     }
 }
@@ -128,7 +103,7 @@ pub fn start(
     let counter = Arc::clone(&queued);
     let handle = std::thread::Builder::new()
         .name("serve-writer".into())
-        .spawn(move || run(&rx, &counter, &config, &settings))
+        .spawn(move || run(&rx, &counter, &config, settings))
         .expect("start the writer thread");
     (Queue { tx, queued }, handle)
 }
@@ -137,7 +112,7 @@ fn run(
     rx: &Receiver<Arrived>,
     queued: &AtomicUsize,
     config: &Config,
-    settings: &Settings,
+    mut settings: Settings,
 ) -> Result<Written, String> {
     let mut written = Written::default();
     let mut pending: Vec<Arrived> = Vec::new();
@@ -172,7 +147,7 @@ fn run(
         if (due || !open) && !pending.is_empty() {
             // A failed write is reported, and the writer goes on: the next
             // objects may well be written (a full disk frees up).
-            if let Err(e) = flush(&pending, config, settings, &mut written) {
+            if let Err(e) = flush(&pending, config, &mut settings.sink, &mut written) {
                 eprintln!("firehose-enricher serve: {e}");
                 error = Some(e);
             }
@@ -190,17 +165,11 @@ fn run(
     }
 }
 
-/// One object being filled.
-struct Buffer {
-    oldest_ms: i64,
-    data: Vec<u8>,
-}
-
 /// Runs `pending` through the transform and writes one object per prefix.
 fn flush(
     pending: &[Arrived],
     config: &Config,
-    settings: &Settings,
+    sink: &mut Sink,
     written: &mut Written,
 ) -> Result<(), String> {
     let events: Vec<Event> = pending
@@ -212,88 +181,30 @@ fn flush(
             })
         })
         .collect();
-    let mut buffers: BTreeMap<String, Buffer> = BTreeMap::new();
-    let mut append = |key: String, arrival_ms: i64, bytes: &[u8]| {
-        let buffer = buffers.entry(key).or_insert_with(|| Buffer {
-            oldest_ms: arrival_ms,
-            data: Vec::new(),
-        });
-        buffer.oldest_ms = buffer.oldest_ms.min(arrival_ms);
-        buffer.data.extend_from_slice(bytes);
-    };
-    let eval = |prefix: &Prefix, keys: Option<&PartitionKeys>, arrival_ms| {
-        prefix.eval(&PrefixContext {
-            keys,
-            arrival_ms,
-            error_output_type: "processing-failed",
-        })
-    };
-    let error_doc =
-        |event: &Event, code: &str, message: &str, append: &mut dyn FnMut(String, i64, &[u8])| {
-            let mut doc = Vec::new();
-            replay::error_record(
-                &mut doc,
-                &ErrorRecord {
-                    attempts_made: 1,
-                    arrival_ms: event.arrival_ms,
-                    error_code: code,
-                    error_message: message,
-                    attempt_ending_ms: event.arrival_ms,
-                    raw: event.data,
-                    lambda_arn: &settings.lambda_arn,
-                },
-            );
-            append(
-                eval(&settings.error_prefix, None, event.arrival_ms),
-                event.arrival_ms,
-                &doc,
-            );
-        };
+    let before = (
+        sink.written().data_objects + sink.written().error_objects,
+        sink.written().bytes,
+    );
+    let mut first_error = None;
     for chunk in invocations(&events) {
         written.events += chunk.len();
-        match replay::invoke_batch(chunk, config) {
-            Ok(decoded) => {
-                for (event, answer) in chunk.iter().zip(&decoded.answers) {
-                    match answer {
-                        Answer::Ok { output, keys } => {
-                            written.ok += 1;
-                            let key = eval(&settings.prefix, Some(keys), event.arrival_ms);
-                            append(key, event.arrival_ms, &decoded.arena[output.clone()]);
-                        }
-                        Answer::Dropped => written.dropped += 1,
-                        Answer::Failed(reason) => {
-                            written.failed += 1;
-                            error_doc(
-                                event,
-                                replay::PROCESSING_FAILED_CODE,
-                                reason.code(),
-                                &mut append,
-                            );
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                written.failed += chunk.len();
-                let message = e.to_string();
-                for event in chunk {
-                    error_doc(event, "Lambda.FunctionError", &message, &mut append);
-                }
-            }
-        }
-    }
-    let mut first_error = None;
-    for (key, buffer) in buffers {
-        match write_object(settings, &key, buffer.oldest_ms, &buffer.data) {
-            Ok(bytes) => {
-                written.objects += 1;
-                written.bytes += bytes;
+        match sink.put(chunk, config) {
+            Ok(counts) => {
+                written.ok += counts.ok;
+                written.dropped += counts.dropped_total();
+                written.failed += counts.failed_total() + counts.function_error_records;
             }
             Err(e) => {
                 first_error.get_or_insert(e);
             }
         }
     }
+    if let Err(e) = sink.flush() {
+        first_error.get_or_insert(e);
+    }
+    let after = sink.written();
+    written.objects += after.data_objects + after.error_objects - before.0;
+    written.bytes += after.bytes - before.1;
     first_error.map_or(Ok(()), Err)
 }
 
@@ -314,33 +225,4 @@ fn invocations<'e, 'a>(events: &'e [Event<'a>]) -> Vec<&'e [Event<'a>]> {
         out.push(&events[start..]);
     }
     out
-}
-
-/// Names, compresses and writes one object as replay does (GZIP, Firehose's
-/// object name under its prefix); gives its size. The object appears whole:
-/// it is written under a dot-name that readers skip, then renamed.
-pub fn write_object(
-    settings: &Settings,
-    key: &str,
-    oldest_ms: i64,
-    data: &[u8],
-) -> Result<u64, String> {
-    let id = replay::object_id(&[key.as_bytes(), data]);
-    let name = replay::object_name(&settings.stream_name, 1, oldest_ms, &id, true);
-    let path = settings.out.join(format!("{key}{name}"));
-    let mut gz = GzEncoder::new(
-        Vec::with_capacity(data.len() / 4),
-        flate2::Compression::default(),
-    );
-    let bytes = gz
-        .write_all(data)
-        .and_then(|()| gz.finish())
-        .map_err(|e| format!("cannot compress {}: {e}", path.display()))?;
-    let dir = path.parent().unwrap_or(&settings.out);
-    std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let temp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&temp, &bytes)
-        .and_then(|()| std::fs::rename(&temp, &path))
-        .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    Ok(bytes.len() as u64)
 }
