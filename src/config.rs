@@ -75,7 +75,7 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "ENRICHMENTS",
-        default: "referrer,campaign,fingerprint,user_agent",
+        default: "referrer,campaign,fingerprint,user_agent,geo",
         form: ENRICHMENT_LIST,
         meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
     },
@@ -105,15 +105,28 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "ANONYMIZE_IP",
-        default: "off",
+        default: "on",
         form: ON_OFF,
-        meaning: "privacy: `on` replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list",
+        meaning: "privacy: `on` (the default) replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list, after `geo` has read it; `off` keeps addresses as received",
     },
     Variable {
         name: "IP_FIELDS",
         default: "ip,client_ip,ip_address,remote_addr,x_forwarded_for",
         form: PATH_LIST,
-        meaning: "where IP addresses are, for `ANONYMIZE_IP`",
+        meaning: "where IP addresses are, for `geo` (the first string; of a comma list, its first element) and `ANONYMIZE_IP` (every one); `ip` is the collector's",
+    },
+    // The geo enricher's (src/enrich/geo.rs, geo::VARIABLES).
+    Variable {
+        name: "GEO_DB",
+        default: "",
+        form: GEO_DB_FORM,
+        meaning: "empty: the bundled country database (ip-location-db, `data/ip-location-db/`). Otherwise the path of a MaxMind DB location database, e.g. GeoLite2-City or DB-IP Lite City from a Lambda layer (`/opt/...`), for `geo_country`, `geo_region` and `geo_city`",
+    },
+    Variable {
+        name: "GEO_ASN_DB",
+        default: "",
+        form: GEO_DB_FORM,
+        meaning: "empty: no `geo_asn`/`geo_as_org`. Otherwise the path of a MaxMind DB ASN database, e.g. GeoLite2-ASN or DB-IP Lite ASN",
     },
     Variable {
         name: "STRIP_QUERY",
@@ -167,11 +180,13 @@ const PATH_LIST: &str =
     "empty, or a comma-separated list of field names or dotted paths, e.g. `email,user.email`";
 const PARAM_LIST: &str =
     "empty (keep none), or a comma-separated list of query parameter names, e.g. `utm_source,page`";
+const GEO_DB_FORM: &str =
+    "empty, or the path of a readable MaxMind DB file (`.mmdb`), e.g. `/opt/geo/GeoLite2-City.mmdb`";
 const HASH_KEY_FORM: &str = "at least 32 bytes when `HASH_FIELDS` is set";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
+    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `geo`";
 
 const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 /// The configuration table of `docs/configuration.md`, one row per
@@ -761,9 +776,12 @@ mod tests {
         );
         assert_eq!(
             Config::default().pipeline.enabled(),
-            ["referrer", "campaign", "fingerprint", "user_agent"]
+            ["referrer", "campaign", "fingerprint", "user_agent", "geo"]
         );
-        assert_eq!(Config::default().output_fields().last(), Some(&"is_bot"));
+        assert_eq!(
+            Config::default().output_fields().last(),
+            Some(&"geo_as_org")
+        );
         // "0s" is a valid, if strict, bound.
         assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);
     }

@@ -185,6 +185,7 @@ const INVALID: &[(&str, &str)] = &[
     ("COLUMNS", r#"[{"name":"a","type":"string"}]"#),
     ("ANONYMIZE_IP", "yes"),
     ("IP_FIELDS", "ip,"),
+    ("GEO_DB", "/nonexistent/GeoLite2-City.mmdb"),
     ("KEEP_QUERY_PARAMS", "utm_source,,gclid"),
 ];
 

@@ -27,6 +27,7 @@
 pub mod campaign;
 pub mod extra;
 pub mod fingerprint;
+pub mod geo;
 pub mod page;
 pub mod privacy;
 pub mod referrer;
@@ -119,6 +120,8 @@ pub const PIPELINE: &[&Enricher] = &[
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
     &user_agent::ENRICHER,
+    // Before the privacy controls: it reads the address they may mask.
+    &geo::ENRICHER,
     &privacy::ENRICHER,
     // Last: it sees every member and moves what Parquet would lose.
     &extra::ENRICHER,
@@ -397,6 +400,13 @@ impl Fields {
         self.string(name, value);
         let end = self.buf.len() - 1;
         end - value.len()..end
+    }
+
+    /// A whole number.
+    pub fn number(&mut self, name: &str, value: u64) {
+        self.key(name);
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{value}"));
     }
 
     pub fn null(&mut self, name: &str) {
