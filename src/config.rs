@@ -49,11 +49,12 @@ pub const VARIABLES: &[Variable] = &[
         form: DOMAIN_PATTERNS,
         meaning: "empty: drop nothing. records whose `domain` matches are `Dropped` (`*.local` matches `printer.local`, not `local`)",
     },
+    // The bots stage's (src/enrich/bots.rs, bots::VARIABLES).
     Variable {
         name: "DROP_BOTS",
         default: "false",
-        form: BOOLEAN,
-        meaning: "drop records whose user agent is a bot: on the bundled bot list (`src/bots/`, monperrus/crawler-user-agents) or uap-core's `Spider` device; the same test as `is_bot`",
+        form: DROP_BOTS_FORM,
+        meaning: "drop records whose user agent is a bot (the `is_bot` test): `true` all of them, or only those of the listed `bot_category` values; the humans' in-app and desktop-app browsers are never bots",
     },
     Variable {
         name: "USER_AGENT_FIELDS",
@@ -175,6 +176,7 @@ const DURATION: &str = "a whole number followed by s, m, h or d, e.g. `90s`, `12
 const DOMAIN_PATTERNS: &str =
     "empty, or a comma-separated list of lowercase host names or `*.suffix` wildcards, e.g. `localhost,*.local,*.test`";
 const BOOLEAN: &str = "`true` or `false`";
+const DROP_BOTS_FORM: &str = "`true`, `false`, or a comma-separated list of bot categories (`search`, `ai_crawler`, `ai_agent`, `seo`, `monitoring`, `social_preview`, `feed`, `http_client`, `other`), e.g. `ai_crawler,seo,monitoring`";
 const ON_OFF: &str = "`on` or `off`";
 const PATH_LIST: &str =
     "empty, or a comma-separated list of field names or dotted paths, e.g. `email,user.email`";
@@ -285,7 +287,6 @@ pub struct Config {
     /// An event time more than this before arrival falls back to arrival.
     pub max_age_ms: i64,
     pub drop_domains: Vec<DomainPattern>,
-    pub drop_bots: bool,
     /// When set, sites outside it are partitioned as `other`.
     pub site_allowlist: Option<HashSet<String>>,
     /// When non-zero, sites beyond the first N distinct ones of a batch are
@@ -352,7 +353,6 @@ impl Config {
             max_future_ms: parse_duration(get("MAX_FUTURE"))?,
             max_age_ms: parse_duration(get("MAX_AGE"))?,
             drop_domains: parse_domain_patterns(get("DROP_DOMAINS"))?,
-            drop_bots: parse_bool(get("DROP_BOTS"))?,
             site_allowlist: parse_sites(get("SITE_ALLOWLIST"))?,
             max_sites_per_batch: parse_count(get("MAX_SITES_PER_BATCH"))?,
             pipeline: crate::enrich::Pipeline::default(),
@@ -596,7 +596,6 @@ mod tests {
         assert_eq!(c.url_fields.len(), 4);
         assert_eq!(c.host_fields.len(), 3);
         assert!(c.drop_domains.is_empty());
-        assert!(!c.drop_bots);
         assert!(c.site_allowlist.is_none());
         assert_eq!(c.max_sites_per_batch, 0);
         assert_eq!(c.top_keys[0], "timestamp");
@@ -648,6 +647,10 @@ mod tests {
             ("DROP_BOTS", "yes"),
             ("DROP_BOTS", "TRUE"),
             ("DROP_BOTS", "1"),
+            ("DROP_BOTS", "seo,"),
+            ("DROP_BOTS", "crawler"),
+            ("DROP_BOTS", "AI_CRAWLER"),
+            ("DROP_BOTS", "true,seo"),
             ("REINGEST_OVERFLOW", ""),
             ("REINGEST_OVERFLOW", "off"),
             ("REINGEST_OVERFLOW", "False"),
@@ -748,7 +751,7 @@ mod tests {
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);
         assert_eq!(c.top_keys[c.time_fields[0].top], "event");
         assert_eq!(c.top_keys[c.time_fields[1].top], "ts");
-        assert!(c.drop_bots);
+        assert!(c.pipeline.stages.len() > Config::default().pipeline.stages.len());
         assert_eq!(c.site_allowlist.as_ref().unwrap().len(), 2);
         assert_eq!(c.max_sites_per_batch, 200);
         assert_eq!(

@@ -34,7 +34,6 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use std::fmt;
 use std::ops::Range;
-use std::sync::LazyLock;
 
 /// The fields the always-on enrichers write, first of ours and in this
 /// order. Same-named input fields are replaced; see
@@ -110,7 +109,7 @@ impl fmt::Display for FailReason {
 pub enum DropReason {
     /// The domain matched `DROP_DOMAINS`.
     Domain,
-    /// The user agent matched the bundled bot list (`DROP_BOTS=true`).
+    /// The user agent is a bot `DROP_BOTS` names (all, or its category).
     Bot,
 }
 
@@ -268,13 +267,6 @@ fn enrich(
         }
     }
     let edits = &mut facts.edits;
-    if config.drop_bots {
-        if let Some(ua) = record.first_string(&config.user_agent_fields) {
-            if crate::enrich::user_agent::is_bot(&ua) {
-                return Ok(Outcome::Dropped(DropReason::Bot));
-            }
-        }
-    }
 
     // Write: the object minus its closing brace, then the new fields.
     let start = out.len();
@@ -569,94 +561,6 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
             });
         }
         Ok(())
-    }
-}
-
-/// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
-/// `src/bots/`), one regular expression each, matched case-sensitively as
-/// upstream tests them. Built on first use, so a function that never asks
-/// (`DROP_BOTS=false`, no user-agent enricher) pays nothing at init.
-static BOTS: LazyLock<regex::Regex> = LazyLock::new(|| {
-    let alternation: Vec<String> = include_str!("bots/crawler-user-agents.txt")
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|p| format!("(?:{p})"))
-        .collect();
-    regex::RegexBuilder::new(&alternation.join("|"))
-        // The default 10 MB is too small for 1,500 alternatives compiled
-        // together; they are bundled and tested, not user input.
-        .size_limit(64 << 20)
-        .build()
-        .expect("the bundled bot patterns are valid")
-});
-
-/// Whether a user agent matches the bundled bot list (`src/bots/`). Half of
-/// the bot test; [`crate::enrich::user_agent::is_bot`] is the whole of it.
-pub fn on_bot_list(user_agent: &str) -> bool {
-    BOTS.is_match(user_agent)
-}
-
-#[cfg(test)]
-mod bot_tests {
-    use crate::enrich::user_agent::is_bot;
-
-    #[test]
-    fn bots_and_real_browsers() {
-        let cases: &[(&str, bool)] = &[
-            // --- edge cases: phones whose model names hold "bot" ---
-            ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", false),
-            ("Mozilla/5.0 (Linux; Android 9; CUBOT_NOTE_7 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", false),
-            ("Mozilla/5.0 (Linux; Android 11; CUBOT P30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Mobile Safari/537.36", false),
-            ("", false),
-            // Not on the list, but uap-core's `Spider` rule matches "bot" anywhere.
-            ("bot", true),
-            // --- real browsers ---
-            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", false),
-            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", false),
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", false),
-            // --- crawlers, previewers, tools ---
-            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true),
-            ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", true),
-            ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true),
-            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", true),
-            ("python-requests/2.31.0", true),
-            ("curl/8.4.0", true),
-            // --- not on the list, but uap-core's `Spider` device ---
-            ("Java/1.8.0_25", true),
-            ("SheenBot/SheenBot-1.0.4 (Sheen web crawler)", true),
-            ("noobot Spider/Noobot-1.2 (noobot-bot; http://www.noobot.fr)", true),
-        ];
-        // A phone's model name alone is not on the list. (uap-core's
-        // `Spider` rule does call a bare `CUBOT_X30` a bot: it is not a
-        // user agent any browser sends; the phones' own, above, are not.)
-        for ua in ["CUBOT_X30", "CUBOT_NOTE_7", "CUBOT_P30"] {
-            assert!(!super::on_bot_list(ua), "{ua}");
-        }
-        for (ua, _) in &cases[cases.len() - 3..] {
-            assert!(
-                !super::on_bot_list(ua),
-                "on the list, so not a Spider-only case: {ua}"
-            );
-        }
-        for (ua, want) in cases {
-            assert_eq!(is_bot(ua), *want, "{ua}");
-        }
-        // DROP_BOTS drops exactly what is_bot calls a bot, whatever the
-        // enrichers.
-        for enrichments in ["none", "referrer,campaign,fingerprint", "user_agent"] {
-            let config = crate::Config::from_lookup(|n| match n {
-                "DROP_BOTS" => Some("true".into()),
-                "ENRICHMENTS" => Some(enrichments.into()),
-                _ => None,
-            })
-            .unwrap();
-            for (ua, bot) in cases {
-                let data = serde_json::json!({ "user_agent": ua }).to_string();
-                let t = super::transform(data.as_bytes(), 0, &config);
-                let dropped = matches!(t.outcome, super::Outcome::Dropped(super::DropReason::Bot));
-                assert_eq!(dropped, *bot, "{enrichments}: {ua}");
-            }
-        }
     }
 }
 

@@ -173,6 +173,7 @@ const INVALID: &[(&str, &str)] = &[
     ("MAX_AGE", "30 days"),
     ("MAX_FUTURE", "-1d"),
     ("DROP_BOTS", "yes"),
+    ("REINGEST_OVERFLOW", "yes"),
     ("MAX_SITES_PER_BATCH", "many"),
     ("TIME_FIELDS", ""),
     ("URL_FIELDS", "page..url"),

@@ -24,6 +24,7 @@
 //! assert!(enrich::PIPELINE.iter().any(|e| e.name == "fingerprint" && e.optional));
 //! ```
 
+pub mod bots;
 pub mod campaign;
 pub mod extra;
 pub mod fingerprint;
@@ -116,6 +117,8 @@ impl fmt::Debug for Enricher {
 pub const PIPELINE: &[&Enricher] = &[
     &time::ENRICHER,
     &page::ENRICHER,
+    // DROP_BOTS: before the enrichers, so a dropped bot costs them nothing.
+    &bots::ENRICHER,
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
@@ -634,6 +637,7 @@ mod tests {
                 .filter_map(|id| campaign::network(id)),
         );
         known.extend(Medium::ALL.map(Medium::as_str));
+        known.extend(bots::Category::ALL.map(bots::Category::as_str));
         known.extend(referrer::source_names());
         assert!(known.len() > 400, "{}", known.len());
         for value in known {
