@@ -133,8 +133,11 @@ impl Category {
 pub const HUMAN_APPS: &str = r"FBAN/|FBAV/|FB_IAB/|FBIOS|Instagram [0-9]|LinkedInApp|musical_ly|BytedanceWebview|MicroMessenger/|\bLine/[0-9]|Snapchat/?[0-9]|Pinterest for|\[Pinterest/|Twitter for|TwitterAndroid|\bGSA/[0-9]|Electron/[0-9]|Slack_SSB/|\bSlack/[0-9]|discord/[0-9]|Teams/[0-9]|\bCode/[0-9]|Thunderbird/[0-9]|Microsoft Outlook|ms-office|Outlook-iOS|Outlook-Android|AppleNews/[0-9]|; chromeframe|Opera Mini/[0-9]|Opera Mobi/[0-9]";
 
 /// Words by which a user agent names itself a bot, which the human-app
-/// markers do not override (`Slackbot`, `facebookexternalhit`).
-const SELF_DECLARED: &str = r"(?i)bot\b|bot/|crawl|spider|externalhit|preview|fetcher";
+/// markers do not override (`Slackbot`, `facebookexternalhit`): bot words,
+/// a contact URL (browsers carry none; crawlers give one to webmasters),
+/// and Pingdom's Electron-based transaction monitor.
+const SELF_DECLARED: &str =
+    r"(?i)bot\b|bot/|crawl|spider|externalhit|preview|fetcher|https?://|pingdom";
 
 /// Fetches made for a user by an AI assistant, which crawler-user-agents
 /// tags `ai-crawler` with the training crawlers.
