@@ -524,8 +524,8 @@ impl Stage for Drop {
 mod tests {
     use super::*;
     use crate::enrich::user_agent::is_bot;
-    use crate::record::{transform, Outcome};
     use crate::reason::DropReason;
+    use crate::record::{transform, Outcome};
 
     const CHROME: &str = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36";
 

@@ -117,9 +117,9 @@ pub const ENRICHER: Enricher = Enricher {
         },
         Example {
             title: "A private address has no country",
-            input: r#"{"ip":"192.168.1.20"}"#,
+            input: r#"{"ip":"10.0.0.1"}"#,
             variables: &[],
-            output: Expected::Fields(&[("geo_country", None), ("ip", Some(r#""192.168.1.0""#))]),
+            output: Expected::Fields(&[("geo_country", None), ("ip", Some(r#""10.0.0.0""#))]),
         },
     ],
     build,
@@ -234,9 +234,7 @@ fn open(variable: &'static str, path: &str) -> Result<Db, ConfigError> {
         value: path.to_owned(),
         // Leaked once: the error stops start-up, and the message says why
         // this file was refused.
-        expected: Box::leak(
-            format!("{GEO_DB_FORM}; this one: {why}").into_boxed_str(),
-        ),
+        expected: Box::leak(format!("{GEO_DB_FORM}; this one: {why}").into_boxed_str()),
     };
     // SAFETY: the file is mapped read-only and must not be modified while
     // the function runs: it comes from the deployment (a Lambda layer under
