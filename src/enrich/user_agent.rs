@@ -131,7 +131,7 @@ pub struct Parsed {
     pub device_type: &'static str,
     pub is_bot: bool,
     /// The bot's category; `Some` exactly when `is_bot`.
-    pub bot_category: Option<super::bots::Category>,
+    pub bot_category: Option<super::bots::classify::Category>,
 }
 
 /// The bundled regexes.yaml (as JSON, `build.rs`), parsed anew.
@@ -202,7 +202,7 @@ pub fn parse_with(extractor: &ua_parser::Extractor<'_>, ua: &str) -> Parsed {
         .and_then(|o| o.major.as_deref())
         .map(str::to_owned);
     let spider = device.as_ref().is_some_and(|d| d.device == "Spider");
-    let bot_category = super::bots::classify(ua, spider);
+    let bot_category = super::bots::classify::classify(ua, spider);
     let is_bot = bot_category.is_some();
     let device_family = device.as_ref().map_or("Other", |d| &d.device);
     let device_type = device_type(ua, &os_family, device_family, is_bot);
@@ -240,7 +240,7 @@ pub fn parse_cached(ua: &str) -> Arc<Parsed> {
 }
 
 /// The one bot test, for `is_bot` and `DROP_BOTS` alike
-/// ([`super::bots::classify`]: the bundled lists and uap-core's `Spider`
+/// ([`super::bots::classify::classify`]: the bundled lists and uap-core's `Spider`
 /// device, less browsers inside apps). Read from the cached parse: a user
 /// agent seen before costs a lookup, not another run of the lists.
 pub fn is_bot(ua: &str) -> bool {
