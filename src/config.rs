@@ -522,9 +522,12 @@ mod tests {
         );
         assert_eq!(
             Config::default().pipeline.enabled(),
-            ["referrer", "campaign", "fingerprint", "user_agent"]
+            ["referrer", "campaign", "fingerprint", "user_agent", "geo"]
         );
-        assert_eq!(Config::default().output_fields().last(), Some(&"is_bot"));
+        assert_eq!(
+            Config::default().output_fields().last(),
+            Some(&"geo_as_org")
+        );
         // "0s" is a valid, if strict, bound.
         assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);
     }
@@ -590,7 +593,7 @@ mod tests {
     fn the_enrichment_list_names_every_optional_enricher() {
         assert_eq!(
             ENRICHMENT_LIST,
-            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`"
+            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `geo`"
         );
         let optional: Vec<&str> = crate::enrich::optional_names().collect();
         assert!(!optional.is_empty());
