@@ -14,24 +14,18 @@ use crate::enrich::{Pipeline, PIPELINE};
 pub use crate::settings::{form, ConfigError, DomainPattern, Env, FieldPath, Variable};
 use std::collections::HashSet;
 
-/// The variables only the core reads: which enrichers run, the bot rule,
-/// the partition caps and re-ingestion. Every other variable is declared by
+/// The variables only the core reads: which enrichers run, the partition
+/// caps, re-ingestion and metrics. Every other variable is declared by
 /// the one enricher it belongs to. Any part may read any declared variable
-/// (the core reads the enrichers' field lists, `DROP_BOTS` reads the
+/// (the core reads the enrichers' field lists, the `bots` stage reads the
 /// `user_agent` enricher's `USER_AGENT_FIELDS`, the privacy controls strip
 /// the page's and the referrer's URL fields); none may read another name.
 pub const CORE_VARIABLES: &[Variable] = &[
     Variable {
         name: "ENRICHMENTS",
-        default: "referrer,campaign,fingerprint,user_agent",
+        default: "referrer,campaign,fingerprint,user_agent,geo",
         form: ENRICHMENT_LIST,
         meaning: "which optional enrichers run (see [Record fields](output.md#record-fields)); time, `domain`/`site` and the partition keys are always on",
-    },
-    Variable {
-        name: "DROP_BOTS",
-        default: "off",
-        form: form::SWITCH,
-        meaning: "drop records whose user agent is a bot: on the bundled bot list (`src/bots/`, monperrus/crawler-user-agents) or uap-core's `Spider` device; the same test as `is_bot`",
     },
     Variable {
         name: "SITE_ALLOWLIST",
@@ -181,7 +175,6 @@ pub struct Config {
     /// An event time more than this before arrival falls back to arrival.
     pub max_age_ms: i64,
     pub drop_domains: Vec<DomainPattern>,
-    pub drop_bots: bool,
     /// When set, sites outside it are partitioned as `other`.
     pub site_allowlist: Option<HashSet<String>>,
     /// When non-zero, sites beyond the first N distinct ones of a batch are
@@ -267,7 +260,6 @@ impl Config {
         let max_future_ms = env.duration_ms("MAX_FUTURE")?;
         let max_age_ms = env.duration_ms("MAX_AGE")?;
         let drop_domains = env.domain_patterns("DROP_DOMAINS")?;
-        let drop_bots = env.switch("DROP_BOTS")?;
         let site_allowlist = env.site_list("SITE_ALLOWLIST")?;
         let max_sites_per_batch = env.count("MAX_SITES_PER_BATCH")?;
         let reingest_overflow = env.switch("REINGEST_OVERFLOW")?;
@@ -276,10 +268,7 @@ impl Config {
         let pipeline = Pipeline::build(enrichers, &mut env, &enabled);
         // An undeclared read first: it may be what made a build fail.
         env.check()?;
-        let mut pipeline = pipeline?;
-        if drop_bots {
-            pipeline.drop_bots(user_agent_fields.clone());
-        }
+        let pipeline = pipeline?;
         Ok(Config {
             time_fields,
             url_fields,
@@ -289,7 +278,6 @@ impl Config {
             max_future_ms,
             max_age_ms,
             drop_domains,
-            drop_bots,
             site_allowlist,
             max_sites_per_batch,
             pipeline,
@@ -353,7 +341,6 @@ mod tests {
         assert_eq!(c.url_fields.len(), 4);
         assert_eq!(c.host_fields.len(), 3);
         assert!(c.drop_domains.is_empty());
-        assert!(!c.drop_bots);
         assert!(c.site_allowlist.is_none());
         assert_eq!(c.max_sites_per_batch, 0);
         assert_eq!(c.top_keys[0], "timestamp");
@@ -508,7 +495,6 @@ mod tests {
         assert_eq!(c.time_fields[0].nested, vec!["time".to_string()]);
         assert_eq!(c.top_keys[c.time_fields[0].top], "event");
         assert_eq!(c.top_keys[c.time_fields[1].top], "ts");
-        assert!(c.drop_bots);
         assert_eq!(c.site_allowlist.as_ref().unwrap().len(), 2);
         assert_eq!(c.max_sites_per_batch, 200);
         assert_eq!(
@@ -536,9 +522,12 @@ mod tests {
         );
         assert_eq!(
             Config::default().pipeline.enabled(),
-            ["referrer", "campaign", "fingerprint", "user_agent"]
+            ["referrer", "campaign", "fingerprint", "user_agent", "geo"]
         );
-        assert_eq!(Config::default().output_fields().last(), Some(&"is_bot"));
+        assert_eq!(
+            Config::default().output_fields().last(),
+            Some(&"geo_as_org")
+        );
         // "0s" is a valid, if strict, bound.
         assert_eq!(with(&[("MAX_FUTURE", "0s")]).unwrap().max_future_ms, 0);
     }
@@ -604,7 +593,7 @@ mod tests {
     fn the_enrichment_list_names_every_optional_enricher() {
         assert_eq!(
             ENRICHMENT_LIST,
-            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`"
+            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `geo`"
         );
         let optional: Vec<&str> = crate::enrich::optional_names().collect();
         assert!(!optional.is_empty());
@@ -698,7 +687,6 @@ mod tests {
         assert_eq!(
             switches,
             [
-                "DROP_BOTS",
                 "REINGEST_OVERFLOW",
                 "DETAILED_METRICS",
                 "ANONYMIZE_IP",
@@ -713,7 +701,9 @@ mod tests {
             );
             assert!(
                 crate::settings::parse_switch(v.default).is_some() == (v.form == form::SWITCH)
-                    || v.name == "MAX_SITES_PER_BATCH",
+                    || v.name == "MAX_SITES_PER_BATCH"
+                    // A switch or a list of bot categories.
+                    || v.name == "DROP_BOTS",
                 "{}: a switch's default is a switch value",
                 v.name
             );
@@ -739,7 +729,6 @@ mod tests {
                 let line = crate::record::transform(ip, 0, &c).data;
                 let line = String::from_utf8(line).unwrap();
                 let effect = match *name {
-                    "DROP_BOTS" => c.drop_bots && c.pipeline.drop_bots.is_some(),
                     "REINGEST_OVERFLOW" => c.reingest_overflow,
                     "DETAILED_METRICS" => c.detailed_metrics,
                     "ANONYMIZE_IP" => line.contains(r#""ip":"203.0.113.0""#),
@@ -748,6 +737,15 @@ mod tests {
                 };
                 assert_eq!(effect, *on, "{name}={value}: {line}");
             }
+            // `DROP_BOTS` is a switch or a list of categories: every
+            // spelling of the switch takes effect too.
+            let c = with(&[("DROP_BOTS", value)]).unwrap_or_else(|e| panic!("{e}"));
+            let bot = br#"{"user_agent":"Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"}"#;
+            let dropped = matches!(
+                crate::record::transform(bot, 0, &c).outcome,
+                crate::record::Outcome::Dropped(crate::reason::DropReason::Bot)
+            );
+            assert_eq!(dropped, *on, "DROP_BOTS={value}");
         }
     }
 }

@@ -162,7 +162,8 @@ impl Default for Usage {
             memory_mb: 512.0,
             detailed_metrics: false,
             reingest: true,
-            anonymize_ip: false,
+            // The template's default: addresses are masked.
+            anonymize_ip: true,
             site_cap: false,
             queries_per_month: 300.0,
             days_per_query: 1.0,

@@ -196,13 +196,6 @@ fn enrich(
         }
     }
     let edits = &mut facts.edits;
-    if let Some(user_agent_fields) = &pipeline.drop_bots {
-        if let Some(ua) = record.first_string(user_agent_fields) {
-            if crate::enrich::user_agent::is_bot(&ua) {
-                return Ok(Outcome::Dropped(DropReason::Bot));
-            }
-        }
-    }
 
     // Write: the object minus its closing brace, then the new fields.
     let start = out.len();
@@ -340,111 +333,5 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
             });
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::enrich::user_agent::is_bot;
-
-    /// The prefiltered set answers as the 1,500 patterns compiled as one
-    /// alternation (how the list was matched before), on every crawler
-    /// example and every fourth user agent of uap-core's test files (the
-    /// alternation is slow to match in a debug build).
-    #[test]
-    fn the_prefiltered_bot_list_answers_as_one_alternation() {
-        let alternation: Vec<String> = include_str!("bots/crawler-user-agents.txt")
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|p| format!("(?:{p})"))
-            .collect();
-        let one = regex::RegexBuilder::new(&alternation.join("|"))
-            .size_limit(64 << 20)
-            .build()
-            .unwrap();
-        let uap = [
-            include_str!("../tests/data/uap-core/test_ua.yaml"),
-            include_str!("../tests/data/uap-core/test_os.yaml"),
-        ];
-        let corpus: Vec<&str> = include_str!("../tests/data/crawler-user-agents-instances.txt")
-            .lines()
-            .chain(
-                uap.iter()
-                    .flat_map(|f| f.lines())
-                    .filter_map(|l| {
-                        let ua = l.trim().strip_prefix("- user_agent_string: ")?;
-                        Some(ua.trim_matches(|c| c == '\'' || c == '"'))
-                    })
-                    .step_by(4),
-            )
-            .chain(["", "x", "bot", "Googlebot", "GOOGLEBOT", "googlebot/2.1"])
-            .collect();
-        assert!(corpus.len() > 2_500, "{}", corpus.len());
-        let mut bots = 0;
-        for ua in &corpus {
-            let want = one.is_match(ua);
-            assert_eq!(crate::enrich::user_agent::on_bot_list(ua), want, "{ua}");
-            bots += usize::from(want);
-        }
-        assert!(bots > 1_500 && bots < corpus.len(), "{bots} bots");
-    }
-
-    #[test]
-    fn bots_and_real_browsers() {
-        let cases: &[(&str, bool)] = &[
-            // --- edge cases: phones whose model names hold "bot" ---
-            ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", false),
-            ("Mozilla/5.0 (Linux; Android 9; CUBOT_NOTE_7 Build/PPR1.180610.011) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/83.0.4103.106 Mobile Safari/537.36", false),
-            ("Mozilla/5.0 (Linux; Android 11; CUBOT P30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/96.0.4664.45 Mobile Safari/537.36", false),
-            ("", false),
-            // Not on the list, but uap-core's `Spider` rule matches "bot" anywhere.
-            ("bot", true),
-            // --- real browsers ---
-            ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36", false),
-            ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1", false),
-            ("Mozilla/5.0 (X11; Linux x86_64; rv:121.0) Gecko/20100101 Firefox/121.0", false),
-            // --- crawlers, previewers, tools ---
-            ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", true),
-            ("Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)", true),
-            ("facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)", true),
-            ("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) HeadlessChrome/120.0.0.0 Safari/537.36", true),
-            ("python-requests/2.31.0", true),
-            ("curl/8.4.0", true),
-            // --- not on the list, but uap-core's `Spider` device ---
-            ("Java/1.8.0_25", true),
-            ("SheenBot/SheenBot-1.0.4 (Sheen web crawler)", true),
-            ("noobot Spider/Noobot-1.2 (noobot-bot; http://www.noobot.fr)", true),
-        ];
-        // A phone's model name alone is not on the list. (uap-core's
-        // `Spider` rule does call a bare `CUBOT_X30` a bot: it is not a
-        // user agent any browser sends; the phones' own, above, are not.)
-        for ua in ["CUBOT_X30", "CUBOT_NOTE_7", "CUBOT_P30"] {
-            assert!(!crate::enrich::user_agent::on_bot_list(ua), "{ua}");
-        }
-        for (ua, _) in &cases[cases.len() - 3..] {
-            assert!(
-                !crate::enrich::user_agent::on_bot_list(ua),
-                "on the list, so not a Spider-only case: {ua}"
-            );
-        }
-        for (ua, want) in cases {
-            assert_eq!(is_bot(ua), *want, "{ua}");
-        }
-        // DROP_BOTS drops exactly what is_bot calls a bot, whatever the
-        // enrichers.
-        for enrichments in ["none", "referrer,campaign,fingerprint", "user_agent"] {
-            let config = crate::Config::from_lookup(|n| match n {
-                "DROP_BOTS" => Some("true".into()),
-                "ENRICHMENTS" => Some(enrichments.into()),
-                _ => None,
-            })
-            .unwrap();
-            for (ua, bot) in cases {
-                let data = serde_json::json!({ "user_agent": ua }).to_string();
-                let t = super::transform(data.as_bytes(), 0, &config);
-                let dropped = matches!(t.outcome, super::Outcome::Dropped(super::DropReason::Bot));
-                assert_eq!(dropped, *bot, "{enrichments}: {ua}");
-            }
-        }
     }
 }

@@ -74,9 +74,10 @@ fn a_million_events_in_frankfurt_by_hand() {
     close(line(&b, "PUT"), 0.139968, "puts");
     // 0.75 GB / 8 = 0.09375 GB x $0.0245
     close(line(&b, "storage"), 0.002296875, "storage");
-    // 3 default metrics x $0.30; 6 alarms x $0.10
+    // 3 default metrics x $0.30; 7 alarms x $0.10 (IpNotAnonymized with the
+    // default AnonymizeIp=on)
     close(line(&b, "custom metrics"), 0.9, "metrics");
-    close(line(&b, "alarms"), 0.6, "alarms");
+    close(line(&b, "alarms"), 0.7, "alarms");
     // 43,200 x 1,200 bytes = 0.05184 GB x $0.63; stored /6 x $0.0324
     close(line(&b, "logs ingested"), 0.0326592, "logs");
     close(line(&b, "logs stored"), 0.000279936, "log storage");
@@ -86,7 +87,7 @@ fn a_million_events_in_frankfurt_by_hand() {
     close(line(&b, "S3 GET"), 0.111456, "gets");
     // 300 x 3 site partitions = 900 LISTs x $0.0054/1,000
     close(line(&b, "S3 LIST"), 0.00486, "lists");
-    close(b.total, 2.163624015, "total");
+    close(b.total, 2.263624015, "total");
     assert!(b.total <= 3.0, "the target: {}", b.total);
     // CloudWatch's fixed items are most of it.
     assert!(b.service("CloudWatch") > b.total / 2.0);
@@ -122,13 +123,13 @@ fn a_hundred_million_parquet_events_in_virginia_by_hand() {
     // 1,333 records: (0.5 + 6.0) / 0.2894 = 22.46 -> 23 ms;
     // 75,000 x 0.023 s x 0.5 GB = 862.5 GB-s
     close(line(&b, "duration"), 0.0115000575, "duration");
-    // 4 + re-ingestion + conversion alarms
-    close(line(&b, "alarms"), 0.6, "alarms");
+    // 4 + re-ingestion + conversion + IpNotAnonymized alarms
+    close(line(&b, "alarms"), 0.7, "alarms");
     // 9.375 GB / 30 days x 25% of the columns x 300 queries = 23.4375 GB
     close(line(&b, "data scanned"), 0.1171875, "scan");
     // 288 objects a day x 2 GETs x 300 queries
     close(line(&b, "S3 GET"), 0.06912, "gets");
-    close(b.total, 27.6257825575, "total");
+    close(b.total, 27.7257825575, "total");
 }
 
 #[test]
@@ -145,7 +146,7 @@ fn edge_cases() {
     assert_eq!(idle.service("Firehose"), 0.0);
     assert_eq!(idle.service("Lambda"), 0.0);
     assert_eq!(idle.service("S3"), 0.0);
-    close(idle.service("CloudWatch"), 1.5, "fixed CloudWatch");
+    close(idle.service("CloudWatch"), 1.6, "fixed CloudWatch");
     // 5,120 bytes is one step, 5,121 two.
     for (bytes, steps) in [(1.0, 1.0), (5_120.0, 1.0), (5_121.0, 2.0), (10_240.0, 2.0)] {
         let b = cost::bill(
@@ -174,7 +175,7 @@ fn edge_cases() {
         cost::custom_metrics(&detailed),
         firehose_enricher::metrics::metric_names().len()
     );
-    assert_eq!(cost::alarm_metrics(&detailed), 6 + 4);
+    assert_eq!(cost::alarm_metrics(&detailed), 7 + 4);
     assert!(cost::custom_metrics(&Usage::default()) <= 5);
 }
 
@@ -190,7 +191,7 @@ fn the_report_names_every_service_and_each_parameter() {
         "| **S3** |",
         "| **CloudWatch** |",
         "| **Athena** |",
-        "| **total** | | | **$2.16** |",
+        "| **total** | | | **$2.26** |",
         "| Layout=Date |",
         "| OutputFormat=Parquet |",
         "| DeliveryBufferIntervalSeconds=900 |",

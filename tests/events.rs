@@ -55,6 +55,7 @@ type Expectation = (&'static str, (usize, usize, usize), &'static [&'static str]
 /// A new file in `events/` must be added here.
 const EXPECTED: &[Expectation] = &[
     ("channels.json", (19, 0, 0), &[]),
+    ("collected.json", (2, 0, 0), &[]),
     ("consent.json", (6, 0, 0), &[]),
     (
         "failures.json",

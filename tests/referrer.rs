@@ -326,3 +326,82 @@ fn snowplow_referer_parser_suite() {
         misses.join("\n")
     );
 }
+
+/// Every assistant the `ai` medium must know (data/ai-assistants.yml, then
+/// Matomo's list), by the referrer its links send, and by the `utm_source`
+/// they append: both give the `AI Assistant` channel.
+#[test]
+fn ai_assistants_are_the_ai_medium() {
+    let cases: &[(&str, &str, &str)] = &[
+        // --- edge cases: a path decides on a shared host ---
+        ("https://www.bing.com/chat?q=x", "Copilot", "ai"),
+        ("https://www.bing.com/search?q=x", "Bing", "search"),
+        ("https://kagi.com/assistant/1234", "Kagi Assistant", "ai"),
+        (
+            "https://huggingface.co/chat/conversation/1",
+            "HuggingChat",
+            "ai",
+        ),
+        ("https://huggingface.co/models", "-", "unknown"),
+        ("https://m365.cloud.microsoft/chat/?auth=2", "Copilot", "ai"),
+        ("android-app://com.openai.chatgpt/", "ChatGPT", "ai"),
+        // --- the assistants ---
+        ("https://chatgpt.com/", "ChatGPT", "ai"),
+        ("https://chat.openai.com/c/1", "ChatGPT", "ai"),
+        ("https://claude.ai/chat/1", "Claude", "ai"),
+        ("https://www.perplexity.ai/search/x", "Perplexity", "ai"),
+        ("https://gemini.google.com/app", "Gemini", "ai"),
+        ("https://copilot.microsoft.com/", "Copilot", "ai"),
+        ("https://copilot.cloud.microsoft/", "Copilot", "ai"),
+        (
+            "https://edgeservices.bing.com/edgesvc/chat",
+            "Copilot",
+            "ai",
+        ),
+        ("https://poe.com/chat/1", "Poe", "ai"),
+        ("https://character.ai/chat/1", "Character.AI", "ai"),
+        ("https://beta.character.ai/", "Character.AI", "ai"),
+        ("https://chat.deepseek.com/a/chat/s/1", "Deepseek", "ai"),
+        ("https://chat.mistral.ai/chat/1", "Le Chat", "ai"),
+        ("https://www.meta.ai/", "Meta AI", "ai"),
+        ("https://grok.com/chat/1", "Grok", "ai"),
+        ("https://you.com/search?q=x", "You", "ai"),
+        ("https://www.phind.com/search?q=x", "Phind", "ai"),
+    ];
+    let c = config(&[]);
+    for (referrer, source, medium) in cases {
+        let input = serde_json::json!({"url": "https://shop.example.com/p", "referrer": referrer})
+            .to_string();
+        let [_, _, got_medium, got_source] = referrer_fields(&input, &c);
+        assert_eq!(
+            (got_medium.as_str(), got_source.as_str()),
+            (*medium, *source),
+            "{referrer}"
+        );
+    }
+    // The campaign sources the assistants append (ChatGPT: chatgpt.com).
+    let c = common::config(&[("ENRICHMENTS", "referrer,campaign")]);
+    for utm in [
+        "chatgpt.com",
+        "chatgpt",
+        "perplexity",
+        "perplexity.ai",
+        "claude.ai",
+        "gemini.google.com",
+        "copilot.com",
+        "poe.com",
+        "character.ai",
+        "chat.deepseek.com",
+        "chat.mistral.ai",
+        "meta.ai",
+        "grok.com",
+        "you.com",
+        "phind.com",
+    ] {
+        let input =
+            serde_json::json!({"url": format!("https://shop.example.com/p?utm_source={utm}")})
+                .to_string();
+        let out = common::enriched(&input, &c);
+        assert_eq!(out["channel"], "AI Assistant", "utm_source={utm}: {out}");
+    }
+}

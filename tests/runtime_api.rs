@@ -178,6 +178,7 @@ const INVALID: &[(&str, &str)] = &[
     ("MAX_AGE", "30 days"),
     ("MAX_FUTURE", "-1d"),
     ("DROP_BOTS", "maybe"),
+    ("DROP_BOTS", "ai_crawler,robots"),
     ("MAX_SITES_PER_BATCH", "many"),
     ("TIME_FIELDS", ""),
     ("URL_FIELDS", "page..url"),
@@ -190,6 +191,7 @@ const INVALID: &[(&str, &str)] = &[
     ("COLUMNS", r#"[{"name":"a","type":"string"}]"#),
     ("ANONYMIZE_IP", "masked"),
     ("IP_FIELDS", "ip,"),
+    ("GEO_DB", "/nonexistent/GeoLite2-City.mmdb"),
     ("KEEP_QUERY_PARAMS", "utm_source,,gclid"),
 ];
 

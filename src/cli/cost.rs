@@ -38,9 +38,9 @@ pub struct CostArgs {
     /// DetailedMetrics=on.
     #[arg(long)]
     detailed_metrics: bool,
-    /// AnonymizeIp=on (its alarm).
+    /// AnonymizeIp=off (the default is on, with its alarm).
     #[arg(long)]
-    anonymize_ip: bool,
+    no_anonymize_ip: bool,
     /// Print the bill as one JSON object.
     #[arg(long)]
     json: bool,
@@ -82,7 +82,7 @@ pub fn run(args: &CostArgs) -> Result<(), String> {
         days_per_query: args.days_per_query,
         delivery_interval_s: args.delivery_interval,
         detailed_metrics: args.detailed_metrics,
-        anonymize_ip: args.anonymize_ip,
+        anonymize_ip: !args.no_anonymize_ip,
         ..Usage::default()
     };
     if args.json {

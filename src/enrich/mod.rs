@@ -96,9 +96,11 @@
 //! template needs its parameter by hand. `tests/registry.rs` runs its
 //! examples.
 
+pub mod bots;
 pub mod campaign;
 pub mod extra;
 pub mod fingerprint;
+pub mod geo;
 pub mod page;
 pub mod privacy;
 pub mod referrer;
@@ -226,10 +228,14 @@ pub const EXAMPLE_ARRIVAL_MS: i64 = 1_714_564_800_000;
 pub const PIPELINE: &[&Enricher] = &[
     &time::ENRICHER,
     &page::ENRICHER,
+    // DROP_BOTS: before the enrichers, so a dropped bot costs them nothing.
+    &bots::ENRICHER,
     &referrer::ENRICHER,
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
     &user_agent::ENRICHER,
+    // Before the privacy controls: it reads the address they may mask.
+    &geo::ENRICHER,
     &privacy::ENRICHER,
     // Last: it sees every member and moves what Parquet would lose.
     &extra::ENRICHER,
@@ -583,6 +589,13 @@ impl Fields {
         end - value.len()..end
     }
 
+    /// A whole number.
+    pub fn number(&mut self, name: &str, value: u64) {
+        self.key(name);
+        // Writing into a Vec cannot fail.
+        let _ = std::io::Write::write_fmt(&mut self.buf, format_args!("{value}"));
+    }
+
     pub fn null(&mut self, name: &str) {
         self.key(name);
         self.buf.extend_from_slice(b"null");
@@ -677,8 +690,6 @@ pub struct Pipeline {
     pub(crate) slots: usize,
     /// Those keys and the reserved fields, indexed for the record parser.
     pub(crate) key_index: KeyIndex,
-    /// `DROP_BOTS`: where the user agent is, when bots are dropped.
-    pub(crate) drop_bots: Option<Vec<FieldPath>>,
 }
 
 impl Pipeline {
@@ -714,14 +725,6 @@ impl Pipeline {
     pub(crate) fn index(&mut self, top_keys: &[String]) {
         self.slots = top_keys.len();
         self.key_index = KeyIndex::new(top_keys, &self.reserved);
-    }
-
-    /// Drops records whose user agent (the first string of `fields`) is a
-    /// bot, after the stages have run. Every path's key must be among the
-    /// indexed ones.
-    pub(crate) fn drop_bots(&mut self, fields: Vec<FieldPath>) {
-        debug_assert!(fields.iter().all(|f| f.top < self.slots));
-        self.drop_bots = Some(fields);
     }
 
     /// The names of the fields the enabled enrichers write, in output order.
@@ -899,6 +902,7 @@ mod tests {
                 .filter_map(|id| campaign::network(id)),
         );
         known.extend(Medium::ALL.map(Medium::as_str));
+        known.extend(bots::Category::ALL.map(bots::Category::as_str));
         known.extend(referrer::source_names());
         assert!(known.len() > 400, "{}", known.len());
         for value in known {

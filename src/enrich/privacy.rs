@@ -1,9 +1,11 @@
 //! The privacy controls: the only stage that changes input members. Each
-//! control is off by default and switched by its own variables, so a record
-//! keeps every input byte unless the operator asks otherwise.
+//! control is switched by its own variables. The address the collector
+//! adds is personal data, so masking it is on by default (deployers opt
+//! out); the others are off, and a record keeps those input bytes unless
+//! the operator asks otherwise.
 //!
-//! - `ANONYMIZE_IP=on` masks the IP addresses in `IP_FIELDS` to their
-//!   network (IPv4 /24, IPv6 /48);
+//! - `ANONYMIZE_IP=on` (the default) masks the IP addresses in `IP_FIELDS`
+//!   to their network (IPv4 /24, IPv6 /48), after `geo` has read them;
 //! - `STRIP_QUERY=on` removes the query parameters outside
 //!   `KEEP_QUERY_PARAMS`, and the fragment, from the URL and referrer fields;
 //! - `DROP_FIELDS` removes members;
@@ -31,20 +33,20 @@ use std::sync::Arc;
 pub const ENRICHER: Enricher = Enricher {
     name: "privacy",
     optional: false,
-    summary: "the privacy controls: masks IPs, strips query strings, drops and hashes fields (all off by default)",
+    summary: "the privacy controls: masks IPs (on by default), strips query strings, drops and hashes fields (off by default)",
     fields: &[],
     variables: &[
         Variable {
             name: "ANONYMIZE_IP",
-            default: "off",
+            default: "on",
             form: form::SWITCH,
-            meaning: "privacy: `on` replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list",
+            meaning: "privacy: `on` (the default) replaces each IP address in `IP_FIELDS` by its network (IPv4 /24, IPv6 /48), element by element in a comma list, after `geo` has read it; `off` keeps addresses as received",
         },
         Variable {
             name: "IP_FIELDS",
             default: "ip,client_ip,ip_address,remote_addr,x_forwarded_for",
             form: form::PATH_LIST,
-            meaning: "where IP addresses are, for `ANONYMIZE_IP`",
+            meaning: "where IP addresses are, for `geo` (the first string; of a comma list, its first element) and `ANONYMIZE_IP` (every one); `ip` is the collector's",
         },
         Variable {
             name: "STRIP_QUERY",
@@ -671,9 +673,10 @@ mod tests {
                 r#"{"url":"https://a.example.com/p?utm_source=x","referrer":"https://b.example.org/","n":1"#.into()),
             (&[("STRIP_QUERY", "on"), ("KEEP_QUERY_PARAMS", "")], r#"{"url":"https://a.example.com/p?utm_source=x"}"#,
                 r#"{"url":"https://a.example.com/p""#.into()),
-            // --- the plain case: nothing configured, nothing changes ---
+            // --- the plain case: nothing configured, the address is masked
+            // (the default) and nothing else changes ---
             (&[], r#"{"ip":"203.0.113.77","url":"https://a.example.com/?e=1#x"}"#,
-                r#"{"ip":"203.0.113.77","url":"https://a.example.com/?e=1#x""#.into()),
+                r#"{"ip":"203.0.113.0","url":"https://a.example.com/?e=1#x""#.into()),
         ];
         for (vars, input, want) in &cases {
             assert_eq!(line(vars, input), *want, "{vars:?} {input}");

@@ -69,7 +69,14 @@ pub const ENRICHER: Enricher = Enricher {
             json_type: JsonType::Boolean,
             athena_type: "boolean",
             presence: Presence::Omitted,
-            description: "whether the user agent is a bot: on the bundled bot list, or uap-core's `Spider` device; `DROP_BOTS` drops by the same test",
+            description: "whether the user agent is a bot: crawler-user-agents, isbot's patterns or uap-core's `Spider` device, less browsers inside apps (see [Bots](#bots)); `DROP_BOTS` drops by the same test",
+        },
+        Field {
+            name: "bot_category",
+            json_type: JsonType::String,
+            athena_type: "string",
+            presence: Presence::Omitted,
+            description: "only when `is_bot`: `search`, `ai_crawler`, `ai_agent`, `seo`, `monitoring`, `social_preview`, `feed`, `http_client` or `other` (see [Bots](#bots))",
         },
     ],
     variables: &[Variable {
@@ -123,6 +130,8 @@ pub struct Parsed {
     pub os_version: Option<String>,
     pub device_type: &'static str,
     pub is_bot: bool,
+    /// The bot's category; `Some` exactly when `is_bot`.
+    pub bot_category: Option<super::bots::classify::Category>,
 }
 
 /// The bundled regexes.yaml (as JSON, `build.rs`), parsed anew.
@@ -193,7 +202,8 @@ pub fn parse_with(extractor: &ua_parser::Extractor<'_>, ua: &str) -> Parsed {
         .and_then(|o| o.major.as_deref())
         .map(str::to_owned);
     let spider = device.as_ref().is_some_and(|d| d.device == "Spider");
-    let is_bot = spider || on_bot_list(ua);
+    let bot_category = super::bots::classify::classify(ua, spider);
+    let is_bot = bot_category.is_some();
     let device_family = device.as_ref().map_or("Other", |d| &d.device);
     let device_type = device_type(ua, &os_family, device_family, is_bot);
     Parsed {
@@ -203,6 +213,7 @@ pub fn parse_with(extractor: &ua_parser::Extractor<'_>, ua: &str) -> Parsed {
         os_version,
         device_type,
         is_bot,
+        bot_category,
     }
 }
 
@@ -228,10 +239,10 @@ pub fn parse_cached(ua: &str) -> Arc<Parsed> {
     parsed
 }
 
-/// The one bot test, for `is_bot` and `DROP_BOTS` alike: the user agent is
-/// on the bundled bot list (`src/bots/`), or uap-core classes it as the
-/// `Spider` device. Read from the cached parse, which holds both: a user
-/// agent seen before costs a lookup, not another run of the list.
+/// The one bot test, for `is_bot` and `DROP_BOTS` alike
+/// ([`super::bots::classify::classify`]: the bundled lists and uap-core's `Spider`
+/// device, less browsers inside apps). Read from the cached parse: a user
+/// agent seen before costs a lookup, not another run of the lists.
 pub fn is_bot(ua: &str) -> bool {
     parse_cached(ua).is_bot
 }
@@ -331,40 +342,11 @@ impl Stage for UserAgent {
         out.optional("os_version", p.os_version.as_deref());
         out.string("device_type", p.device_type);
         out.boolean("is_bot", p.is_bot);
+        if let Some(c) = p.bot_category {
+            out.known("bot_category", c.as_str());
+        }
         Ok(())
     }
-}
-
-/// The bot list: the patterns of monperrus/crawler-user-agents (MIT,
-/// `src/bots/`), one regular expression each, matched case-sensitively as
-/// upstream tests them. Built on first use, so a function that never asks
-/// (`DROP_BOTS=off`, no user-agent enricher) pays nothing at init.
-///
-/// A prefiltered set (`regex-filtered`, as the user-agent parser uses):
-/// the literal atoms of the patterns, worked out by `build.rs`, select the
-/// few patterns a user agent could match, and each is compiled the first
-/// time it is selected. Compiling the 1,500 as one alternation took 8 to
-/// 12 ms of CPU in every new container (on a loaded 2-core machine), and
-/// its lazy DFA 1 to 2 ms more on the first user agent; this reads the
-/// precomputed prefilter and builds its Aho-Corasick automaton.
-static BOTS: LazyLock<regex_filtered::Regexes> = LazyLock::new(|| {
-    let patterns = include_str!("../bots/crawler-user-agents.txt")
-        .lines()
-        .filter(|l| !l.is_empty());
-    let prefilter = include_str!(concat!(env!("OUT_DIR"), "/bots-prefilter.txt"));
-    // Both come from build.rs, from the same file; the tests build it too.
-    regex_filtered::Builder::from_precomputed(prefilter)
-        .expect("the bundled bot prefilter is readable")
-        .push_all(patterns)
-        .expect("the bundled bot prefilter is the bundled patterns'")
-        .build()
-        .expect("the bundled bot prefilter builds")
-});
-
-/// Whether a user agent matches the bundled bot list (`src/bots/`). Half of
-/// the bot test; [`is_bot`] is the whole of it.
-pub fn on_bot_list(user_agent: &str) -> bool {
-    BOTS.is_match(user_agent)
 }
 
 #[cfg(test)]
@@ -384,7 +366,8 @@ mod tests {
         let cases: &[Case] = &[
             // --- edge cases ---
             ("", "Other", None, "Other", "unknown", false),
-            ("x", "Other", None, "Other", "unknown", false),
+            // A one-word agent: a tool's, by isbot's patterns.
+            ("x", "Other", None, "Other", "bot", true),
             ("Mozilla/5.0 (Linux; Android 10; CUBOT_X30) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/99.0.4844.88 Mobile Safari/537.36", "Chrome Mobile", Some("99"), "Android", "mobile", false),
             ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Googlebot", Some("2"), "Other", "bot", true),
             ("Mozilla/5.0 (iPad; CPU OS 16_6 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/16.6 Mobile/15E148 Safari/604.1", "Mobile Safari", Some("16"), "iOS", "tablet", false),
@@ -465,7 +448,7 @@ mod tests {
             (r#"{"user_agent":42}"#, ""),
             (
                 r#"{"ua":"x"}"#,
-                r#","browser":"Other","os":"Other","device_type":"unknown","is_bot":false"#,
+                r#","browser":"Other","os":"Other","device_type":"bot","is_bot":true,"bot_category":"other""#,
             ),
             (
                 r#"{"userAgent":"Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"}"#,

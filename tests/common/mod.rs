@@ -98,6 +98,19 @@ pub fn check_invariants(request: &Value, response: &Value) -> Vec<Value> {
                         .unwrap();
                 let config = firehose_enricher::Config::default();
                 for (k, v) in input.as_object().unwrap() {
+                    // ANONYMIZE_IP is on by default: addresses are masked.
+                    let ip_fields = [
+                        "ip",
+                        "client_ip",
+                        "ip_address",
+                        "remote_addr",
+                        "x_forwarded_for",
+                    ];
+                    if let (true, Some(ip)) = (ip_fields.contains(&k.as_str()), v.as_str()) {
+                        let (masked, _) = firehose_enricher::enrich::privacy::mask_ips(ip);
+                        assert_eq!(out[k], masked.as_str(), "field {k} masked");
+                        continue;
+                    }
                     if !config.output_fields().contains(&k.as_str()) {
                         assert_eq!(&out[k], v, "field {k} kept unchanged");
                     }
