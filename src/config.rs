@@ -145,6 +145,49 @@ pub const VARIABLES: &[Variable] = &[
         form: HASH_KEY_FORM,
         meaning: "the HMAC key for `HASH_FIELDS`; required with it; never logged (the template reads it from Secrets Manager)",
     },
+    // --- the consent enricher (src/enrich/consent.rs, its VARIABLE_NAMES) ---
+    Variable {
+        name: "CONSENT_FIELDS",
+        default: "tcString,gpp,consent.tcString",
+        form: "a comma-separated list of field names or dotted paths, e.g. `tcString,consent.gpp`",
+        meaning: "where the consent string is, for the `consent` enricher: the first non-empty string, a TC string (TCF v2) or a GPP string",
+    },
+    Variable {
+        name: "GPC_FIELDS",
+        default: "gpc,consent.gpc",
+        form: "a comma-separated list of field names or dotted paths, e.g. `gpc,context.gpc`",
+        meaning: "where the Global Privacy Control signal is: `true`, `1`, `\"1\"` or `\"true\"` in any of them makes `consent_status` `gpc`, a refusal",
+    },
+    Variable {
+        name: "CONSENT_REQUIRED_PURPOSES",
+        default: "1",
+        form: "empty (any valid string grants), or a comma-separated list of TCF purpose ids from 1 to 24, e.g. `1,8,9`",
+        meaning: "the purposes that must all have consent for `consent_status` to be `granted`; the default, purpose 1 (store and/or access information on a device), is the one the identifiers in `ID_FIELDS` rely on (see [Consent](privacy.md#consent))",
+    },
+    Variable {
+        name: "CONSENT_VENDOR_ID",
+        default: "",
+        form: "empty, or a TCF vendor id from 1 to 65534",
+        meaning: "empty: off. when set, `consent_vendor` is written and `granted` also needs this vendor's consent",
+    },
+    Variable {
+        name: "CONSENT_POLICY",
+        default: "off",
+        form: "`off`, `anonymize` or `drop`; other than `off`, `consent` must be in `ENRICHMENTS`",
+        meaning: "what happens to an event whose `consent_status` is not `granted`: `anonymize` masks `IP_FIELDS` (as `ANONYMIZE_IP`), removes `ID_FIELDS` and the raw user agent, strips query strings (as `STRIP_QUERY`); `drop` answers `Dropped` (`no_consent`)",
+    },
+    Variable {
+        name: "CONSENT_MISSING",
+        default: "allow",
+        form: "`allow` or `deny`",
+        meaning: "whether `CONSENT_POLICY` also acts on `consent_status` `missing` (`deny`) or lets it through (`allow`)",
+    },
+    Variable {
+        name: "ID_FIELDS",
+        default: "anonymous_id,user_id,client_id,session_id,device_id",
+        form: "empty, or a comma-separated list of field names or dotted paths, e.g. `email,user.email`",
+        meaning: "the identifiers `CONSENT_POLICY=anonymize` removes from events without consent",
+    },
 ];
 
 const FIELD_LIST: &str =
@@ -171,7 +214,7 @@ const HASH_KEY_FORM: &str = "at least 32 bytes when `HASH_FIELDS` is set";
 const SITE_LIST: &str = "empty, or a comma-separated list of lowercase registrable domains (not public suffixes such as `co.uk`), e.g. `example.com,shop.co.uk`";
 const COUNT: &str = "a whole number from 0 (no cap) to 100000";
 const ENRICHMENT_LIST: &str =
-    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`";
+    "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `consent`";
 
 const COLUMN_LIST: &str = "empty (JSON output), or the JSON array `firehose-enricher schema` prints, `[{\"name\":\"…\",\"type\":\"…\"},…]`, with `{\"name\":\"extra\",\"type\":\"string\"}` among them";
 /// The configuration table of `docs/configuration.md`, one row per
@@ -352,6 +395,9 @@ impl Config {
             core: &config,
         };
         let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
+        if !enabled.contains(&crate::enrich::consent::ENRICHER.name) {
+            crate::enrich::consent::check_disabled(&env)?;
+        }
         config.top_keys = env.top_keys;
         config.pipeline = pipeline;
         config.key_index = crate::record::KeyIndex::new(&config.top_keys, config.output_fields());

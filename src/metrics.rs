@@ -10,7 +10,7 @@
 //! |---|---|---|
 //! | `Records` | Count | records in the batch |
 //! | `RecordsOk`, `RecordsDropped`, `RecordsFailed` | Count | by result |
-//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` |
+//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot`, `DroppedNoConsent` |
 //! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code |
 //! | `SiteOther` | Count | `Ok` records partitioned as `site=other` |
 //! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` |
@@ -20,6 +20,12 @@
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out |
 //! | `ProcessingTime` | Milliseconds | from request bytes to response bytes |
+//!
+//! With the `consent` enricher on, the line also carries a `Consent` member
+//! that is not a metric (it is not declared under `CloudWatchMetrics`, so it
+//! costs no custom metric; CloudWatch Logs Insights reads it): the batch's
+//! records by `consent_status` and the `invalid` ones by reason, e.g.
+//! `{"granted":40,"denied":3,"missing":5,"invalid":2,"gpc":0,"invalid_reasons":{"bad_base64":1,"truncated":1}}`.
 
 use crate::batch::BatchReport;
 use crate::record::{DropReason, FailReason};
@@ -116,10 +122,30 @@ pub fn emf_line(
     for ((name, _), v) in names.into_iter().zip(values) {
         root.insert(name, v);
     }
+    if !report.consent.is_empty() {
+        root.insert("Consent".into(), consent_counts(&report.consent));
+    }
     if let Some(id) = &report.invocation_id {
         root.insert("invocationId".into(), id.as_str().into());
     }
     Value::Object(root).to_string()
+}
+
+/// The `Consent` member: counts by status, and the invalid reasons seen.
+fn consent_counts(counts: &crate::enrich::consent::Counts) -> Value {
+    use crate::enrich::consent::{Invalid, Status};
+    let mut o = Map::new();
+    for (s, n) in Status::ALL.iter().zip(counts.status) {
+        o.insert(s.code().into(), n.into());
+    }
+    let reasons: Map<String, Value> = Invalid::ALL
+        .iter()
+        .zip(counts.invalid)
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| (r.code().into(), n.into()))
+        .collect();
+    o.insert("invalid_reasons".into(), Value::Object(reasons));
+    Value::Object(o)
 }
 
 #[cfg(test)]
@@ -166,6 +192,44 @@ mod tests {
         assert_eq!(v["ProcessingTime"], 1.235);
         assert_eq!(v["FunctionName"], "fn");
         assert_eq!(v["_aws"]["Timestamp"], 1_700_000_000_000i64);
+    }
+
+    /// Consent counts ride in the line as a plain member, not as metrics:
+    /// one per reason would multiply the custom metrics billed.
+    #[test]
+    fn consent_counts_are_in_the_line_not_metrics() {
+        use crate::enrich::consent::{Invalid, Note, Status};
+        let mut report = BatchReport::default();
+        let v: Value = serde_json::from_str(&emf_line(&report, 0.0, 0, "fn")).unwrap();
+        assert!(v.get("Consent").is_none(), "absent without the enricher");
+        report.consent.add(Note {
+            status: Status::Granted,
+            invalid: None,
+        });
+        for _ in 0..2 {
+            report.consent.add(Note {
+                status: Status::Invalid,
+                invalid: Some(Invalid::Truncated),
+            });
+        }
+        report.consent.add(Note {
+            status: Status::Gpc,
+            invalid: Some(Invalid::BadBase64),
+        });
+        let v: Value = serde_json::from_str(&emf_line(&report, 0.0, 0, "fn")).unwrap();
+        assert_eq!(
+            v["Consent"],
+            json!({"granted":1,"denied":0,"missing":0,"invalid":2,"gpc":1,
+                   "invalid_reasons":{"truncated":2,"bad_base64":1}})
+        );
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(!declared.contains(&"Consent"), "{declared:?}");
+        assert!(declared.contains(&"DroppedNoConsent"), "{declared:?}");
     }
 
     #[test]

@@ -112,15 +112,18 @@ pub enum DropReason {
     Domain,
     /// The user agent matched the bundled bot list (`DROP_BOTS=true`).
     Bot,
+    /// No consent (`CONSENT_POLICY=drop`).
+    NoConsent,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 2] = [DropReason::Domain, DropReason::Bot];
+    pub const ALL: [DropReason; 3] = [DropReason::Domain, DropReason::Bot, DropReason::NoConsent];
 
     pub fn code(self) -> &'static str {
         match self {
             DropReason::Domain => "domain",
             DropReason::Bot => "bot",
+            DropReason::NoConsent => "no_consent",
         }
     }
 }
@@ -157,6 +160,9 @@ pub struct Scratch {
     members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
+    /// What the consent stage found of the last record, for the batch's
+    /// counts (taken by the batch layer after each record).
+    pub(crate) consent: Option<crate::enrich::consent::Note>,
 }
 
 /// A record transformed on its own, with owned output: the convenient form
@@ -263,10 +269,13 @@ fn enrich(
     let mut facts = Facts::default();
     scratch.fields.clear();
     for stage in &config.pipeline.stages {
-        if let Err(reason) = stage.run(&record, &mut facts, &mut scratch.fields) {
+        let ran = stage.run(&record, &mut facts, &mut scratch.fields);
+        if let Err(reason) = ran {
+            scratch.consent = facts.consent;
             return Ok(Outcome::Dropped(reason));
         }
     }
+    scratch.consent = facts.consent;
     let edits = &mut facts.edits;
     if config.drop_bots {
         if let Some(ua) = record.first_string(&config.user_agent_fields) {
