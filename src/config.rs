@@ -154,7 +154,7 @@ pub const VARIABLES: &[Variable] = &[
     },
     Variable {
         name: "GPC_FIELDS",
-        default: "gpc,consent.gpc",
+        default: "gpc",
         form: "a comma-separated list of field names or dotted paths, e.g. `gpc,context.gpc`",
         meaning: "where the Global Privacy Control signal is: `true`, `1`, `\"1\"` or `\"true\"` in any of them makes `consent_status` `gpc`, a refusal",
     },
