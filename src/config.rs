@@ -396,7 +396,11 @@ impl Config {
         };
         let pipeline = crate::enrich::Pipeline::build(&mut env, &enabled)?;
         if !enabled.contains(&crate::enrich::consent::ENRICHER.name) {
-            crate::enrich::consent::check_disabled(&env)?;
+            // Validated even when off, as the privacy controls are; the
+            // keys it would read are not looked for.
+            let keys = env.top_keys.len();
+            crate::enrich::consent::check_disabled(&mut env)?;
+            env.top_keys.truncate(keys);
         }
         config.top_keys = env.top_keys;
         config.pipeline = pipeline;

@@ -536,10 +536,12 @@ fn policy(env: &Env<'_>) -> Result<Policy, ConfigError> {
     }
 }
 
-/// `CONSENT_POLICY` other than `off` without the enricher would protect
-/// nothing, silently: start-up fails instead. Called by the configuration
-/// when `consent` is not in `ENRICHMENTS`.
-pub(crate) fn check_disabled(env: &Env<'_>) -> Result<(), ConfigError> {
+/// Called by the configuration when `consent` is not in `ENRICHMENTS`: its
+/// variables are validated all the same (a typo is found before the day it
+/// is turned on), and a `CONSENT_POLICY` other than `off`, which would
+/// protect nothing, silently, fails start-up.
+pub(crate) fn check_disabled(env: &mut Env<'_>) -> Result<(), ConfigError> {
+    build(env)?;
     match policy(env)? {
         Policy::Off => Ok(()),
         _ => {

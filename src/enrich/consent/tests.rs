@@ -758,6 +758,17 @@ fn invalid_values_name_their_variable() {
         assert_eq!(err.variable, "CONSENT_POLICY");
     }
     assert!(build(&[("CONSENT_POLICY", "off")]).is_ok());
+    // Validated with the enricher off too.
+    assert_eq!(
+        build(&[("CONSENT_VENDOR_ID", "x")]).unwrap_err().variable,
+        "CONSENT_VENDOR_ID"
+    );
+    let off = build(&[]).unwrap();
+    assert!(
+        !off.top_keys.iter().any(|k| k == "tcString" || k == "gpc"),
+        "an enricher that is off adds no key to look for: {:?}",
+        off.top_keys
+    );
     assert!(build(&[
         on,
         ("CONSENT_POLICY", "drop"),
