@@ -2,7 +2,8 @@
 -- that carried a consent decision, the share that granted the purposes in
 -- CONSENT_REQUIRED_PURPOSES. A GPC signal counts as a refusal. Events with
 -- no string (`missing`) or an undecodable one (`invalid`) are counted
--- beside the rate, not in it; their consent_cmp_id is NULL.
+-- beside the rate, not in it; their consent_cmp_id is NULL, as is that of
+-- events stored before the enricher was on (counted in `events` only).
 SELECT site,
        dt,
        consent_cmp_id,
@@ -27,7 +28,6 @@ FROM (
     FROM events
     WHERE dt BETWEEN '2026-11-20' AND '2026-11-26'
       AND site IN ('bbc.co.uk', 'example.com', 'example.com.au', 'www.gov.uk', 'alice.github.io', 'xn--mnchen-3ya.de', 'unknown')
-      AND consent_status IS NOT NULL
     GROUP BY site, dt, consent_cmp_id
 ) AS by_cmp
 ORDER BY site, dt, consent_cmp_id NULLS LAST;

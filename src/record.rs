@@ -219,6 +219,7 @@ fn enrich(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, FailReason> {
+    scratch.consent = None;
     let text = simdutf8::basic::from_utf8(data).map_err(|_| FailReason::NotUtf8)?;
     let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'));
     if trimmed.is_empty() {

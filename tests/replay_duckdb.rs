@@ -615,6 +615,15 @@ fn schema_agrees_with_duckdb_read_json_auto() {
         ("utm_term", Some("string"), None),
         ("utm_id", Some("string"), None),
         ("extra", Some("string"), None),
+        // The consent enricher is not in the default ENRICHMENTS the demo
+        // replays with.
+        ("consent_purposes", Some("string"), None),
+        ("consent_li_purposes", Some("string"), None),
+        ("consent_vendor", Some("boolean"), None),
+        ("consent_cmp_id", Some("bigint"), None),
+        ("consent_created", Some("timestamp"), None),
+        ("consent_policy_version", Some("bigint"), None),
+        ("consent_status", Some("string"), None),
     ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-duckdb");
     let _ = std::fs::remove_dir_all(&dir);
