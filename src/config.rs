@@ -57,6 +57,7 @@ pub const CORE_VARIABLES: &[Variable] = &[
         form: form::SWITCH,
         meaning: "`off`: at most five CloudWatch metrics (`RecordsOk`, `RecordsDropped`, `RecordsFailed`, and `Reingested` and `IpNotAnonymized` when not zero); `on` adds one per reason, bytes and processing time, each a custom metric billed monthly (see [Metrics](operations.md#metrics))",
     },
+
 ];
 
 /// Every variable this function reads, with its default and accepted form:
@@ -277,6 +278,19 @@ impl Config {
         // An undeclared read first: it may be what made a build fail.
         env.check()?;
         let mut pipeline = pipeline?;
+        // The consent enricher's variables are validated even when it is
+        // off, as the privacy controls are, on an `Env` of their own: the
+        // keys it would read are not looked for.
+        let consent_off = enrichers
+            .iter()
+            .any(|e| e.name == crate::enrich::consent::ENRICHER.name)
+            && !enabled.contains(&crate::enrich::consent::ENRICHER.name);
+        if consent_off {
+            let mut off = Env::new(lookup, declared);
+            let checked = crate::enrich::consent::check_disabled(&mut off);
+            off.check()?;
+            checked?;
+        }
         if drop_bots {
             pipeline.drop_bots(user_agent_fields.clone());
         }
@@ -604,7 +618,7 @@ mod tests {
     fn the_enrichment_list_names_every_optional_enricher() {
         assert_eq!(
             ENRICHMENT_LIST,
-            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`"
+            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `consent`"
         );
         let optional: Vec<&str> = crate::enrich::optional_names().collect();
         assert!(!optional.is_empty());
@@ -713,7 +727,10 @@ mod tests {
             );
             assert!(
                 crate::settings::parse_switch(v.default).is_some() == (v.form == form::SWITCH)
-                    || v.name == "MAX_SITES_PER_BATCH",
+                    // A number and a purpose list whose default happens to
+                    // spell a switch, and a mode whose default is `off`.
+                    || ["MAX_SITES_PER_BATCH", "CONSENT_REQUIRED_PURPOSES", "CONSENT_POLICY"]
+                        .contains(&v.name),
                 "{}: a switch's default is a switch value",
                 v.name
             );

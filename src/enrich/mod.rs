@@ -97,6 +97,7 @@
 //! examples.
 
 pub mod campaign;
+pub mod consent;
 pub mod extra;
 pub mod fingerprint;
 pub mod page;
@@ -230,6 +231,11 @@ pub const PIPELINE: &[&Enricher] = &[
     &campaign::ENRICHER,
     &fingerprint::ENRICHER,
     &user_agent::ENRICHER,
+    // Before privacy: its `CONSENT_POLICY=anonymize` edits are made with the
+    // privacy stage's code, and that stage's own controls apply on top.
+    // Edits are written at the end, so every stage (geo included) reads the
+    // address before it is masked.
+    &consent::ENRICHER,
     &privacy::ENRICHER,
     // Last: it sees every member and moves what Parquet would lose.
     &extra::ENRICHER,
@@ -490,6 +496,9 @@ pub struct Facts<'a> {
     /// `IP_FIELDS` values (list elements) that were not IP addresses, left
     /// as they were by `ANONYMIZE_IP`.
     pub not_ip: u32,
+    /// What the consent stage found, for the batch's counts; `None` when
+    /// it is not enabled.
+    pub consent: Option<consent::Note>,
 }
 
 /// What the referrer stage found, for the channel: all `None` when the
@@ -581,6 +590,14 @@ impl Fields {
         self.string(name, value);
         let end = self.buf.len() - 1;
         end - value.len()..end
+    }
+
+    /// A whole number.
+    pub fn number(&mut self, name: &str, value: u64) {
+        use std::io::Write;
+        self.key(name);
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.buf, "{value}");
     }
 
     pub fn null(&mut self, name: &str) {
