@@ -266,13 +266,16 @@ smoke: $(SAM_STAMP) ## Invoke the deployed function with events/minimal.json; fa
 FUZZ_RUNS ?= 10000000
 FUZZ := cd fuzz && RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 
-.PHONY: fuzz fuzz-record fuzz-batch fuzz-collector fuzz-tools
+.PHONY: fuzz fuzz-record fuzz-batch fuzz-collector fuzz-consent fuzz-tools
 
 fuzz-tools: ## Install cargo-fuzz (once)
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
 
-fuzz: fuzz-record fuzz-batch fuzz-collector ## Fuzz every target, FUZZ_RUNS executions each (default 10M), seeded from events/
+fuzz: fuzz-record fuzz-batch fuzz-collector fuzz-consent ## Fuzz every target, FUZZ_RUNS executions each (default 10M), seeded from events/
 
 fuzz-record fuzz-batch fuzz-collector: fuzz-%: fuzz-tools ## Fuzz one target (record: one record's transform; batch: a whole request; collector: a POST /collect body)
 	$(PYTHON) fuzz/seed_corpus.py
 	$(FUZZ) run -O $* corpus/$* -- -dict=json.dict -runs=$(FUZZ_RUNS) -print_final_stats=1
+
+fuzz-consent: fuzz-tools ## Fuzz the consent string decoder (TC and GPP strings), FUZZ_RUNS executions
+	$(FUZZ) run -O consent corpus/consent -- -runs=$(FUZZ_RUNS) -print_final_stats=1

@@ -51,6 +51,7 @@ pub const CORE_VARIABLES: &[Variable] = &[
         form: form::SWITCH,
         meaning: "`off`: at most five CloudWatch metrics (`RecordsOk`, `RecordsDropped`, `RecordsFailed`, and `Reingested` and `IpNotAnonymized` when not zero); `on` adds one per reason, bytes and processing time, each a custom metric billed monthly (see [Metrics](operations.md#metrics))",
     },
+
 ];
 
 /// Every variable this function reads, with its default and accepted form:
@@ -269,6 +270,19 @@ impl Config {
         // An undeclared read first: it may be what made a build fail.
         env.check()?;
         let pipeline = pipeline?;
+        // The consent enricher's variables are validated even when it is
+        // off, as the privacy controls are, on an `Env` of their own: the
+        // keys it would read are not looked for.
+        let consent_off = enrichers
+            .iter()
+            .any(|e| e.name == crate::enrich::consent::ENRICHER.name)
+            && !enabled.contains(&crate::enrich::consent::ENRICHER.name);
+        if consent_off {
+            let mut off = Env::new(lookup, declared);
+            let checked = crate::enrich::consent::check_disabled(&mut off);
+            off.check()?;
+            checked?;
+        }
         Ok(Config {
             time_fields,
             url_fields,
@@ -593,7 +607,7 @@ mod tests {
     fn the_enrichment_list_names_every_optional_enricher() {
         assert_eq!(
             ENRICHMENT_LIST,
-            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `geo`"
+            "`none`, or a comma-separated list of optional enrichers: `referrer`, `campaign`, `fingerprint`, `user_agent`, `geo`, `consent`"
         );
         let optional: Vec<&str> = crate::enrich::optional_names().collect();
         assert!(!optional.is_empty());
@@ -701,9 +715,16 @@ mod tests {
             );
             assert!(
                 crate::settings::parse_switch(v.default).is_some() == (v.form == form::SWITCH)
-                    || v.name == "MAX_SITES_PER_BATCH"
-                    // A switch or a list of bot categories.
-                    || v.name == "DROP_BOTS",
+                    // A number, a switch or a list of bot categories, a purpose
+                    // list whose default happens to spell a switch, and a mode
+                    // whose default is `off`.
+                    || [
+                        "MAX_SITES_PER_BATCH",
+                        "DROP_BOTS",
+                        "CONSENT_REQUIRED_PURPOSES",
+                        "CONSENT_POLICY",
+                    ]
+                    .contains(&v.name),
                 "{}: a switch's default is a switch value",
                 v.name
             );

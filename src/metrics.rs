@@ -21,7 +21,7 @@
 //! | `Reingested` | Count | records that did not fit in the response, re-sent to the stream and answered `Dropped` (default, when not zero) |
 //! | `IpNotAnonymized` | Count | `IP_FIELDS` values (list elements) of `Ok` records that `ANONYMIZE_IP` left alone: not IP addresses (default, when not zero) |
 //! | `Records` | Count | records in the batch (detailed) |
-//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot` (detailed) |
+//! | `Dropped<Reason>` | Count | `DroppedDomain`, `DroppedBot`, `DroppedNoConsent` (detailed) |
 //! | `Failed<Reason>` | Count | `FailedBadBase64`, `FailedNotJson`, … one per reason code (detailed) |
 //! | `SiteOther` | Count | `Ok` records partitioned as `site=other` (detailed) |
 //! | `ReingestFailed` | Count | of the re-sent records, those whose re-send failed: `ProcessingFailed` instead (detailed) |
@@ -29,6 +29,12 @@
 //! | `InputBytes`, `OutputBytes` | Bytes | decoded record bytes in and out (detailed) |
 //! | `RequestBytes`, `ResponseBytes` | Bytes | the invocation's JSON in and out (detailed) |
 //! | `ProcessingTime` | Milliseconds | from request bytes to response bytes (detailed; Lambda's own `Duration` is free) |
+//!
+//! With the `consent` enricher on, the line also carries a `Consent` member
+//! that is not a metric (it is not declared under `CloudWatchMetrics`, so it
+//! costs no custom metric; CloudWatch Logs Insights reads it): the batch's
+//! records by `consent_status` and the `invalid` ones by reason, e.g.
+//! `{"granted":40,"denied":3,"missing":5,"invalid":2,"gpc":0,"invalid_reasons":{"bad_base64":1,"truncated":1}}`.
 
 use crate::batch::BatchReport;
 use crate::record::{DropReason, FailReason};
@@ -158,6 +164,9 @@ pub fn emf_line(
     for (name, _, v) in metrics {
         root.insert(name, v);
     }
+    if !report.consent.is_empty() {
+        root.insert("Consent".into(), consent_counts(&report.consent));
+    }
     if let Some(id) = &report.invocation_id {
         root.insert("invocationId".into(), id.as_str().into());
     }
@@ -234,6 +243,23 @@ pub fn collector_emf_line(
         root.insert((*name).into(), v.into());
     }
     Value::Object(root).to_string()
+}
+
+/// The `Consent` member: counts by status, and the invalid reasons seen.
+fn consent_counts(counts: &crate::enrich::consent::Counts) -> Value {
+    use crate::enrich::consent::{Invalid, Status};
+    let mut o = Map::new();
+    for (s, n) in Status::ALL.iter().zip(counts.status) {
+        o.insert(s.code().into(), n.into());
+    }
+    let reasons: Map<String, Value> = Invalid::ALL
+        .iter()
+        .zip(counts.invalid)
+        .filter(|(_, n)| *n > 0)
+        .map(|(r, n)| (r.code().into(), n.into()))
+        .collect();
+    o.insert("invalid_reasons".into(), Value::Object(reasons));
+    Value::Object(o)
 }
 
 #[cfg(test)]
@@ -352,6 +378,56 @@ mod tests {
                 .len(),
             metric_names().len()
         );
+    }
+
+    /// Consent counts ride in the line as a plain member, not as metrics:
+    /// one per reason would multiply the custom metrics billed.
+    #[test]
+    fn consent_counts_are_in_the_line_not_metrics() {
+        use crate::enrich::consent::{Invalid, Note, Status};
+        let mut report = BatchReport::default();
+        let v: Value = serde_json::from_str(&emf_line(&report, 0.0, 0, "fn", true)).unwrap();
+        assert!(v.get("Consent").is_none(), "absent without the enricher");
+        report.consent.add(Note {
+            status: Status::Granted,
+            invalid: None,
+        });
+        for _ in 0..2 {
+            report.consent.add(Note {
+                status: Status::Invalid,
+                invalid: Some(Invalid::Truncated),
+            });
+        }
+        report.consent.add(Note {
+            status: Status::Gpc,
+            invalid: Some(Invalid::BadBase64),
+        });
+        let v: Value = serde_json::from_str(&emf_line(&report, 0.0, 0, "fn", true)).unwrap();
+        assert_eq!(
+            v["Consent"],
+            json!({"granted":1,"denied":0,"missing":0,"invalid":2,"gpc":1,
+                   "invalid_reasons":{"truncated":2,"bad_base64":1}})
+        );
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(!declared.contains(&"Consent"), "{declared:?}");
+        assert!(declared.contains(&"DroppedNoConsent"), "{declared:?}");
+        // Without DETAILED_METRICS neither the member nor the reason adds a
+        // metric: the default line stays within five.
+        let v: Value = serde_json::from_str(&emf_line(&report, 0.0, 0, "fn", false)).unwrap();
+        assert_eq!(v["Consent"]["gpc"], 1);
+        let declared: Vec<&str> = v["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert!(!declared.contains(&"DroppedNoConsent"), "{declared:?}");
+        assert!(declared.len() <= 5, "{declared:?}");
     }
 
     #[test]

@@ -71,15 +71,18 @@ pub enum DropReason {
     Domain,
     /// The user agent matched the bundled bot list (`DROP_BOTS=on`).
     Bot,
+    /// No consent (`CONSENT_POLICY=drop`).
+    NoConsent,
 }
 
 impl DropReason {
-    pub const ALL: [DropReason; 2] = [DropReason::Domain, DropReason::Bot];
+    pub const ALL: [DropReason; 3] = [DropReason::Domain, DropReason::Bot, DropReason::NoConsent];
 
     pub fn code(self) -> &'static str {
         match self {
             DropReason::Domain => "domain",
             DropReason::Bot => "bot",
+            DropReason::NoConsent => "no_consent",
         }
     }
 }

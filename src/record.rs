@@ -79,6 +79,9 @@ pub struct Scratch {
     members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
+    /// What the consent stage found of the last record, for the batch's
+    /// counts (taken by the batch layer after each record).
+    pub(crate) consent: Option<crate::enrich::consent::Note>,
 }
 
 /// A record transformed on its own, with owned output: the convenient form
@@ -141,6 +144,7 @@ fn enrich(
     scratch: &mut Scratch,
     out: &mut Vec<u8>,
 ) -> Result<Outcome, FailReason> {
+    scratch.consent = None;
     let text = simdutf8::basic::from_utf8(data).map_err(|_| FailReason::NotUtf8)?;
     let trimmed = text.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\n' | '\r'));
     if trimmed.is_empty() {
@@ -192,9 +196,11 @@ fn enrich(
     scratch.fields.clear();
     for stage in &pipeline.stages {
         if let Err(reason) = stage.run(&record, &mut facts, &mut scratch.fields) {
+            scratch.consent = facts.consent;
             return Ok(Outcome::Dropped(reason));
         }
     }
+    scratch.consent = facts.consent;
     let edits = &mut facts.edits;
 
     // Write: the object minus its closing brace, then the new fields.

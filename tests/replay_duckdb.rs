@@ -145,6 +145,101 @@ fn duckdb_reads_the_replayed_folder_like_athena() {
     );
 }
 
+/// The consent query over a replay with the `consent` enricher on: TC
+/// strings (built field by field: CMP 10 granting purposes 1, 2, 7-10 and
+/// one denying purpose 1; CMP 300 granting 1, 8, 9), a GPP string, GPC, an
+/// invalid string and none, on two days and two sites.
+#[test]
+#[ignore = "needs DuckDB in .venv: run `make demo-test`"]
+fn consent_rate_by_site_day_and_cmp() {
+    const GRANTED_10: &str = "CQuIxQAQuIxQAAKABBEND6EgAMPAAAAAAAYgAAAAAAAA";
+    const DENIED_10: &str = "CQuIxQAQuIxQAAKABBEND6EgAEEAAAAAAAYgAAAAAAAA";
+    const GRANTED_300: &str = "CQuIxQAQuIxQAEsABBEND6EgAIGAAAAAAAYgAAAAAAAA";
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("replay-duckdb-consent");
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let event = |day: u32, host: &str, extra: &str| {
+        format!(
+            r#"{{"type":"page_view","timestamp":"2026-11-{day}T10:00:00Z","url":"https://{host}/"{extra}}}"#
+        )
+    };
+    let events = [
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{GRANTED_10}""#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{GRANTED_10}""#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{GRANTED_10}""#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{DENIED_10}""#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","gpp":"DBABMA~{GRANTED_300}""#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{GRANTED_300}","gpc":true"#),
+        ),
+        event(
+            24,
+            "news.bbc.co.uk",
+            r#","tcString":"CPXxRfAPXxRfAAfKABENB""#,
+        ),
+        event(24, "news.bbc.co.uk", ""),
+        event(
+            25,
+            "news.bbc.co.uk",
+            &format!(r#","tcString":"{DENIED_10}""#),
+        ),
+        event(
+            21,
+            "www.example.com",
+            &format!(r#","consent":{{"tcString":"{GRANTED_300}"}}"#),
+        ),
+    ];
+    std::fs::write(dir.join("events.ndjson"), events.join("\n")).unwrap();
+    let out = dir.join("s3");
+    let status = Command::new(env!("CARGO_BIN_EXE_firehose-enricher"))
+        .args(["replay", "--input"])
+        .arg(dir.join("events.ndjson"))
+        .arg("--out")
+        .arg(&out)
+        .env(
+            "ENRICHMENTS",
+            "referrer,campaign,fingerprint,user_agent,consent",
+        )
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let file = "queries/8_consent_rate_by_site_day_cmp.sql";
+    let result = query(&out, &[file]);
+    assert_eq!(
+        serde_json::json!(rows(&result, file)),
+        serde_json::json!([
+            // site, dt, CMP, events, granted, denied, gpc, missing, invalid, rate
+            ["bbc.co.uk", "2026-11-24", 10, 4, 3, 1, 0, 0, 0, 75.0],
+            ["bbc.co.uk", "2026-11-24", 300, 2, 1, 0, 1, 0, 0, 50.0],
+            ["bbc.co.uk", "2026-11-24", null, 2, 0, 0, 0, 1, 1, null],
+            ["bbc.co.uk", "2026-11-25", 10, 1, 0, 1, 0, 0, 0, 0.0],
+            ["example.com", "2026-11-21", 300, 1, 1, 0, 0, 0, 0, 100.0],
+        ])
+    );
+}
+
 /// The demo's generated events (`make demo-test` writes them and sets
 /// `DEMO_INPUT`).
 fn demo_input() -> std::path::PathBuf {
@@ -520,6 +615,15 @@ fn schema_agrees_with_duckdb_read_json_auto() {
         ("utm_term", Some("string"), None),
         ("utm_id", Some("string"), None),
         ("extra", Some("string"), None),
+        // The consent enricher is not in the default ENRICHMENTS the demo
+        // replays with.
+        ("consent_purposes", Some("string"), None),
+        ("consent_li_purposes", Some("string"), None),
+        ("consent_vendor", Some("boolean"), None),
+        ("consent_cmp_id", Some("bigint"), None),
+        ("consent_created", Some("timestamp"), None),
+        ("consent_policy_version", Some("bigint"), None),
+        ("consent_status", Some("string"), None),
     ];
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("schema-duckdb");
     let _ = std::fs::remove_dir_all(&dir);

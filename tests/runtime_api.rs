@@ -193,6 +193,12 @@ const INVALID: &[(&str, &str)] = &[
     ("IP_FIELDS", "ip,"),
     ("GEO_DB", "/nonexistent/GeoLite2-City.mmdb"),
     ("KEEP_QUERY_PARAMS", "utm_source,,gclid"),
+    ("CONSENT_FIELDS", "tcString,,gpp"),
+    ("GPC_FIELDS", ""),
+    ("CONSENT_REQUIRED_PURPOSES", "25"),
+    ("CONSENT_VENDOR_ID", "0"),
+    ("CONSENT_POLICY", "anonymise"),
+    ("CONSENT_MISSING", "yes"),
 ];
 
 #[test]

@@ -1087,11 +1087,16 @@ fn template_accepts(p: &Value, value: &str) -> bool {
 /// their defaults): the one place this file asks the configuration.
 fn function_accepts(variable: &str, value: &str) -> Result<(), String> {
     // HASH_FIELDS comes with its key: the template's Rules demand the
-    // secret, and the smoke invoke checks its length.
+    // secret, and the smoke invoke checks its length. CONSENT_POLICY comes
+    // with its enricher: a policy other than `off` needs `consent` in
+    // ENRICHMENTS, which no rule over a comma list can check (the smoke
+    // invoke fails on it instead).
     let key = "k".repeat(32);
+    let enrichments = "referrer,campaign,fingerprint,user_agent,consent";
     Config::from_lookup(|name| match name {
         _ if name == variable => Some(value.to_owned()),
         "HASH_KEY" => Some(key.clone()),
+        "ENRICHMENTS" if variable == "CONSENT_POLICY" => Some(enrichments.into()),
         _ => None,
     })
     .map(drop)
@@ -1622,4 +1627,92 @@ fn the_collector_is_off_by_default_and_reaches_only_the_stream() {
         }
     }
     assert!(pattern.is_match("https://example.com,https://www.example.com"));
+}
+
+/// The consent parameters: whatever a parameter's `AllowedPattern` or
+/// `AllowedValues` lets through, the function accepts at start-up, so a
+/// stack never deploys a configuration its function refuses.
+#[test]
+fn consent_parameters_reject_what_the_function_rejects() {
+    let t = template();
+    let cases: &[(&str, &str, &[&str])] = &[
+        (
+            "ConsentFields",
+            "CONSENT_FIELDS",
+            &[
+                "tcString",
+                "tcString,gpp,consent.tcString",
+                "",
+                ",",
+                "a,,b",
+                "a..b",
+                ".a",
+                "a.",
+                " a",
+                "a b",
+            ],
+        ),
+        (
+            "GpcFields",
+            "GPC_FIELDS",
+            &["gpc", "gpc,context.gpc", "", "gpc,"],
+        ),
+        (
+            "ConsentRequiredPurposes",
+            "CONSENT_REQUIRED_PURPOSES",
+            &[
+                "", "1", "1,8,9", "24", "0", "25", "1,", "01", "+1", " 1", "1,,2", "100",
+            ],
+        ),
+        (
+            "ConsentVendorId",
+            "CONSENT_VENDOR_ID",
+            &[
+                "", "1", "755", "9999", "10000", "59999", "64999", "65499", "65529", "65534",
+                "65535", "0", "070", "99999", "-1", "x",
+            ],
+        ),
+        (
+            "ConsentPolicy",
+            "CONSENT_POLICY",
+            &["off", "anonymize", "drop", "on", "Drop", ""],
+        ),
+        (
+            "ConsentMissing",
+            "CONSENT_MISSING",
+            &["allow", "deny", "", "yes"],
+        ),
+        (
+            "IdFields",
+            "ID_FIELDS",
+            &["", "user_id", "user_id,ctx.device_id", ",", "a..b"],
+        ),
+    ];
+    for (param, var, values) in cases {
+        let p = get(&t, &["Parameters", param]);
+        let pattern = p
+            .get("AllowedPattern")
+            .and_then(Value::as_str)
+            .map(|re| regex::Regex::new(re).expect("a valid pattern"));
+        let listed = p.get("AllowedValues").and_then(Value::as_sequence);
+        assert!(
+            pattern.is_some() || listed.is_some(),
+            "{param} must be bounded"
+        );
+        let default = text(get(p, &["Default"]));
+        for value in values.iter().copied().chain([default.as_str()]) {
+            let allowed = pattern.as_ref().is_none_or(|re| re.is_match(value))
+                && listed.is_none_or(|l| l.iter().any(|v| text(v) == value));
+            let accepted = Config::from_lookup(|n| match n {
+                "ENRICHMENTS" => Some("consent".into()),
+                n if n == *var => Some(value.to_owned()),
+                _ => None,
+            })
+            .is_ok();
+            assert!(
+                !allowed || accepted,
+                "{param} allows {value:?}, which {var} rejects"
+            );
+        }
+    }
 }

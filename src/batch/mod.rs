@@ -106,6 +106,10 @@ pub struct BatchReport {
     /// `IP_FIELDS` values of `Ok` records that `ANONYMIZE_IP` left as they
     /// were because they are not IP addresses.
     pub not_anonymized: usize,
+    /// Records the consent enricher read, by status and invalid reason
+    /// (counted as transformed: an overflow record re-sent to the stream is
+    /// counted again when it comes back).
+    pub consent: crate::enrich::consent::Counts,
 }
 
 impl BatchReport {
@@ -536,6 +540,9 @@ impl<'c> Pass<'c> {
             }
         };
         report.input_bytes += data.len();
+        if let Some(note) = scratch.consent.take() {
+            report.consent.add(note);
+        }
         self.push(mark, outcome, false);
     }
 

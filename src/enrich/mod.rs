@@ -98,6 +98,7 @@
 
 pub mod bots;
 pub mod campaign;
+pub mod consent;
 pub mod extra;
 pub mod fingerprint;
 pub mod geo;
@@ -236,6 +237,11 @@ pub const PIPELINE: &[&Enricher] = &[
     &user_agent::ENRICHER,
     // Before the privacy controls: it reads the address they may mask.
     &geo::ENRICHER,
+    // Before privacy: its `CONSENT_POLICY=anonymize` edits are made with the
+    // privacy stage's code, and that stage's own controls apply on top.
+    // Edits are written at the end, so every stage (geo included) reads the
+    // address before it is masked.
+    &consent::ENRICHER,
     &privacy::ENRICHER,
     // Last: it sees every member and moves what Parquet would lose.
     &extra::ENRICHER,
@@ -496,6 +502,9 @@ pub struct Facts<'a> {
     /// `IP_FIELDS` values (list elements) that were not IP addresses, left
     /// as they were by `ANONYMIZE_IP`.
     pub not_ip: u32,
+    /// What the consent stage found, for the batch's counts; `None` when
+    /// it is not enabled.
+    pub consent: Option<consent::Note>,
 }
 
 /// What the referrer stage found, for the channel: all `None` when the

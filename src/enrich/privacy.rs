@@ -120,6 +120,10 @@ pub const MIN_HASH_KEY_BYTES: usize = 32;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Action {
     MaskIp,
+    /// `CONSENT_POLICY=anonymize`'s masking: as `MaskIp`, but a value that
+    /// is not wholly addresses (a string with any other element, a number,
+    /// a list) is removed rather than kept.
+    MaskIpOrDrop,
     StripQuery,
     Hash,
     Drop,
@@ -132,7 +136,7 @@ struct Rule {
     action: Action,
 }
 
-struct Privacy {
+pub(crate) struct Privacy {
     /// The rules by top-level key.
     rules: HashMap<String, Vec<Rule>>,
     keep_params: Vec<String>,
@@ -164,22 +168,7 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
     if env.switch("ANONYMIZE_IP")? {
         listed.extend(ip_fields.into_iter().map(|p| (p, Action::MaskIp)));
     }
-    let (name, value) = env.get("KEEP_QUERY_PARAMS");
-    let keep_params: Vec<String> = if value.trim().is_empty() {
-        Vec::new()
-    } else {
-        value
-            .split(',')
-            .map(|p| {
-                let p = p.trim();
-                if p.is_empty() || p.contains(['=', '&', '#', '?', ' ']) {
-                    Err(env.error(name, &value))
-                } else {
-                    Ok(p.to_owned())
-                }
-            })
-            .collect::<Result<_, _>>()?
-    };
+    let keep_params = keep_params(env)?;
     if env.switch("STRIP_QUERY")? {
         // Referrers carry the same personal data as page URLs (the previous
         // page's query and fragment), so both are stripped.
@@ -204,6 +193,35 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
             .map(|p| (p, Action::Drop)),
     );
 
+    Ok(Arc::new(Privacy {
+        rules: by_key(listed),
+        keep_params,
+        hash_key: key.into_bytes(),
+    }))
+}
+
+/// `KEEP_QUERY_PARAMS`, validated.
+fn keep_params(env: &Env<'_>) -> Result<Vec<String>, ConfigError> {
+    let (name, value) = env.get("KEEP_QUERY_PARAMS");
+    if value.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    value
+        .split(',')
+        .map(|p| {
+            let p = p.trim();
+            if p.is_empty() || p.contains(['=', '&', '#', '?', ' ']) {
+                Err(env.error(name, &value))
+            } else {
+                Ok(p.to_owned())
+            }
+        })
+        .collect()
+}
+
+/// The rules by top-level key, drops last: a value both hashed and dropped
+/// is dropped.
+fn by_key(listed: Vec<(Vec<String>, Action)>) -> HashMap<String, Vec<Rule>> {
     let mut rules: HashMap<String, Vec<Rule>> = HashMap::new();
     for (mut path, action) in listed {
         let top = path.remove(0);
@@ -212,15 +230,41 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
             .or_default()
             .push(Rule { rest: path, action });
     }
-    // Drops last: a value both hashed and dropped is dropped.
     for list in rules.values_mut() {
         list.sort_by_key(|r| r.action == Action::Drop);
     }
-    Ok(Arc::new(Privacy {
-        rules,
-        keep_params,
-        hash_key: key.into_bytes(),
-    }))
+    rules
+}
+
+/// The edits `CONSENT_POLICY=anonymize` makes to an event without consent,
+/// in this order: the addresses in `IP_FIELDS` masked as `ANONYMIZE_IP`
+/// masks them (a value that is not wholly addresses removed), the
+/// identifiers in `ids` (`ID_FIELDS`) and the raw user agent
+/// (`USER_AGENT_FIELDS`) removed, and the URL and referrer fields stripped
+/// as `STRIP_QUERY` strips them (keeping `KEEP_QUERY_PARAMS`). The same
+/// code as the operator's own controls, run by the consent stage on the
+/// records that need it; the controls of this stage still run after it.
+pub(crate) fn anonymizer(env: &Env<'_>, ids: Vec<Vec<String>>) -> Result<Privacy, ConfigError> {
+    let mut listed: Vec<(Vec<String>, Action)> = Vec::new();
+    listed.extend(
+        env.paths("IP_FIELDS")?
+            .into_iter()
+            .map(|p| (p, Action::MaskIpOrDrop)),
+    );
+    listed.extend(ids.into_iter().map(|p| (p, Action::Drop)));
+    listed.extend(
+        env.paths("USER_AGENT_FIELDS")?
+            .into_iter()
+            .map(|p| (p, Action::Drop)),
+    );
+    for var in ["URL_FIELDS", "REFERRER_FIELDS"] {
+        listed.extend(env.paths(var)?.into_iter().map(|p| (p, Action::StripQuery)));
+    }
+    Ok(Privacy {
+        rules: by_key(listed),
+        keep_params: keep_params(env)?,
+        hash_key: Vec::new(),
+    })
 }
 
 impl Stage for Privacy {
@@ -245,15 +289,22 @@ impl Stage for Privacy {
             let Some(rules) = self.rules.get(key.as_ref()) else {
                 continue;
             };
+            // On top of what an earlier stage (the consent policy) made of
+            // the member: a removed member stays removed, an edited one is
+            // edited further. The last edit of a member is the one written.
+            let original = match facts.edits.iter().rev().find(|(j, _)| *j == i) {
+                Some((_, Edit::Remove)) => continue,
+                Some((_, Edit::Replace(text))) => text.clone(),
+                None => record.member_value(i).to_owned(),
+            };
             if rules
                 .iter()
-                .any(|r| r.rest.is_empty() && r.action == Action::Drop)
+                .any(|r| r.rest.is_empty() && removes(r.action, &original))
             {
                 facts.edits.push((i, Edit::Remove));
                 continue;
             }
-            let original = record.member_value(i);
-            let mut text = original.to_owned();
+            let mut text = original.clone();
             for rule in rules {
                 self.edit(&mut text, &rule.rest, rule.action, &mut facts.not_ip);
             }
@@ -278,7 +329,7 @@ impl Privacy {
         };
         // From the last duplicate back, so earlier ranges stay valid.
         for range in member_ranges(text, first).into_iter().rev() {
-            if rest.is_empty() && action == Action::Drop {
+            if rest.is_empty() && removes(action, &text[range.clone()]) {
                 let cut = member_span(text.as_bytes(), range);
                 text.replace_range(cut, "");
             } else {
@@ -297,6 +348,13 @@ impl Privacy {
                 let s = crate::time::json_string(raw)?;
                 let (masked, skipped) = mask_ips(&s);
                 *not_ip = not_ip.saturating_add(skipped);
+                (masked != s).then(|| quoted(&masked)).flatten()
+            }
+            // Values that are not wholly addresses were removed by the
+            // caller ([`removes`]).
+            Action::MaskIpOrDrop => {
+                let s = crate::time::json_string(raw)?;
+                let masked = mask_ips(&s).0;
                 (masked != s).then(|| quoted(&masked)).flatten()
             }
             Action::StripQuery => {
@@ -319,6 +377,15 @@ impl Privacy {
             // Whole members are removed by the caller.
             Action::Drop => None,
         }
+    }
+}
+
+/// Whether `action` removes the value `raw` (JSON text) as a whole.
+fn removes(action: Action, raw: &str) -> bool {
+    match action {
+        Action::Drop => true,
+        Action::MaskIpOrDrop => crate::time::json_string(raw).is_none_or(|s| mask_ips(&s).1 > 0),
+        _ => false,
     }
 }
 
