@@ -95,6 +95,9 @@ fn run_with(request: Vec<u8>, fault: Fault, deadline: Duration, extra: &[(&str, 
     let emulator = Emulator::with_deadline(vec![("req-1", request)], deadline);
     let env = moto::sdk_env(proxy.addr);
     let mut env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    // Every count in the metrics line, zeros included: the assertions read
+    // the per-reason and re-send counts.
+    env.push(("DETAILED_METRICS", "on"));
     env.extend_from_slice(extra);
     let function = Function::lambda(&emulator, &env);
     let posted = emulator.next();
