@@ -43,6 +43,9 @@ $(VENV_PY):
 venv: $(VENV_PY) ## Create the repo-local Python virtualenv (.venv)
 
 # ---- local pipeline: replay into a folder, query it with DuckDB
+# The demo shows every panel: the default enrichers plus `consent` (the
+# demo's events carry no consent string, so their status is `missing`).
+DEMO_ENRICHMENTS ?= referrer,campaign,fingerprint,user_agent,geo,consent
 $(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
 	$(VENV_PY) -m pip install --quiet -r tools/requirements-demo.txt
 	touch $@
@@ -50,7 +53,7 @@ $(VENV)/.demo-stamp: tools/requirements-demo.txt | $(VENV_PY)
 demo: $(VENV)/.demo-stamp ## Sample events -> replay into demo-s3/ -> the queries/ in DuckDB
 	rm -rf demo-input demo-s3
 	$(CARGO) run --example gen_events -- demo-input
-	$(CARGO) run -- replay --input demo-input --out demo-s3
+	ENRICHMENTS=$(DEMO_ENRICHMENTS) $(CARGO) run -- replay --input demo-input --out demo-s3
 	$(VENV_PY) tools/athena_local.py --data demo-s3 queries/[0-9]*.sql
 
 # Parquet mode: the function's COLUMNS are the schema of events/, as the
@@ -156,7 +159,7 @@ DASHBOARD_TEST_DATA := target/dashboard-test-s3
 dashboard-test: $(VENV)/.dashboard-test-stamp browser-tools ## The dashboard: sessions on a hand-computed fixture, the demo page in headless Chromium, Athena mode against moto
 	rm -rf $(DASHBOARD_TEST_INPUT) $(DASHBOARD_TEST_DATA)
 	$(CARGO) run --quiet --example gen_events -- $(DASHBOARD_TEST_INPUT) >/dev/null
-	$(CARGO) run --quiet -- replay --input $(DASHBOARD_TEST_INPUT) --out $(DASHBOARD_TEST_DATA) >/dev/null
+	ENRICHMENTS=$(DEMO_ENRICHMENTS) $(CARGO) run --quiet -- replay --input $(DASHBOARD_TEST_INPUT) --out $(DASHBOARD_TEST_DATA) >/dev/null
 	DASHBOARD_DATA=$(abspath $(DASHBOARD_TEST_DATA)) MOTO_SERVER=$(abspath $(VENV)/bin/moto_server) \
 	  AWS_EC2_METADATA_DISABLED=true $(VENV_PY) -m pytest -q tools/tests
 

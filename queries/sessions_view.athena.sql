@@ -11,7 +11,7 @@ WITH page_views AS (
          channel,
          coalesce(referrer_source, referrer_site, referrer_domain) AS referrer,
          device_type,
-         CAST(NULL AS VARCHAR) AS country,
+         geo_country AS country,
          event_fingerprint
   FROM events
   WHERE dt BETWEEN CAST(CAST(current_date - INTERVAL '30' DAY AS DATE) AS VARCHAR) AND CAST(CAST(current_date + INTERVAL '1' DAY AS DATE) AS VARCHAR)
