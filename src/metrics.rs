@@ -148,22 +148,7 @@ pub fn emf_line(
     detailed: bool,
 ) -> String {
     let metrics = values(report, processing_ms, detailed);
-    let mut root = Map::new();
-    root.insert(
-        "_aws".into(),
-        json!({
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": NAMESPACE,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": metrics.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
-            }],
-        }),
-    );
-    root.insert("FunctionName".into(), function_name.into());
-    for (name, _, v) in metrics {
-        root.insert(name, v);
-    }
+    let mut root = emf_root(timestamp_ms, function_name, metrics);
     if !report.consent.is_empty() {
         root.insert("Consent".into(), consent_counts(&report.consent));
     }
@@ -226,6 +211,23 @@ pub fn collector_emf_line(
         counts.bad_request,
         counts.delivery_failed,
     ];
+    let metrics = COLLECTOR_METRICS
+        .iter()
+        .zip(values)
+        .map(|(name, v)| ((*name).to_owned(), "Count", v.into()))
+        .collect();
+    Value::Object(emf_root(timestamp_ms, function_name, metrics)).to_string()
+}
+
+/// An EMF document: the `_aws` block declaring `metrics` under
+/// [`NAMESPACE`] with the `FunctionName` dimension, then the dimension's
+/// value and each metric's value. The transform's and the collector's lines
+/// share it, so both declare metrics the same way.
+fn emf_root(
+    timestamp_ms: i64,
+    function_name: &str,
+    metrics: Vec<(String, &'static str, Value)>,
+) -> Map<String, Value> {
     let mut root = Map::new();
     root.insert(
         "_aws".into(),
@@ -234,15 +236,15 @@ pub fn collector_emf_line(
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["FunctionName"]],
-                "Metrics": COLLECTOR_METRICS.iter().map(|n| json!({"Name": n, "Unit": "Count"})).collect::<Vec<_>>(),
+                "Metrics": metrics.iter().map(|(n, u, _)| json!({"Name": n, "Unit": u})).collect::<Vec<_>>(),
             }],
         }),
     );
     root.insert("FunctionName".into(), function_name.into());
-    for (name, v) in COLLECTOR_METRICS.iter().zip(values) {
-        root.insert((*name).into(), v.into());
+    for (name, _, v) in metrics {
+        root.insert(name, v);
     }
-    Value::Object(root).to_string()
+    root
 }
 
 /// The `Consent` member: counts by status, and the invalid reasons seen.
