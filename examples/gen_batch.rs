@@ -14,9 +14,12 @@
 //!
 //! The files are a few MB each: they are generated, never committed.
 
+#[path = "shared/visitor_ip.rs"]
+mod visitor_ip;
 use base64::Engine;
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use visitor_ip::visitor_ip;
 
 const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -266,29 +269,6 @@ impl Request {
     fn finish(mut self) -> Request {
         self.json.push_str("]}");
         self
-    }
-}
-
-/// A visitor's public address: IPv4 from a few regional registries'
-/// blocks, one visitor in five on IPv6.
-fn visitor_ip(visitor: u64) -> String {
-    const V4: [u8; 8] = [2, 31, 46, 62, 81, 89, 151, 185];
-    let h = visitor.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    if h.is_multiple_of(5) {
-        format!(
-            "2a02:{:x}:{:x}::{:x}",
-            (h >> 8) & 0xffff,
-            (h >> 24) & 0xffff,
-            (h >> 40) & 0xfff
-        )
-    } else {
-        format!(
-            "{}.{}.{}.{}",
-            V4[(h >> 8) as usize % 8],
-            (h >> 16) & 0xff,
-            (h >> 24) & 0xff,
-            1 + (h >> 32) % 254
-        )
     }
 }
 

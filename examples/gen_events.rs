@@ -15,11 +15,14 @@
 //!
 //! The same seed always gives the same bytes.
 
+#[path = "shared/visitor_ip.rs"]
+mod visitor_ip;
 use flate2::write::GzEncoder;
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
+use visitor_ip::visitor_ip;
 
 /// 2026-11-20 00:00:00 UTC.
 const START_MS: i64 = 1_795_132_800_000;
@@ -232,30 +235,6 @@ fn good_event(rng: &mut Rng, n: u64, ms: i64) -> Vec<u8> {
         event["plan"] = json!(["free", "pro", "team"][(n / 5 % 3) as usize]);
     }
     serde_json::to_vec(&event).unwrap_or_default()
-}
-
-/// A visitor's public address: IPv4 from a few regional registries'
-/// blocks, one visitor in five on IPv6. From the visitor's number, not the
-/// generator, so every other value stays as it was.
-fn visitor_ip(visitor: u64) -> String {
-    const V4: [u8; 8] = [2, 31, 46, 62, 81, 89, 151, 185];
-    let h = visitor.wrapping_add(1).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    if h.is_multiple_of(5) {
-        format!(
-            "2a02:{:x}:{:x}::{:x}",
-            (h >> 8) & 0xffff,
-            (h >> 24) & 0xffff,
-            (h >> 40) & 0xfff
-        )
-    } else {
-        format!(
-            "{}.{}.{}.{}",
-            V4[(h >> 8) as usize % 8],
-            (h >> 16) & 0xff,
-            (h >> 24) & 0xff,
-            1 + (h >> 32) % 254
-        )
-    }
 }
 
 /// One of the ways events go bad in the wild; each ends in the error output
