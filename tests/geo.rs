@@ -256,9 +256,27 @@ fn the_bundled_database_gives_countries_by_default() {
     let c = Config::default();
     assert!(c.pipeline.enabled().contains(&"geo"));
     let cases: &[(&str, Option<&str>)] = &[
+        // --- edge cases: addresses that never reach the internet, which
+        // the database would place (192.168/16 and 172.16/12 in AU) ---
         ("10.1.2.3", None),
         ("127.0.0.1", None),
         ("fe80::1", None),
+        ("192.168.1.20", None),
+        ("172.16.5.4", None),
+        ("172.31.255.255", None),
+        ("100.64.1.1", None),
+        ("169.254.169.254", None),
+        ("0.0.0.0", None),
+        ("255.255.255.255", None),
+        ("224.0.0.1", None),
+        ("::", None),
+        ("::1", None),
+        ("fd12:3456::1", None),
+        ("ff02::1", None),
+        ("::ffff:192.168.1.20", None),
+        // --- just outside those ranges ---
+        ("172.32.0.1", Some("US")),
+        ("100.128.0.1", Some("US")),
         ("8.8.8.8", Some("US")),
         ("::ffff:8.8.8.8", Some("US")),
         ("2001:4860:4860::8888", Some("US")),

@@ -308,6 +308,38 @@ pub fn address(value: &str) -> Option<IpAddr> {
     Some(ip.to_canonical())
 }
 
+/// Whether `ip` can be a visitor's address on the internet: not private
+/// (10/8, 172.16/12, 192.168/16, IPv6 unique-local fc00::/7), shared
+/// (100.64/10), loopback, link-local, unspecified, broadcast or multicast.
+/// Those are never looked up: a database has nothing true to say about
+/// them (the bundled one places 192.168/16 and 172.16/12 in Australia,
+/// from a registry record). Documentation ranges (192.0.2/24, 2001:db8::/32)
+/// are looked up, as test databases use them. Hand-written because
+/// `IpAddr::is_global` is not stable Rust.
+pub fn routable(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, ..] = v4.octets();
+            !(v4.is_private()
+                || v4.is_loopback()
+                || v4.is_link_local()
+                || v4.is_unspecified()
+                || v4.is_broadcast()
+                || v4.is_multicast()
+                || (a == 100 && (b & 0xc0) == 64)
+                || a == 0)
+        }
+        IpAddr::V6(v6) => {
+            let first = v6.segments()[0];
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (first & 0xfe00) == 0xfc00
+                || (first & 0xffc0) == 0xfe80)
+        }
+    }
+}
+
 impl Geo {
     /// What the databases say about `ip`, without the cache.
     fn locate(&self, ip: IpAddr) -> Location {
@@ -396,7 +428,11 @@ impl Stage for Geo {
         _: &mut Facts<'a>,
         out: &mut Fields,
     ) -> Result<(), DropReason> {
-        let Some(ip) = record.first_string(&self.fields).and_then(|v| address(&v)) else {
+        let Some(ip) = record
+            .first_string(&self.fields)
+            .and_then(|v| address(&v))
+            .filter(|ip| routable(*ip))
+        else {
             return Ok(());
         };
         let i = slot(ip);
