@@ -16,6 +16,10 @@
 //! The build fails on anything else, so a new form in an updated list is
 //! seen, not silently skipped.
 
+// isbot's patterns are converted by the same code at run time.
+#[path = "src/enrich/bots/javascript.rs"]
+mod javascript;
+
 use serde_yaml::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -43,6 +47,7 @@ fn main() {
     println!("cargo:rerun-if-changed=build.rs");
     uap_regexes_json(&root);
     bots_prefilter(&root);
+    isbot_prefilter(&root);
     let mut sources: Vec<(String, &str)> = Vec::new();
     // (stem, host, path) -> source index; the first list to name it wins.
     let mut keys: BTreeMap<(bool, String, String), usize> = BTreeMap::new();
@@ -194,18 +199,26 @@ fn percent_decode(s: &str) -> String {
 
 /// uap-core's `regexes.yaml` as JSON in `OUT_DIR`: the same data, read at
 /// run time by serde_json (already linked) rather than a YAML parser, and
-/// only when the user_agent enricher first parses.
+/// only when the user_agent enricher first parses. Less its device rules
+/// (`device_parsers`, 633 of them), which nothing reads: the device type
+/// comes from the user agent's own markers and the bot test from the bot
+/// lists (`src/enrich/user_agent.rs`).
 ///
 /// And the parser's prefilters, worked out here once rather than in every
 /// new container (`uap-prefilter.txt`, `ua_parser::Extractor::precompute`):
-/// the literal atoms of each of the 1,270 regexes and which regexes each
+/// the literal atoms of each of the 637 regexes and which regexes each
 /// one selects. That analysis parses every regex, about 20 ms of CPU at
 /// run time; reading its result takes well under one.
 fn uap_regexes_json(root: &str) {
     let file = "data/uap-core/regexes.yaml";
     println!("cargo:rerun-if-changed={file}");
     let text = std::fs::read_to_string(Path::new(root).join(file)).expect(file);
-    let doc: serde_json::Value = serde_yaml::from_str(&text).expect(file);
+    let mut doc: serde_json::Value = serde_yaml::from_str(&text).expect(file);
+    let devices = doc
+        .get_mut("device_parsers")
+        .and_then(|d| d.as_array_mut())
+        .expect("regexes.yaml has device_parsers");
+    devices.clear();
     let json = serde_json::to_string(&doc).unwrap();
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).to_owned();
     let regexes: ua_parser::Regexes<'_> = serde_json::from_str(&json).expect(file);
@@ -229,5 +242,28 @@ fn bots_prefilter(root: &str) {
         .unwrap_or_else(|e| panic!("{file}: a pattern does not parse: {e}"))
         .precompute();
     let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("bots-prefilter.txt");
+    std::fs::write(out, prefilter).unwrap();
+}
+
+/// The same for isbot's patterns without lookaround
+/// (`src/enrich/bots/classify.rs`, `GENERIC`), in the `regex` crate's
+/// syntax and matched case-insensitively, as the function pushes them.
+fn isbot_prefilter(root: &str) {
+    let file = "src/bots/isbot-patterns.txt";
+    println!("cargo:rerun-if-changed={file}");
+    println!("cargo:rerun-if-changed=src/enrich/bots/javascript.rs");
+    let text = std::fs::read_to_string(Path::new(root).join(file)).expect(file);
+    let options = javascript::isbot_options();
+    let prefilter = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(javascript::from_javascript)
+        .filter(|p| !javascript::has_lookaround(p))
+        .try_fold(regex_filtered::Builder::new().lazy(true), |b, p| {
+            b.push_opt(&p, &options)
+        })
+        .unwrap_or_else(|e| panic!("{file}: a pattern does not parse: {e}"))
+        .precompute();
+    let out = Path::new(&std::env::var("OUT_DIR").unwrap()).join("isbot-prefilter.txt");
     std::fs::write(out, prefilter).unwrap();
 }

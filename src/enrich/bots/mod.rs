@@ -4,6 +4,7 @@
 //! `bot_category` report, is [`classify`]'s (`classify.rs`).
 
 pub mod classify;
+pub mod javascript;
 
 use super::{DropReason, Enricher, Example, Expected, Facts, Fields, Record, Stage};
 use crate::settings::{items, parse_switch, ConfigError, Env, FieldPath, Variable};
