@@ -26,9 +26,10 @@ lint: ## rustfmt and clippy, warnings as errors
 core: ## Check that the core builds without the Lambda adapter (--no-default-features)
 	$(CARGO) check --lib --benches --examples --no-default-features
 
-unit: ## cargo test: unit, integration, property and doc tests
+unit: ## cargo test: unit, integration, property and doc tests, and the vendored regex-filtered's own
 	$(CARGO) test --all-targets
 	$(CARGO) test --doc
+	$(CARGO) test -p regex-filtered --lib
 
 # The repo-local Python environment. Each tool set adds its own requirements
 # file and stamp target on top of this one.

@@ -15,6 +15,7 @@ pub struct Builder {
     regexes: Vec<LazyRegex>,
     mapper_builder: mapper::Builder,
     lazy: bool,
+    one_shot: bool,
     precomputed: Option<Precomputed>,
 }
 
@@ -58,6 +59,7 @@ pub struct LazyRegex {
     pattern: String,
     options: Options,
     captures_len: usize,
+    one_shot: bool,
     regex: OnceLock<Result<regex::Regex, regex::Error>>,
 }
 
@@ -84,7 +86,7 @@ impl LazyRegex {
     /// large to compile within the default limits.
     pub fn get(&self) -> Result<&regex::Regex, &regex::Error> {
         self.regex
-            .get_or_init(|| self.options.to_regex(&self.pattern))
+            .get_or_init(|| self.options.to_regex(&self.pattern, self.one_shot))
             .as_ref()
     }
 }
@@ -143,14 +145,20 @@ impl Options {
         self.crlf = yes;
         self
     }
-    fn to_regex(&self, pattern: &str) -> Result<regex::Regex, regex::Error> {
-        regex::RegexBuilder::new(pattern)
+    fn to_regex(&self, pattern: &str, one_shot: bool) -> Result<regex::Regex, regex::Error> {
+        let mut builder = regex::RegexBuilder::new(pattern);
+        builder
             .case_insensitive(self.case_insensitive)
             .dot_matches_new_line(self.dot_matches_new_line)
             .ignore_whitespace(self.ignore_whitespace)
             .multi_line(self.multi_line)
-            .crlf(self.crlf)
-            .build()
+            .crlf(self.crlf);
+        if one_shot {
+            // A lazy DFA cache too small to hold its minimum of states
+            // is not built: the regex searches with the NFA engines.
+            builder.dfa_size_limit(0);
+        }
+        builder.build()
     }
 }
 impl From<Options> for regex_syntax::Parser {
@@ -276,6 +284,7 @@ impl Builder {
             regexes: Vec::new(),
             mapper_builder: mapper::Builder::new(min_atom_len),
             lazy: false,
+            one_shot: false,
             precomputed: None,
         }
     }
@@ -360,6 +369,20 @@ impl Builder {
         self
     }
 
+    /// Search each regex with the NFA engines (bounded backtracker,
+    /// PikeVM, one-pass) and never build its lazy DFA.
+    ///
+    /// For callers that search each haystack once and cache the answer
+    /// (user agents): a lazy DFA builds its states as haystacks reach
+    /// them, which pays off when they recur, and on short one-off
+    /// haystacks the building costs more than it saves. Applies to the
+    /// regexes pushed after it; matches are the same either way.
+    #[must_use]
+    pub fn one_shot(mut self, yes: bool) -> Self {
+        self.one_shot = yes;
+        self
+    }
+
     /// Currently loaded regexes.
     pub fn regexes(&self) -> &[LazyRegex] {
         &self.regexes
@@ -386,6 +409,7 @@ impl Builder {
                 pattern: regex.to_owned(),
                 options: opts.clone(),
                 captures_len,
+                one_shot: self.one_shot,
                 regex: OnceLock::new(),
             });
             return Ok(self);
@@ -394,7 +418,7 @@ impl Builder {
         let pf = model::Model::new(&hir)?;
         let compiled = OnceLock::new();
         if !self.lazy {
-            let _ = compiled.set(Ok(opts.to_regex(regex)?));
+            let _ = compiled.set(Ok(opts.to_regex(regex, self.one_shot)?));
         }
         self.mapper_builder.push(pf);
         self.regexes.push(LazyRegex {
@@ -403,6 +427,7 @@ impl Builder {
             // The implicit group of the entire match, and the
             // pattern's own.
             captures_len: 1 + hir.properties().explicit_captures_len(),
+            one_shot: self.one_shot,
             regex: compiled,
         });
         Ok(self)
@@ -427,6 +452,7 @@ impl Builder {
             regexes,
             mapper_builder,
             lazy: _,
+            one_shot: _,
             precomputed,
         } = self;
         let (mapper, atoms) = match precomputed {
@@ -719,6 +745,34 @@ mod test {
         }
         lazy.compile_all().unwrap();
         assert!(lazy.regexes().iter().all(LazyRegex::is_compiled));
+    }
+
+    #[test]
+    fn one_shot_matches_as_the_default() {
+        let patterns = ["foo\\d+", "(a)(b)?baz", "^[^ ]{5,}$", "(?i)ΛΜΝ|bar"];
+        let one_shot = Builder::new()
+            .lazy(true)
+            .one_shot(true)
+            .push_all(patterns)
+            .unwrap()
+            .build()
+            .unwrap();
+        let default = Builder::new().push_all(patterns).unwrap().build().unwrap();
+        for input in ["", "foo1", "xabbaz", "abaz", "nospaces", "λμν", "BAR x", "a b"] {
+            assert_eq!(
+                one_shot.matching(input).map(|(idx, _)| idx).collect_vec(),
+                default.matching(input).map(|(idx, _)| idx).collect_vec(),
+                "{input}"
+            );
+            for (o, d) in one_shot.regexes().iter().zip(default.regexes()) {
+                let (o, d) = (o.get().unwrap(), d.get().unwrap());
+                let spans = |r: &regex::Regex| {
+                    r.captures(input)
+                        .map(|c| c.iter().map(|m| m.map(|m| m.range())).collect_vec())
+                };
+                assert_eq!(spans(o), spans(d), "{input}");
+            }
+        }
     }
 
     #[test]

@@ -264,10 +264,13 @@ pub mod user_agent {
         }
 
         /// Compile each regex the first time it is needed rather than
-        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]),
+        /// and search it without a lazy DFA
+        /// ([`regex_filtered::Builder::one_shot`]): a lazy extractor is
+        /// for callers that parse each user agent once and cache it.
         #[must_use]
         pub fn lazy(mut self, yes: bool) -> Self {
-            self.builder = self.builder.lazy(yes);
+            self.builder = self.builder.lazy(yes).one_shot(yes);
             self
         }
 
@@ -276,7 +279,7 @@ pub mod user_agent {
         /// [`regex_filtered::Builder::from_precomputed`]).
         pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
             Ok(Self {
-                builder: regex_filtered::Builder::from_precomputed(data)?,
+                builder: regex_filtered::Builder::from_precomputed(data)?.one_shot(true),
                 repl: Vec::new(),
             })
         }
@@ -461,10 +464,13 @@ pub mod os {
         }
 
         /// Compile each regex the first time it is needed rather than
-        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]),
+        /// and search it without a lazy DFA
+        /// ([`regex_filtered::Builder::one_shot`]): a lazy extractor is
+        /// for callers that parse each user agent once and cache it.
         #[must_use]
         pub fn lazy(mut self, yes: bool) -> Self {
-            self.builder = self.builder.lazy(yes);
+            self.builder = self.builder.lazy(yes).one_shot(yes);
             self
         }
 
@@ -473,7 +479,7 @@ pub mod os {
         /// [`regex_filtered::Builder::from_precomputed`]).
         pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
             Ok(Self {
-                builder: regex_filtered::Builder::from_precomputed(data)?,
+                builder: regex_filtered::Builder::from_precomputed(data)?.one_shot(true),
                 repl: Vec::new(),
             })
         }
@@ -658,10 +664,13 @@ pub mod device {
         }
 
         /// Compile each regex the first time it is needed rather than
-        /// when it is pushed (see [`regex_filtered::Builder::lazy`]).
+        /// when it is pushed (see [`regex_filtered::Builder::lazy`]),
+        /// and search it without a lazy DFA
+        /// ([`regex_filtered::Builder::one_shot`]): a lazy extractor is
+        /// for callers that parse each user agent once and cache it.
         #[must_use]
         pub fn lazy(mut self, yes: bool) -> Self {
-            self.builder = self.builder.lazy(yes);
+            self.builder = self.builder.lazy(yes).one_shot(yes);
             self
         }
 
@@ -670,7 +679,7 @@ pub mod device {
         /// [`regex_filtered::Builder::from_precomputed`]).
         pub fn from_precomputed(data: &str) -> Result<Self, BuildError> {
             Ok(Self {
-                builder: regex_filtered::Builder::from_precomputed(data)?,
+                builder: regex_filtered::Builder::from_precomputed(data)?.one_shot(true),
                 repl: Vec::new(),
             })
         }
