@@ -747,6 +747,54 @@ mod test {
         assert!(lazy.regexes().iter().all(LazyRegex::is_compiled));
     }
 
+    /// The prefilter's walk reuses per-thread buffers: calls one after
+    /// the other, over sets of different sizes, answer as each regex
+    /// does on its own.
+    #[test]
+    fn repeated_matching_answers_as_each_regex() {
+        let small = ["abc.*def", "abc|xyz", "(?:hello|howdy) world", "^q"];
+        let large: Vec<String> = (0..300)
+            .map(|i| format!("w{i:03}x.*y{i:03}z|only{i:03}"))
+            .chain(small.iter().map(|s| s.to_string()))
+            .collect();
+        let sets = [
+            Builder::new().push_all(small).unwrap().build().unwrap(),
+            Builder::new().push_all(&large).unwrap().build().unwrap(),
+        ];
+        let inputs = [
+            "abc def", "abc", "xyz", "howdy world", "hello", "q", "", "w007x y007z",
+            "w007x y008z", "only299 abcdef", "abc def", "w007x y007z",
+        ];
+        for _ in 0..2 {
+            for set in &sets {
+                for input in inputs {
+                    let want = set
+                        .regexes()
+                        .iter()
+                        .enumerate()
+                        .filter(|(_, r)| r.get().unwrap().is_match(input))
+                        .map(|(i, _)| i)
+                        .collect_vec();
+                    assert_eq!(
+                        set.matching(input).map(|(i, _)| i).collect_vec(),
+                        want,
+                        "{input}"
+                    );
+                    // The candidates too, against a thread of its own
+                    // (fresh buffers): a count left over from an earlier
+                    // call would select more.
+                    let fresh = std::thread::scope(|scope| {
+                        scope
+                            .spawn(|| set.prefiltered(input).collect_vec())
+                            .join()
+                            .unwrap()
+                    });
+                    assert_eq!(set.prefiltered(input).collect_vec(), fresh, "{input}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn one_shot_matches_as_the_default() {
         let patterns = ["foo\\d+", "(a)(b)?baz", "^[^ ]{5,}$", "(?i)ΛΜΝ|bar"];
