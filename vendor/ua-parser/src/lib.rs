@@ -3,7 +3,7 @@
 #![allow(clippy::empty_docs)]
 #![doc = include_str!("../README.md")]
 
-use regex::Captures;
+use regex_filtered::Captures;
 use serde::Deserialize;
 
 pub use regex_filtered::{BuildError, LazyRegex, ParseError};
