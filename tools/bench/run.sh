@@ -121,20 +121,21 @@ done
 # The geo enricher (on by default) and the IP masking (ANONYMIZE_IP, on by
 # default) on the realistic batch, whose events carry about 1,700 distinct
 # addresses: the default against the default without geo, and without
-# either, alternating. The target: geo adds at most 15% to the default.
-echo "== geo: first 2,500 realistic records, default ENRICHMENTS with and without geo, and ANONYMIZE_IP on and off"
-for round in 1 2 3; do
-  nogeo=$(ENRICHMENTS=$web,user_agent "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
-  on=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
-  cold=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS" --cold-cache)
-  nomask=$(ANONYMIZE_IP=off "$bin" bench "$DATA/realistic-2500.json" --iterations "$ITERATIONS")
+# either, alternating, at the three sizes of the enrichments lines. The
+# target: geo adds at most 15% to the default.
+echo "== geo: the first 1,750, 2,500 and 3,500 realistic records, default ENRICHMENTS with and without geo, and ANONYMIZE_IP on and off"
+for n in 1750 2500 3500; do for round in 1 2 3; do
+  nogeo=$(ENRICHMENTS=$web,user_agent "$bin" bench "$DATA/realistic-$n.json" --iterations "$ITERATIONS")
+  on=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-$n.json" --iterations "$ITERATIONS")
+  cold=$(env -u ENRICHMENTS "$bin" bench "$DATA/realistic-$n.json" --iterations "$ITERATIONS" --cold-cache)
+  nomask=$(ANONYMIZE_IP=off "$bin" bench "$DATA/realistic-$n.json" --iterations "$ITERATIONS")
   node -e 'const [g0,g1,gc,m0]=process.argv.slice(1).map(JSON.parse);
     const us=(x)=>(1000*x.median_ms/x.records).toFixed(3);
-    console.log(`geo        {"round":'"$round"',"default_ms":${g1.median_ms},"without_geo_ms":${g0.median_ms},"cold_cache_ms":${gc.median_ms},"anonymize_off_ms":${m0.median_ms},` +
+    console.log(`geo        {"records":'"$n"',"round":'"$round"',"default_ms":${g1.median_ms},"without_geo_ms":${g0.median_ms},"cold_cache_ms":${gc.median_ms},"anonymize_off_ms":${m0.median_ms},` +
       `"geo_added_us_per_record":${((g1.median_ms-g0.median_ms)*1000/g1.records).toFixed(3)},"geo_share_of_default":${((g1.median_ms-g0.median_ms)/g1.median_ms).toFixed(3)},` +
       `"geo_cold_share_of_default":${((gc.median_ms-g0.median_ms)/gc.median_ms).toFixed(3)},` +
       `"anonymize_added_us_per_record":${((g1.median_ms-m0.median_ms)*1000/g1.records).toFixed(3)},"default_us_per_record":${us(g1)}}`)' "$nogeo" "$on" "$cold" "$nomask"
-done
+done; done
 
 # The realistic batch holds 5 distinct user agents, so its cache is always
 # hot. A pessimistic mix: the same 2,500 records with each user agent's
