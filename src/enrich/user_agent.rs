@@ -339,8 +339,10 @@ fn fire_tablet(ua: &str) -> bool {
 /// Whether the user agent is Puffin's iPad build (`Puffin/5.2.2IT`).
 fn puffin_ipad(ua: &str) -> bool {
     ua.match_indices("Puffin/").any(|(i, _)| {
-        let rest = ua[i + 7..].trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
-        rest.starts_with("IT") && rest.len() < ua.len() - i - 7
+        let after = &ua[i + "Puffin/".len()..];
+        let rest = after.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.');
+        // A version, then `IT`.
+        rest.len() < after.len() && rest.starts_with("IT")
     })
 }
 

@@ -10,7 +10,7 @@
 //! - isbot's pattern list (`src/bots/isbot-patterns.txt`, Unlicense): about
 //!   200 generic patterns (`bot`, `crawl`, `spider`, `http` libraries,
 //!   headless browsers, `^[\w-]+/[\d.]+$`-style tool agents), written to keep
-//!   real browsers out; it catches the long tail the named list lacks;
+//!   real browsers out; it catches the long tail the named list lacks.
 //!
 //! uap-core's `Spider` device is not asked: on every evaluation set of
 //! tests/bots.rs it caught no bot the two lists miss, and it called four
@@ -31,7 +31,7 @@
 //! crawler-user-agents tags `ai-crawler` too); the tags of the
 //! crawler-user-agents patterns that match, by [`Category::from_tag`], the
 //! highest-ranked category winning; the [`FALLBACK`] keyword table (for
-//! what only isbot or uap-core catches); `other`.
+//! what only isbot catches); `other`.
 
 use super::javascript;
 use regex::{Regex, RegexBuilder};
@@ -139,7 +139,7 @@ const SELF_DECLARED: &str = r"(?i)bot\b|bot/|crawl|spider|externalhit|preview|fe
 pub const AGENTS: &str = r"ChatGPT-User|ChatGPT Agent|Perplexity-User|Claude-User|MistralAI-User|Meta-ExternalFetcher|DuckAssistBot|Google-NotebookLM|Gemini-Deep-Research|Manus-User|Devin|kagi-fetcher|YouBot-User|Cohere-User|Grok-User";
 
 /// The categories of bots no crawler-user-agents tag describes (what only
-/// isbot's patterns or uap-core's `Spider` device catch), by keyword, first
+/// isbot's patterns catch), by keyword, first
 /// match wins.
 pub const FALLBACK: &[(Category, &str)] = &[
     (
@@ -244,7 +244,7 @@ impl Lookaround {
             ahead = Some(ci(&format!("^(?:{inner})")));
             rest = &rest[..i];
         }
-        if rest.contains("(?<") || rest.contains("(?!") || rest.contains("(?=") {
+        if javascript::has_lookaround(rest) {
             return None;
         }
         Some(Lookaround {
