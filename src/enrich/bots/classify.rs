@@ -139,8 +139,7 @@ const SELF_DECLARED: &str = r"(?i)bot\b|bot/|crawl|spider|externalhit|preview|fe
 pub const AGENTS: &str = r"ChatGPT-User|ChatGPT Agent|Perplexity-User|Claude-User|MistralAI-User|Meta-ExternalFetcher|DuckAssistBot|Google-NotebookLM|Gemini-Deep-Research|Manus-User|Devin|kagi-fetcher|YouBot-User|Cohere-User|Grok-User";
 
 /// The categories of bots no crawler-user-agents tag describes (what only
-/// isbot's patterns catch), by keyword, first
-/// match wins.
+/// isbot's patterns catch), by keyword, first match wins.
 pub const FALLBACK: &[(Category, &str)] = &[
     (
         Category::AiCrawler,
