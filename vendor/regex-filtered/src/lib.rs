@@ -5,7 +5,6 @@
 use aho_corasick::AhoCorasick;
 use std::sync::OnceLock;
 
-mod int_set;
 pub mod mapper;
 pub mod model;
 pub use model::Error as ModelError;

@@ -4,7 +4,6 @@ use std::fmt::Display;
 use std::fmt::Formatter;
 
 use super::model::Model;
-use crate::int_set::IntSet;
 
 pub struct Builder {
     min_atom_len: usize,
@@ -185,9 +184,7 @@ impl Display for Mapper {
         writeln!(f, "#Unique Atoms: {}", self.atom_to_entry.len())?;
         for (i, e) in self.atom_to_entry.iter().copied().enumerate() {
             writeln!(f, "\tatom {i} -> entry {e}")?;
-            let mut s = IntSet::new(self.entries.len());
-            s.insert(e);
-            for r in self.propagate_match(&mut s) {
+            for r in self.propagate_match(&mut Scratch::default(), [e]) {
                 writeln!(f, "\t\tregex {r}")?;
             }
         }
@@ -263,23 +260,27 @@ impl Mapper {
 
     // name is shit and also needs to see if we can generate stuff on the fly
     pub fn atom_to_re(&self, atoms: impl IntoIterator<Item = usize>) -> Vec<usize> {
-        SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
-            Ok(mut scratch) => self.atom_to_re_in(&mut scratch, atoms),
-            Err(_) => self.atom_to_re_in(&mut Scratch::default(), atoms),
-        })
+        let entries = atoms.into_iter().map(|idx| self.atom_to_entry[idx]);
+        let mut regexps = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+            Ok(mut scratch) => self.propagate_match(&mut scratch, entries),
+            Err(_) => self.propagate_match(&mut Scratch::default(), entries),
+        });
+        regexps.extend(&self.unfiltered);
+        regexps.sort_unstable();
+        regexps
     }
 
-    /// [`Mapper::atom_to_re`] with the per-entry buffers in `scratch`:
-    /// the same walk as [`Mapper::propagate_match`] (a sparse set of
-    /// the entries reached, a count of each parent's children reached),
-    /// costing what the matched atoms reach rather than the mapper's
-    /// size. Allocating and filling both buffers per call cost more
-    /// than the walk itself: about 11,000 instructions per user agent
-    /// and set for uap-core's and the bot lists' thousands of entries.
-    fn atom_to_re_in(
+    /// The regexes the matched `entries` trigger: a walk up from them
+    /// over a sparse set of the entries reached, counting each parent's
+    /// children reached, with the buffers in `scratch`, so that it costs
+    /// what the entries reach rather than the mapper's size. Allocating
+    /// and filling both buffers per call cost more than the walk itself:
+    /// about 11,000 instructions per user agent and set for uap-core's
+    /// and the bot lists' thousands of entries.
+    fn propagate_match(
         &self,
         scratch: &mut Scratch,
-        atoms: impl IntoIterator<Item = usize>,
+        entries: impl IntoIterator<Item = usize>,
     ) -> Vec<usize> {
         let n = self.entries.len();
         if scratch.sparse.len() < n {
@@ -296,8 +297,8 @@ impl Mapper {
             }
         };
         let mut work = Vec::new();
-        for idx in atoms {
-            insert(&mut work, sparse, self.atom_to_entry[idx]);
+        for entry in entries {
+            insert(&mut work, sparse, entry);
         }
         let mut regexps = Vec::new();
         let mut counted = Vec::new();
@@ -305,7 +306,9 @@ impl Mapper {
         while i < work.len() {
             let entry = &self.entries[work[i]];
             i += 1;
+            // record regexps triggered
             regexps.extend(&entry.regexps);
+            // pass trigger up to parents
             for &j in &entry.parents {
                 let parent = &self.entries[j];
                 // Delay until all the children have succeeded.
@@ -326,41 +329,9 @@ impl Mapper {
         for j in counted {
             count[j] = 0;
         }
-        regexps.extend(&self.unfiltered);
-        regexps.sort_unstable();
         regexps
     }
 
-    fn propagate_match(&self, work: &mut IntSet) -> Vec<usize> {
-        let mut count = vec![0; self.entries.len()];
-
-        let mut regexps = Vec::with_capacity(self.regexp_count);
-
-        let mut i = 0;
-        while i < work.len() {
-            let idx = work[i];
-            i += 1;
-
-            let entry = &self.entries[idx];
-            // record regexps triggered
-            regexps.extend(&entry.regexps);
-            // pass trigger up to parents
-            for &j in &entry.parents {
-                let parent = &self.entries[j];
-                // Delay until all the children have succeeded.
-                if parent.propagate_up_at_count > 1 {
-                    let c = &mut count[j];
-                    *c += 1;
-                    if *c < parent.propagate_up_at_count {
-                        continue;
-                    }
-                }
-                work.insert(j);
-            }
-        }
-
-        regexps
-    }
 }
 
 /// The text form of a [`Mapper`] and its atoms (see
@@ -529,12 +500,8 @@ mod test {
 
         assert_eq!(m.entries.len(), 3);
         assert_eq!(&m.atom_to_entry, &[0, 1]);
-        let mut s = IntSet::new(3);
-        s.insert(0);
-        assert_eq!(m.propagate_match(&mut s), vec![0]);
-        let mut s = IntSet::new(3);
-        s.insert(1);
-        assert_eq!(m.propagate_match(&mut s), vec![0]);
+        assert_eq!(m.propagate_match(&mut Scratch::default(), [0]), vec![0]);
+        assert_eq!(m.propagate_match(&mut Scratch::default(), [1]), vec![0]);
     }
 
     #[test]
