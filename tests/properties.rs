@@ -412,6 +412,28 @@ fn web_record() -> impl Strategy<Value = String> {
 proptest! {
     #![proptest_config(cases())]
 
+    /// User agents built from the pieces the bot test and the device type
+    /// read by hand (a `User-Agent:` name, a cut-off front, Fire tablet
+    /// model codes, Puffin's build suffix) and multi-byte text around
+    /// them: the parse never panics, and `bot_category` is there exactly
+    /// when `is_bot` is.
+    #[test]
+    fn hand_read_user_agent_pieces_never_panic(
+        parts in prop::collection::vec(
+            prop::sample::select(vec![
+                "User-Agent:", "user-agent: ", "User-Agen", "Puffin/", "8.3.0", ".", "IT",
+                "IP", "KF", "KFTT", "KFABCDEFG", " Build", "(", ";", ") AppleWebKit/",
+                "Mozilla/5.0", "+", " ", "iPad", "Kindle", "Silk/", "Viber", "bot", "é",
+                "日本", "\u{1F600}", "\t",
+            ]),
+            0..14,
+        )
+    ) {
+        let ua = parts.concat();
+        let p = firehose_enricher::enrich::user_agent::parse(&ua);
+        prop_assert_eq!(p.is_bot, p.bot_category.is_some(), "{:?}", ua);
+    }
+
     #[test]
     fn batches_keep_the_contract(request in request(), which in 0..4usize) {
         let config = &configs()[which];
