@@ -207,8 +207,28 @@ fn enrich(
     let start = out.len();
     let replaced = scratch.members.iter().any(|m| m.replaced);
     let mut kept = scratch.members.len();
+    let text = trimmed.as_bytes();
     if !replaced && edits.is_empty() {
-        out.extend_from_slice(&trimmed.as_bytes()[..trimmed.len() - 1]);
+        out.extend_from_slice(&text[..text.len() - 1]);
+    } else if !replaced && edits.iter().all(|(_, e)| matches!(e, Edit::Replace(_))) {
+        // Values replaced in place (the masked IP of every collector
+        // record): the text between them is copied whole, as above.
+        edits.sort_by_key(|(i, _)| *i);
+        let mut copied = 0;
+        for (n, (i, edit)) in edits.iter().enumerate() {
+            // The last edit of a member is the one written (the sort is
+            // stable).
+            if edits.get(n + 1).is_some_and(|(next, _)| next == i) {
+                continue;
+            }
+            let (Edit::Replace(value), Some(m)) = (edit, scratch.members.get(*i)) else {
+                return Err(FailReason::InternalError);
+            };
+            out.extend_from_slice(&text[copied..m.value.start]);
+            out.extend_from_slice(value.as_bytes());
+            copied = m.value.end;
+        }
+        out.extend_from_slice(&text[copied..text.len() - 1]);
     } else {
         // Rare: the input already has some of our fields, or a stage edits
         // members. Rebuild the object from its members' raw text, leaving
@@ -336,6 +356,7 @@ impl<'de> Visitor<'de> for TopLevel<'_, '_> {
             self.scratch.members.push(Member {
                 value: start..start + value.get().len(),
                 replaced: key.replaced,
+                slot: key.slot,
             });
         }
         Ok(())

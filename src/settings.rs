@@ -212,16 +212,24 @@ impl<'l> Env<'l> {
             if first.is_empty() || nested.iter().any(String::is_empty) {
                 return Err(self.error(name, &value));
             }
-            let top = match self.top_keys.iter().position(|k| k == first) {
-                Some(i) => i,
-                None => {
-                    self.top_keys.push(first.to_owned());
-                    self.top_keys.len() - 1
-                }
-            };
+            let top = self.top_key(first);
             paths.push(FieldPath { top, nested });
         }
         Ok(paths)
+    }
+
+    /// The index of `key` among the top-level keys the record parser looks
+    /// for, added when it is new: the parser then tells which member holds
+    /// it ([`crate::enrich::Member::slot`]), so a stage need not read keys
+    /// itself.
+    pub fn top_key(&mut self, key: &str) -> usize {
+        match self.top_keys.iter().position(|k| k == key) {
+            Some(i) => i,
+            None => {
+                self.top_keys.push(key.to_owned());
+                self.top_keys.len() - 1
+            }
+        }
     }
 
     /// A [`form::PATH_LIST`] variable: dotted paths as segment lists,

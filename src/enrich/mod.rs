@@ -410,6 +410,9 @@ pub struct Member {
     pub value: Range<usize>,
     /// Whether it is one of our fields, which the output replaces.
     pub replaced: bool,
+    /// Which of the top-level keys the parser looks for
+    /// ([`crate::settings::Env::top_keys`]) its key is, if any.
+    pub slot: Option<usize>,
 }
 
 /// A change a stage makes to one of the record's top-level members. Only the
@@ -459,6 +462,12 @@ impl<'a> Record<'a> {
     /// A member's value as raw JSON text.
     pub fn member_value(&self, i: usize) -> &'a str {
         &self.text[self.members[i].value.clone()]
+    }
+
+    /// Which of the parser's top-level keys a member's key is (see
+    /// [`crate::settings::Env::top_key`]); duplicates share a slot.
+    pub fn member_slot(&self, i: usize) -> Option<usize> {
+        self.members[i].slot
     }
 
     /// Whether a member is one of our fields (so it is not in the output).
@@ -992,13 +1001,25 @@ mod tests {
             (
                 r#"{"a" : 1 ,"b":2}"#,
                 vec![("a", replace(r#""x""#))],
-                r#"{"a" : "x","b":2,"#,
+                // Replacements alone keep the text around them as it was.
+                r#"{"a" : "x" ,"b":2,"#,
             ),
             (r#"{"site":"x","a":1}"#, vec![("a", Edit::Remove)], "{"),
+            // A member of ours and a replacement: rebuilt member by member.
+            (
+                r#"{"site":"x", "a":1}"#,
+                vec![("a", replace("2"))],
+                r#"{"a":2,"#,
+            ),
+            (
+                r#"{"b" : 1, "a":1}"#,
+                vec![("a", replace("2")), ("b", Edit::Remove)],
+                r#"{"a":2,"#,
+            ),
             (
                 r#"{ "b" : [1, 2] , "a":{"n":1} }"#,
                 vec![("a", replace("{}"))],
-                r#"{"b" : [1, 2],"a":{},"#,
+                r#"{ "b" : [1, 2] , "a":{} ,"#,
             ),
             // --- the plain case ---
             (
