@@ -27,13 +27,11 @@
 //! );
 //! ```
 
-use crate::enrich::{Edit, Facts, Fields, KeyIndex, KeyMatch, Member, Pipeline, Record};
+use crate::enrich::{Edit, Facts, Fields, KeyMatch, Member, Pipeline, Record};
 use crate::json::key_start;
 pub use crate::reason::{DropReason, FailReason};
 use crate::time::{format_millis, Formatted};
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
-use std::fmt;
+use serde::de::IgnoredAny;
 use std::ops::Range;
 
 /// The fields the always-on enrichers write, first of ours and in this
@@ -79,6 +77,8 @@ pub struct Scratch {
     members: Vec<Member>,
     /// The enrichers' fields, before they are appended.
     fields: Fields,
+    /// The record parser's nesting stack.
+    stack: Vec<u8>,
     /// What the consent stage found of the last record, for the batch's
     /// counts (taken by the batch layer after each record).
     pub(crate) consent: Option<crate::enrich::consent::Note>,
@@ -159,31 +159,32 @@ fn enrich(
     // Checked here, once, so that every stage may rely on it.
     format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
 
-    let base = trimmed.as_ptr() as usize;
-    let parse = |scratch: &mut Scratch, bytes_keys| {
-        scratch.slots.clear();
-        scratch.slots.resize(pipeline.slots, None);
-        scratch.members.clear();
-        let mut de = serde_json::Deserializer::from_str(trimmed);
-        TopLevel {
-            keys: &pipeline.key_index,
-            base,
-            bytes_keys,
-            scratch,
+    scratch.slots.clear();
+    scratch.slots.resize(pipeline.slots, None);
+    scratch.members.clear();
+    let (slots, members) = (&mut scratch.slots, &mut scratch.members);
+    crate::json::object_members(trimmed.as_bytes(), &mut scratch.stack, |m| {
+        let key = if m.escaped {
+            // Rare. A key with a lone surrogate escape (`"\ud800"`) is
+            // valid JSON text but no string, and so none of ours.
+            serde_json::from_str::<String>(&trimmed[m.key.start - 1..m.key.end + 1])
+                .map_or(KeyMatch::default(), |k| {
+                    pipeline.key_index.find(k.as_bytes())
+                })
+        } else {
+            pipeline.key_index.find(&trimmed.as_bytes()[m.key])
+        };
+        if let Some(slot) = key.slot {
+            // The last duplicate wins, as in serde_json's own maps.
+            slots[slot] = Some(members.len());
         }
-        .deserialize(&mut de)
-        .and_then(|()| de.end())
-    };
-    if parse(scratch, false).is_err() {
-        // A top-level key with a lone surrogate escape (`"\ud800"`) is valid
-        // JSON text (RFC 8259's grammar), as it is in a value or a nested
-        // key, but no Rust `str`. Keys read as bytes accept it, but not
-        // checked for raw control characters, so the text is checked first,
-        // ignoring what it holds. Only records that failed go this way: the
-        // common path keeps its validated `str` keys.
-        serde_json::from_str::<IgnoredAny>(trimmed).map_err(|_| FailReason::NotJson)?;
-        parse(scratch, true).map_err(|_| FailReason::NotJson)?;
-    }
+        members.push(Member {
+            value: m.value,
+            replaced: key.replaced,
+            slot: key.slot,
+        });
+    })
+    .map_err(|_| FailReason::NotJson)?;
 
     let record = Record {
         text: trimmed,
@@ -287,78 +288,4 @@ fn enrich(
         moved_to_extra: facts.moved_to_extra,
         not_ip: facts.not_ip,
     }))
-}
-
-/// Walks the top-level object once, noting where the configured keys' values
-/// are and which members we replace.
-struct TopLevel<'c, 's> {
-    keys: &'c KeyIndex,
-    base: usize,
-    /// Keys are read as bytes (see [`enrich`]).
-    bytes_keys: bool,
-    scratch: &'s mut Scratch,
-}
-
-struct KeySeed<'c> {
-    keys: &'c KeyIndex,
-    /// Read the key as bytes rather than as a `str` (see [`enrich`]).
-    bytes: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for KeySeed<'_> {
-    type Value = KeyMatch;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<KeyMatch, D::Error> {
-        if self.bytes {
-            d.deserialize_bytes(self)
-        } else {
-            d.deserialize_str(self)
-        }
-    }
-}
-
-impl Visitor<'_> for KeySeed<'_> {
-    type Value = KeyMatch;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_str<E>(self, v: &str) -> Result<KeyMatch, E> {
-        Ok(self.keys.find(v.as_bytes()))
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<KeyMatch, E> {
-        Ok(self.keys.find(v))
-    }
-}
-
-impl<'de> DeserializeSeed<'de> for TopLevel<'_, '_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for TopLevel<'_, '_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a JSON object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let seed = || KeySeed {
-            keys: self.keys,
-            bytes: self.bytes_keys,
-        };
-        while let Some(key) = map.next_key_seed(seed())? {
-            let value: &'de RawValue = map.next_value()?;
-            let start = value.get().as_ptr() as usize - self.base;
-            if let Some(slot) = key.slot {
-                // The last duplicate wins, as in serde_json's own maps.
-                self.scratch.slots[slot] = Some(self.scratch.members.len());
-            }
-            self.scratch.members.push(Member {
-                value: start..start + value.get().len(),
-                replaced: key.replaced,
-                slot: key.slot,
-            });
-        }
-        Ok(())
-    }
 }

@@ -763,7 +763,7 @@ impl AsRef<Pipeline> for Pipeline {
 }
 
 /// What a top-level key is to us.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct KeyMatch {
     pub(crate) slot: Option<usize>,
     pub(crate) replaced: bool,

@@ -12,7 +12,7 @@ use firehose_enricher::enrich::campaign::{network, CHANNELS, CLICK_IDS};
 use firehose_enricher::enrich::referrer::Medium;
 use firehose_enricher::enrich::user_agent;
 use firehose_enricher::partition::{self, is_safe_value};
-use firehose_enricher::record::{Outcome, Transformed, OUTPUT_FIELDS};
+use firehose_enricher::record::{FailReason, Outcome, Transformed, OUTPUT_FIELDS};
 use firehose_enricher::{domain, time, Config};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -22,6 +22,20 @@ const BASE64: base64::engine::GeneralPurpose = base64::engine::general_purpose::
 
 /// Checks one record's transform against its input.
 pub fn check_record(data: &[u8], arrival_ms: i64, config: &Config, t: &Transformed) {
+    // The record parser (hand-written) refuses what serde_json refuses, and
+    // only that (a bad arrival time is found first).
+    if let Ok(text) = std::str::from_utf8(data) {
+        let not_json = t.outcome == Outcome::Failed(FailReason::NotJson);
+        if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() {
+            assert!(!not_json, "NotJson for a text serde_json reads");
+        } else {
+            assert!(
+                matches!(t.outcome, Outcome::Failed(_)),
+                "{:?} for a text serde_json refuses",
+                t.outcome
+            );
+        }
+    }
     match &t.outcome {
         Outcome::Ok(_) => {}
         Outcome::Dropped(_) | Outcome::Failed(_) => {
