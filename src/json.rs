@@ -269,8 +269,8 @@ impl Scan<'_> {
 fn special(b: &[u8]) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut i = 0;
-    while let Some(chunk) = b.get(i..i + 8) {
+    let mut chunks = b.chunks_exact(8);
+    for (n, chunk) in chunks.by_ref().enumerate() {
         let w = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
         let quote = w ^ (ONES * u64::from(b'"'));
         let backslash = w ^ (ONES * u64::from(b'\\'));
@@ -284,11 +284,12 @@ fn special(b: &[u8]) -> Option<usize> {
             | w.wrapping_sub(ONES * 0x20) & !w)
             & HIGH;
         if hits != 0 {
-            return Some(i + hits.trailing_zeros() as usize / 8);
+            return Some(n * 8 + hits.trailing_zeros() as usize / 8);
         }
-        i += 8;
     }
-    b[i..]
+    let i = b.len() - chunks.remainder().len();
+    chunks
+        .remainder()
         .iter()
         .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
         .map(|at| i + at)
