@@ -837,7 +837,7 @@ fn request_data(r: &RecordShape) -> Option<Vec<u8>> {
 /// a saved input exactly as the fuzzer ran it.
 pub mod fuzz {
     use super::*;
-    use firehose_enricher::{batch, record};
+    use firehose_enricher::{batch, collector, record};
     use std::sync::LazyLock;
 
     fn config(vars: &[(&str, &str)]) -> Config {
@@ -901,6 +901,62 @@ pub mod fuzz {
         let data = &input[9..];
         let t = record::transform(data, arrival, config);
         check_record(data, arrival, config, &t);
+    }
+
+    fn collector_configs() -> &'static [collector::CollectorConfig; 2] {
+        static C: std::sync::OnceLock<[collector::CollectorConfig; 2]> = std::sync::OnceLock::new();
+        C.get_or_init(|| {
+            let small = collector::CollectorConfig::from_lookup(|name| match name {
+                "COLLECTOR_MAX_BODY_BYTES" => Some("1024".into()),
+                "COLLECTOR_MAX_EVENTS" => Some("5".into()),
+                "COLLECTOR_MAX_EVENT_BYTES" => Some("200".into()),
+                _ => None,
+            })
+            .expect("valid");
+            [collector::CollectorConfig::default(), small]
+        })
+    }
+
+    /// The `collector` target. Byte 0 picks the limits (bit 0: the defaults
+    /// or small ones), the content encoding (bit 1: gzip) and a user agent
+    /// header (bit 2); the rest is a `POST /collect` body. No panic; every
+    /// answer is from the status table; every accepted event is one JSON
+    /// object carrying the server's address, under the size limit.
+    pub fn collector_input(input: &[u8]) {
+        let Some((&selector, body)) = input.split_first() else {
+            return;
+        };
+        let config = &collector_configs()[usize::from(selector & 1)];
+        let headers = collector::Headers {
+            content_encoding: (selector & 2 != 0).then_some("gzip"),
+            user_agent: (selector & 4 != 0).then_some("Mozilla/5.0 \"x\""),
+            ..collector::Headers::default()
+        };
+        let request = collector::Request {
+            method: "POST",
+            path: "/collect",
+            headers,
+            body,
+            peer: Some(std::net::IpAddr::from([192, 0, 2, 1])),
+        };
+        let outcome = collector::handle(&request, config);
+        assert!([200, 204, 400, 413].contains(&outcome.response.status));
+        let mut n = 0;
+        for event in outcome.events.iter() {
+            n += 1;
+            assert!(event.len() <= config.max_event_bytes);
+            // Read as the transform reads it: a lone surrogate escape is valid
+            // JSON text, which a serde_json `Map` cannot hold.
+            let text = std::str::from_utf8(event).expect("an accepted event is UTF-8");
+            serde_json::from_str::<serde::de::IgnoredAny>(text).expect("an accepted event is JSON");
+            let ip = firehose_enricher::json::member(text, "ip")
+                .expect("an accepted event is an object with ip");
+            assert_eq!(ip, "\"192.0.2.1\"");
+        }
+        assert!(n <= config.max_events);
+        if outcome.response.status == 204 {
+            assert!(n > 0);
+        }
     }
 
     /// The `batch` target. Byte 0 picks the configuration (bit 0); the rest
