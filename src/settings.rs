@@ -219,8 +219,8 @@ impl<'l> Env<'l> {
     }
 
     /// The index of `key` among the top-level keys the record parser looks
-    /// for, added when it is new: the parser then tells which member holds
-    /// it ([`crate::enrich::Member::slot`]), so a stage need not read keys
+    /// for, added when it is new: the record parser then tells which
+    /// member holds it (the member's slot), so a stage need not read keys
     /// itself.
     pub fn top_key(&mut self, key: &str) -> usize {
         match self.top_keys.iter().position(|k| k == key) {
