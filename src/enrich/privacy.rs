@@ -220,12 +220,11 @@ fn keep_params(env: &Env<'_>) -> Result<Vec<String>, ConfigError> {
         .collect()
 }
 
-/// The rules by top-level key, drops last: a value both hashed and dropped
-/// is dropped.
-/// The top-level keys join those the record parser looks for, so that the
-/// stage finds its members by slot: reading and unescaping every member's
-/// key and hashing it cost more than all the rest of `ENRICHMENTS=none`
-/// (measured).
+/// The rules by the slot of their top-level key, drops last: a value both
+/// hashed and dropped is dropped. The keys join those the record parser
+/// looks for, so that the stage finds its members by slot: reading,
+/// unescaping and hashing every member's key cost a fifth of
+/// `ENRICHMENTS=none` (measured).
 fn by_slot(env: &mut Env<'_>, listed: Vec<(Vec<String>, Action)>) -> Vec<Vec<Rule>> {
     let mut rules: Vec<Vec<Rule>> = Vec::new();
     for (mut path, action) in listed {
@@ -279,7 +278,8 @@ impl Stage for Privacy {
         facts: &mut Facts<'a>,
         _: &mut Fields,
     ) -> Result<(), DropReason> {
-        if self.rules.iter().all(Vec::is_empty) {
+        // Only a key with a rule gets a slot's entry, so no rules is none.
+        if self.rules.is_empty() {
             return Ok(());
         }
         // Every member, not the configured slot alone: with duplicate keys
