@@ -3,9 +3,7 @@
 //! that edit members (the privacy controls) read records this way, so that
 //! every byte they do not change is kept as it was.
 
-use serde::de::{DeserializeSeed, Deserializer, MapAccess, Visitor};
-use serde_json::value::RawValue;
-use std::fmt;
+use std::borrow::Cow;
 use std::ops::Range;
 
 /// The text is not one JSON object (RFC 8259), or not JSON at all.
@@ -21,6 +19,21 @@ pub struct RawMember {
     pub escaped: bool,
     /// The value's JSON text, without the whitespace around it.
     pub value: Range<usize>,
+}
+
+impl RawMember {
+    /// The key, unescaped, from the `text` it was found in; `None` for a
+    /// key that is valid JSON text but no string (a lone surrogate escape,
+    /// `"\ud800"`), which equals no name.
+    pub fn key_text<'t>(&self, text: &'t str) -> Option<Cow<'t, str>> {
+        if self.escaped {
+            serde_json::from_str::<String>(&text[self.key.start - 1..self.key.end + 1])
+                .ok()
+                .map(Cow::Owned)
+        } else {
+            text.get(self.key.clone()).map(Cow::Borrowed)
+        }
+    }
 }
 
 /// Checks that `text` is exactly one JSON object (whitespace around it
@@ -321,78 +334,20 @@ pub fn key_start(text: &[u8], value_start: usize) -> usize {
 /// The raw value of `key` in the raw JSON object `raw` (the last one, as
 /// serde_json's own maps keep), or `None`.
 pub fn member<'a>(raw: &'a str, key: &str) -> Option<&'a str> {
-    struct Find<'k>(&'k str);
-    impl<'de> Visitor<'de> for Find<'_> {
-        type Value = Option<&'de str>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = None;
-            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
-                let v: &'de RawValue = map.next_value()?;
-                if k {
-                    found = Some(v.get());
-                }
-            }
-            Ok(found)
-        }
-    }
-    if !raw.starts_with('{') {
-        return None;
-    }
-    let mut de = serde_json::Deserializer::from_str(raw);
-    de.deserialize_map(Find(key)).ok().flatten()
+    member_ranges(raw, key).pop().map(|r| &raw[r])
 }
 
 /// Where every value of `key` lies in the raw JSON object `raw`, duplicates
 /// included, as byte ranges of `raw`; empty when `raw` is not an object.
 pub fn member_ranges(raw: &str, key: &str) -> Vec<Range<usize>> {
-    struct FindAll<'k>(&'k str, usize);
-    impl<'de> Visitor<'de> for FindAll<'_> {
-        type Value = Vec<Range<usize>>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object")
+    let mut found = Vec::new();
+    let walked = object_members(raw.as_bytes(), &mut Vec::new(), |m| {
+        if m.key_text(raw).is_some_and(|k| k == key) {
+            found.push(m.value);
         }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut found = Vec::new();
-            while let Some(k) = map.next_key_seed(KeyIs(self.0))? {
-                let v: &'de RawValue = map.next_value()?;
-                if k {
-                    let start = v.get().as_ptr() as usize - self.1;
-                    found.push(start..start + v.get().len());
-                }
-            }
-            Ok(found)
-        }
+    });
+    if walked.is_err() {
+        found.clear();
     }
-    if !raw.starts_with('{') {
-        return Vec::new();
-    }
-    let mut de = serde_json::Deserializer::from_str(raw);
-    de.deserialize_map(FindAll(key, raw.as_ptr() as usize))
-        .unwrap_or_default()
-}
-
-/// Deserializes a key and says whether it equals the given one, without
-/// allocating for unescaped keys.
-struct KeyIs<'k>(&'k str);
-
-impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
-    type Value = bool;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
-        // As bytes: a key with a lone surrogate escape (`"\ud800"`) is valid
-        // JSON text, and only not a Rust `str`. It equals no name we look for.
-        d.deserialize_bytes(self)
-    }
-}
-
-impl Visitor<'_> for KeyIs<'_> {
-    type Value = bool;
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a key")
-    }
-    fn visit_bytes<E>(self, v: &[u8]) -> Result<bool, E> {
-        Ok(v == self.0.as_bytes())
-    }
+    found
 }

@@ -164,16 +164,10 @@ fn enrich(
     scratch.members.clear();
     let (slots, members) = (&mut scratch.slots, &mut scratch.members);
     crate::json::object_members(trimmed.as_bytes(), &mut scratch.stack, |m| {
-        let key = if m.escaped {
-            // Rare. A key with a lone surrogate escape (`"\ud800"`) is
-            // valid JSON text but no string, and so none of ours.
-            serde_json::from_str::<String>(&trimmed[m.key.start - 1..m.key.end + 1])
-                .map_or(KeyMatch::default(), |k| {
-                    pipeline.key_index.find(k.as_bytes())
-                })
-        } else {
-            pipeline.key_index.find(&trimmed.as_bytes()[m.key])
-        };
+        // A key that is no string (a lone surrogate escape) is none of ours.
+        let key = m.key_text(trimmed).map_or(KeyMatch::default(), |k| {
+            pipeline.key_index.find(k.as_bytes())
+        });
         if let Some(slot) = key.slot {
             // The last duplicate wins, as in serde_json's own maps.
             slots[slot] = Some(members.len());
