@@ -64,6 +64,27 @@ pub fn host_from_url(s: &str) -> Option<Cow<'_, str>> {
     }
 }
 
+/// What decides [`host_from_url`]'s answer for an `http:` or `https:` URL:
+/// the URL (trimmed) up to the end of its authority
+/// (`https://Example.com:8080`). Every URL with the same key has the same
+/// host, so a cache may keep hosts by key; tests/reference.rs checks this
+/// on generated URLs. `None` for other strings, and where the cut would
+/// change the parse (an authority ending in a space or control character).
+pub fn host_key(s: &str) -> Option<&str> {
+    let s = s.trim();
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"))?;
+    let key = authority_prefix(s);
+    // The key must read as the URL did: cut after the authority, and
+    // ending in ASCII, so that trimming it takes nothing more (a URL
+    // ending in U+2003 keeps it inside the authority; the key alone would
+    // lose it).
+    (key.len() == s.len() - rest.len() + authority(rest).len()
+        && key.as_bytes().last().is_some_and(u8::is_ascii))
+    .then_some(key)
+}
+
 /// A bare host such as `Example.COM:8080`, `user@host`, `[::1]:443` or
 /// `münchen.de.`, normalized; `None` when it is not a valid host. Anything
 /// with a path, query, fragment or whitespace is not a bare host.
@@ -303,6 +324,38 @@ fn is_ip(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn host_key_table() {
+        let cases: &[(&str, Option<&str>)] = &[
+            // --- edge cases: no key, the URL is parsed whole ---
+            ("", None),
+            ("www.example.com/x", None),
+            ("//example.com/x", None),
+            ("ftp://example.com/x", None),
+            ("HTTPS://example.com/x", None),
+            ("https://example.com /x", None),
+            ("https://example.com\u{1}/x", None),
+            ("https://a.com\u{2003}/x", None),
+            // --- the scheme and authority ---
+            ("http://", Some("http://")),
+            ("https://example.com", Some("https://example.com")),
+            (
+                "  https://Example.com:8080/a?b#c ",
+                Some("https://Example.com:8080"),
+            ),
+            ("https://user@münchen.de/x", Some("https://user@münchen.de")),
+            ("https://example.com?q=/x", Some("https://example.com")),
+            ("https://example.com#/x", Some("https://example.com")),
+            ("https://example.com\\x", Some("https://example.com")),
+        ];
+        for (url, want) in cases {
+            assert_eq!(host_key(url), *want, "{url:?}");
+            if let Some(key) = want {
+                assert_eq!(host_from_url(key), host_from_url(url), "{url:?}");
+            }
+        }
+    }
 
     #[test]
     fn url_table() {

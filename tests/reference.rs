@@ -438,6 +438,21 @@ proptest! {
         prop_assert_eq!(domain::host_from_url(&s).map(Cow::into_owned), reference_host(&s), "url {:?}", s);
     }
 
+    /// URLs with the same `host_key` have the same host: the page stage's
+    /// cache keeps hosts by it.
+    #[test]
+    fn the_host_key_decides_the_host(s in url_string()) {
+        let Some(key) = domain::host_key(&s) else { return Ok(()) };
+        let host = domain::host_from_url(&s);
+        prop_assert_eq!(&domain::host_from_url(key), &host, "url {:?}", s);
+        for tail in ["", "/", "?", "#", "\\", "/a b", "/\u{1}", " ", "\t/x", "/x@y:1", "?u=http://z/", "/ü"] {
+            let other = format!("{key}{tail}");
+            if domain::host_key(&other) == Some(key) {
+                prop_assert_eq!(&domain::host_from_url(&other), &host, "url {:?} against {:?}", other, s);
+            }
+        }
+    }
+
 }
 
 proptest! {

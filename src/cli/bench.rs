@@ -3,7 +3,7 @@
 
 use super::{config, read_input};
 use firehose_enricher::batch;
-use firehose_enricher::enrich::{geo, referrer, user_agent};
+use firehose_enricher::enrich::{geo, page, referrer, user_agent};
 use std::path::Path;
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ const WARM_UP: u32 = 3;
 /// With `floor`, each batch goes through [`batch::echo_into`] instead of the
 /// transform: the batch layer's own cost, which the transform's is measured
 /// against.
-/// With `cold_cache`, the enrichers' caches (user agents, referrers, geo) are
+/// With `cold_cache`, the enrichers' caches (page hosts, user agents, referrers, geo) are
 /// emptied before every run.
 pub fn run(file: &Path, iterations: u32, cold_cache: bool, floor: bool) -> Result<(), String> {
     let config = config()?;
@@ -24,6 +24,7 @@ pub fn run(file: &Path, iterations: u32, cold_cache: bool, floor: bool) -> Resul
     for i in 0..WARM_UP + iterations {
         if cold_cache {
             user_agent::clear_cache();
+            page::clear_cache();
             referrer::clear_cache();
             geo::clear_cache();
         }

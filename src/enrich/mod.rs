@@ -104,6 +104,7 @@ pub mod fingerprint;
 pub mod geo;
 pub mod page;
 pub mod privacy;
+pub mod recent;
 pub mod referrer;
 pub mod time;
 pub mod user_agent;

@@ -20,12 +20,14 @@
 //! the member's raw text: only the edited value (or removed member) changes,
 //! every other byte of the member is kept.
 
+use super::recent::{self, Recent};
 use super::{Edit, Enricher, Example, Expected, Facts, Fields, Record, Stage};
 use crate::json::{key_start, member_ranges};
 use crate::reason::DropReason;
 use crate::settings::{form, ConfigError, Env, Variable};
 use hmac::{KeyInit, Mac};
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
@@ -358,10 +360,14 @@ impl Privacy {
         let quoted = |s: &str| Some(quote(s));
         match action {
             Action::MaskIp => {
-                let s = crate::time::json_string(raw)?;
-                let (masked, skipped) = mask_ips(&s);
+                // A visitor's page views in a batch carry one address.
+                let (masked, skipped) = recent::through(&MASKED, raw.as_bytes(), || {
+                    let s = crate::time::json_string(raw)?;
+                    let (masked, skipped) = mask_ips(&s);
+                    Some(((masked != s).then(|| quote(&masked)), skipped))
+                })?;
                 *not_ip = not_ip.saturating_add(skipped);
-                (masked != s).then(|| quoted(&masked)).flatten()
+                masked
             }
             // Values that are not wholly addresses were removed by the
             // caller ([`removes`]).
@@ -391,6 +397,17 @@ impl Privacy {
             Action::Drop => None,
         }
     }
+}
+
+/// The masked text of a value (`None` when masking changes nothing), and
+/// how many of its elements were not addresses; `None` for no string.
+type Masked = Option<(Option<String>, u32)>;
+
+thread_local! {
+    /// `ANONYMIZE_IP`'s answers by the value's JSON text: parsing and
+    /// writing the address was most of the stage (callgrind).
+    static MASKED: RefCell<Recent<Masked>> =
+        RefCell::new(Recent::new(256));
 }
 
 /// Whether `action` removes the value `raw` (JSON text) as a whole.

@@ -27,6 +27,7 @@
 //! out of the bundled rules, which makes the first user agent of a new
 //! container and every new one after it cheaper.
 
+use super::recent::{self, Recent};
 use super::{Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record, Stage};
 use crate::reason::DropReason;
 use crate::settings::{ConfigError, Env, FieldPath, Variable};
@@ -231,51 +232,36 @@ pub fn clear_cache() {
     if let Ok(mut cache) = CACHE.lock() {
         cache.clear();
     }
-    RECENT.with_borrow_mut(|r| r.iter_mut().for_each(|slot| *slot = None));
+    RECENT.with_borrow_mut(Recent::clear);
 }
-
-/// A user agent and its parse, in the per-thread cache.
-type Recent = (Box<str>, Arc<Parsed>);
 
 /// Slots of the per-thread cache in front of [`CACHE`], a power of two.
 const RECENT_SLOTS: usize = 1024;
 
 thread_local! {
-    /// The user agents seen lately on this thread, direct-mapped by a hash:
-    /// a hit costs a fast hash and a compare, with no lock and no SipHash
-    /// (which, with the lock, was most of this stage's time on a warm
-    /// cache: measured). Two agents sharing a slot only miss here, and are
-    /// answered by the shared cache, whose hashing resists crafted
-    /// collisions.
-    static RECENT: RefCell<Vec<Option<Recent>>> =
-        RefCell::new(vec![None; RECENT_SLOTS]);
+    /// The user agents seen lately on this thread: a hit costs a fast
+    /// hash and a compare, with no lock and no SipHash (which, with the
+    /// lock, was most of this stage's time on a warm cache: measured). Two
+    /// agents sharing a slot only miss here, and are answered by the
+    /// shared cache, whose hashing resists crafted collisions.
+    static RECENT: RefCell<Recent<Arc<Parsed>>> = RefCell::new(Recent::new(RECENT_SLOTS));
 }
 
 /// Parses through the bounded caches.
 pub fn parse_cached(ua: &str) -> Arc<Parsed> {
-    let slot = (xxhash_rust::xxh3::xxh3_64(ua.as_bytes()) as usize) & (RECENT_SLOTS - 1);
-    let recent = RECENT.with_borrow(|r| match &r[slot] {
-        Some((seen, parsed)) if **seen == *ua => Some(Arc::clone(parsed)),
-        _ => None,
-    });
-    if let Some(hit) = recent {
-        return hit;
-    }
-    let parsed = match CACHE.lock().ok().and_then(|c| c.get(ua).cloned()) {
-        Some(hit) => hit,
-        None => {
-            let parsed = Arc::new(parse(ua));
-            if let Ok(mut cache) = CACHE.lock() {
-                if cache.len() >= CACHE_ENTRIES {
-                    cache.clear();
-                }
-                cache.insert(ua.into(), Arc::clone(&parsed));
-            }
-            parsed
+    recent::through(&RECENT, ua.as_bytes(), || {
+        if let Some(hit) = CACHE.lock().ok().and_then(|c| c.get(ua).cloned()) {
+            return hit;
         }
-    };
-    RECENT.with_borrow_mut(|r| r[slot] = Some((ua.into(), Arc::clone(&parsed))));
-    parsed
+        let parsed = Arc::new(parse(ua));
+        if let Ok(mut cache) = CACHE.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(ua.into(), Arc::clone(&parsed));
+        }
+        parsed
+    })
 }
 
 /// The one bot test, for `is_bot` and `DROP_BOTS` alike

@@ -1,0 +1,110 @@
+//! A per-thread cache of recent answers, for the stages whose work depends
+//! on one string alone: the page's host key, a visitor's address, a user
+//! agent. Events in a batch repeat these (a site's pages, a visitor's page
+//! views, a browser), so a stage asks once per distinct value.
+//!
+//! Direct-mapped by a fast hash (xxh3) of the key: a hit costs that hash
+//! and a compare, with no lock. Two keys sharing a slot only miss, so a
+//! crafted key can cost a recomputation, never a wrong answer, and the
+//! cache never holds more than its slots. Per thread: the Lambda runs one,
+//! replay one per job.
+
+use std::cell::RefCell;
+use std::thread::LocalKey;
+
+/// The slots: each a key and its answer.
+pub struct Recent<V> {
+    slots: Vec<Option<(Box<[u8]>, V)>>,
+}
+
+impl<V: Clone> Recent<V> {
+    /// A cache of `slots` entries, a power of two.
+    pub fn new(slots: usize) -> Recent<V> {
+        assert!(slots.is_power_of_two(), "{slots} slots");
+        Recent {
+            slots: vec![None; slots],
+        }
+    }
+
+    /// Empties it (for `bench --cold-cache` and tests).
+    pub fn clear(&mut self) {
+        self.slots.iter_mut().for_each(|slot| *slot = None);
+    }
+
+    fn slot(&self, key: &[u8]) -> usize {
+        (xxhash_rust::xxh3::xxh3_64(key) as usize) & (self.slots.len() - 1)
+    }
+}
+
+/// `compute()`, the answer for `key`, through the thread's `cache`: from
+/// the cache when `key` was the last key of its slot, else computed and
+/// kept.
+pub fn through<V: Clone + 'static>(
+    cache: &'static LocalKey<RefCell<Recent<V>>>,
+    key: &[u8],
+    compute: impl FnOnce() -> V,
+) -> V {
+    let (slot, hit) = cache.with_borrow(|c| {
+        let slot = c.slot(key);
+        match &c.slots[slot] {
+            Some((seen, answer)) if **seen == *key => (slot, Some(answer.clone())),
+            _ => (slot, None),
+        }
+    });
+    if let Some(answer) = hit {
+        return answer;
+    }
+    // Computed with the cache released: `compute` may use it too.
+    let answer = compute();
+    cache.with_borrow_mut(|c| c.slots[slot] = Some((key.into(), answer.clone())));
+    answer
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static CACHE: RefCell<Recent<usize>> = RefCell::new(Recent::new(8));
+    }
+
+    /// With more keys than slots, every answer is the computed one, hits
+    /// are not recomputed, and a cleared cache recomputes.
+    #[test]
+    fn answers_as_computed_with_more_keys_than_slots() {
+        let computed = Cell::new(0);
+        let answer = |key: &str| {
+            through(&CACHE, key.as_bytes(), || {
+                computed.set(computed.get() + 1);
+                key.len() * 7
+            })
+        };
+        let keys: Vec<String> = (0..40).map(|n| "k".repeat(n)).collect();
+        for key in &keys {
+            assert_eq!(answer(key), key.len() * 7);
+        }
+        assert_eq!(computed.get(), 40);
+        // The same key again is a hit.
+        assert_eq!(answer("kk"), 14);
+        assert_eq!(answer("kk"), 14);
+        assert_eq!(computed.get(), 41);
+        for key in keys.iter().rev() {
+            assert_eq!(answer(key), key.len() * 7);
+        }
+        assert!(computed.get() < 81, "some hits: {}", computed.get());
+        CACHE.with_borrow_mut(Recent::clear);
+        answer("kk");
+        assert_eq!(answer("kk"), 14);
+        let before = computed.get();
+        CACHE.with_borrow_mut(Recent::clear);
+        answer("kk");
+        assert_eq!(computed.get(), before + 1, "cleared, so computed again");
+    }
+
+    #[test]
+    #[should_panic(expected = "slots")]
+    fn slots_are_a_power_of_two() {
+        let _ = Recent::<u8>::new(6);
+    }
+}
