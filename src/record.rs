@@ -30,7 +30,7 @@
 use crate::enrich::{Edit, Facts, Fields, KeyMatch, Member, Pipeline, Record};
 use crate::json::key_start;
 pub use crate::reason::{DropReason, FailReason};
-use crate::time::{format_millis, Formatted};
+use crate::time::Formatted;
 use serde::de::IgnoredAny;
 use std::ops::Range;
 
@@ -157,7 +157,9 @@ fn enrich(
         });
     }
     // Checked here, once, so that every stage may rely on it.
-    format_millis(arrival_ms).ok_or(FailReason::BadArrivalTime)?;
+    if !crate::time::FORMATTABLE_MS.contains(&arrival_ms) {
+        return Err(FailReason::BadArrivalTime);
+    }
 
     scratch.slots.clear();
     scratch.slots.resize(pipeline.slots, None);
