@@ -167,9 +167,13 @@ fn enrich(
     let (slots, members) = (&mut scratch.slots, &mut scratch.members);
     crate::json::object_members(trimmed.as_bytes(), &mut scratch.stack, |m| {
         // A key that is no string (a lone surrogate escape) is none of ours.
-        let key = m.key_text(trimmed).map_or(KeyMatch::default(), |k| {
-            pipeline.key_index.find(k.as_bytes())
-        });
+        let key = if m.escaped {
+            m.key_text(trimmed).map_or(KeyMatch::default(), |k| {
+                pipeline.key_index.find(k.as_bytes())
+            })
+        } else {
+            pipeline.key_index.find(&trimmed.as_bytes()[m.key.clone()])
+        };
         if let Some(slot) = key.slot {
             // The last duplicate wins, as in serde_json's own maps.
             slots[slot] = Some(members.len());

@@ -775,9 +775,23 @@ pub(crate) struct KeyMatch {
 /// default enrichers that is some forty names, and comparing each in turn
 /// cost more than the enrichers' own work. Grouped by length, a key meets
 /// at most a few names, most often none.
+///
+/// Each name also carries its first eight bytes as a number, compared
+/// first: most keys differ there, and a name of eight bytes or fewer is
+/// then matched without a call to `memcmp` (which, called for each
+/// candidate, cost about 900 instructions a record: callgrind).
 #[derive(Debug, Clone, Default)]
 pub struct KeyIndex {
-    by_len: Vec<Vec<(Box<str>, KeyMatch)>>,
+    by_len: Vec<Vec<(u64, Box<str>, KeyMatch)>>,
+}
+
+/// The first eight bytes of `key` as a little-endian number, zero-padded.
+#[inline(always)]
+fn head(key: &[u8]) -> u64 {
+    let mut bytes = [0u8; 8];
+    let n = key.len().min(8);
+    bytes[..n].copy_from_slice(&key[..n]);
+    u64::from_le_bytes(bytes)
 }
 
 impl KeyIndex {
@@ -792,35 +806,72 @@ impl KeyIndex {
                 index.by_len.resize(name.len() + 1, Vec::new());
             }
             let bucket = &mut index.by_len[name.len()];
-            if bucket.iter().any(|(n, _)| &**n == name) {
+            if bucket.iter().any(|(_, n, _)| &**n == name) {
                 continue;
             }
             let found = KeyMatch {
                 slot: keys.iter().position(|k| k == name),
                 replaced: reserved.contains(&name),
             };
-            bucket.push((name.into(), found));
+            bucket.push((head(name.as_bytes()), name.into(), found));
         }
         index
     }
 
     pub(crate) fn find(&self, key: &[u8]) -> KeyMatch {
-        self.by_len
-            .get(key.len())
-            .and_then(|bucket| bucket.iter().find(|(n, _)| n.as_bytes() == key))
-            .map_or(
-                KeyMatch {
-                    slot: None,
-                    replaced: false,
-                },
-                |(_, m)| *m,
-            )
+        let Some(bucket) = self.by_len.get(key.len()) else {
+            return KeyMatch::default();
+        };
+        let h = head(key);
+        bucket
+            .iter()
+            .find(|(nh, n, _)| *nh == h && (key.len() <= 8 || n.as_bytes()[8..] == key[8..]))
+            .map_or(KeyMatch::default(), |(_, _, m)| *m)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_index_finds_exactly_its_names() {
+        let keys: Vec<String> = ["anonymous_id", "url", "ip", "user_agent_raw", "x"]
+            .map(String::from)
+            .to_vec();
+        let index = KeyIndex::new(&keys, &["user_agent", "event_time", "site"]);
+        let cases: &[(&[u8], Option<usize>, bool)] = &[
+            // --- edge cases: same length or same first eight bytes ---
+            (b"", None, false),
+            (b"anonymous_ix", None, false),
+            (b"anonymous_i", None, false),
+            (b"user_agent_raX", None, false),
+            (b"user_agenT", None, false),
+            (b"uri", None, false),
+            (b"url\0", None, false),
+            (b"URL", None, false),
+            (b"y", None, false),
+            (b"sitex", None, false),
+            // --- the names ---
+            (b"anonymous_id", Some(0), false),
+            (b"url", Some(1), false),
+            (b"ip", Some(2), false),
+            (b"user_agent_raw", Some(3), false),
+            (b"x", Some(4), false),
+            (b"user_agent", None, true),
+            (b"event_time", None, true),
+            (b"site", None, true),
+        ];
+        for (key, slot, replaced) in cases {
+            let got = index.find(key);
+            assert_eq!(
+                (got.slot, got.replaced),
+                (*slot, *replaced),
+                "{:?}",
+                String::from_utf8_lossy(key)
+            );
+        }
+    }
 
     #[test]
     fn field_names_are_unique_lowercase_column_names() {
