@@ -17,12 +17,12 @@ pub struct Recent<V> {
     slots: Vec<Option<(Box<[u8]>, V)>>,
 }
 
-impl<V: Clone> Recent<V> {
+impl<V> Recent<V> {
     /// A cache of `slots` entries, a power of two.
     pub fn new(slots: usize) -> Recent<V> {
         assert!(slots.is_power_of_two(), "{slots} slots");
         Recent {
-            slots: vec![None; slots],
+            slots: (0..slots).map(|_| None).collect(),
         }
     }
 
@@ -44,20 +44,33 @@ pub fn through<V: Clone + 'static>(
     key: &[u8],
     compute: impl FnOnce() -> V,
 ) -> V {
-    let (slot, hit) = cache.with_borrow(|c| {
+    read_through(cache, key, compute, V::clone)
+}
+
+/// `read(answer)`, where `answer` is `compute()`'s for `key`, from the
+/// thread's `cache` as [`through`] finds it, without copying the answer.
+pub fn read_through<V: 'static, R>(
+    cache: &'static LocalKey<RefCell<Recent<V>>>,
+    key: &[u8],
+    compute: impl FnOnce() -> V,
+    read: impl FnOnce(&V) -> R,
+) -> R {
+    let looked = cache.with_borrow(move |c| {
         let slot = c.slot(key);
         match &c.slots[slot] {
-            Some((seen, answer)) if **seen == *key => (slot, Some(answer.clone())),
-            _ => (slot, None),
+            Some((seen, answer)) if **seen == *key => Ok(read(answer)),
+            _ => Err((slot, read)),
         }
     });
-    if let Some(answer) = hit {
-        return answer;
-    }
+    let (slot, read) = match looked {
+        Ok(hit) => return hit,
+        Err(miss) => miss,
+    };
     // Computed with the cache released: `compute` may use it too.
     let answer = compute();
-    cache.with_borrow_mut(|c| c.slots[slot] = Some((key.into(), answer.clone())));
-    answer
+    let out = read(&answer);
+    cache.with_borrow_mut(|c| c.slots[slot] = Some((key.into(), answer)));
+    out
 }
 
 #[cfg(test)]
