@@ -523,13 +523,19 @@ impl Formatted {
         // Only ASCII digits and separators are ever written.
         std::str::from_utf8(&self.0).unwrap_or_default()
     }
-    /// `YYYY-MM-DD`, the `dt` partition value.
+    /// The text's bytes, ASCII digits and separators.
+    pub fn as_bytes(&self) -> &[u8; 23] {
+        &self.0
+    }
+    /// `YYYY-MM-DD`, the `dt` partition value. Each of these checks only
+    /// its own bytes: checking all 23 for every record's partition keys
+    /// was a measurable share of the batch layer (callgrind).
     pub fn date(&self) -> &str {
-        &self.as_str()[..10]
+        std::str::from_utf8(&self.0[..10]).unwrap_or_default()
     }
     /// `HH`, the `hour` partition value.
     pub fn hour(&self) -> &str {
-        &self.as_str()[11..13]
+        std::str::from_utf8(&self.0[11..13]).unwrap_or_default()
     }
 }
 

@@ -430,7 +430,11 @@ impl Stage for Geo {
         };
         // The fields this value comes to, as JSON text.
         let compute = || {
-            let mut fields = Fields::default();
+            // Room for the five fields, so that writing them does not
+            // grow the buffer four times.
+            let mut fields = Fields {
+                buf: Vec::with_capacity(192),
+            };
             if let Some(ip) = address(&value).filter(|ip| routable(*ip)) {
                 write(&mut fields, &self.locate(ip));
             }

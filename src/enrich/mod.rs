@@ -576,6 +576,14 @@ impl Fields {
         self.plain(name, value.as_bytes());
     }
 
+    /// A string the code itself wrote in ASCII with nothing to escape (a
+    /// formatted time), as bytes: not scanned, and not checked as UTF-8.
+    #[inline(always)]
+    pub(crate) fn ascii(&mut self, name: &str, value: &[u8]) {
+        debug_assert!(value.is_ascii() && !needs_escape(value), "{value:?}");
+        self.plain(name, value);
+    }
+
     /// `,"name":"value"` for a value with nothing to escape, with one
     /// capacity check: this runs for every field of every record.
     #[inline(always)]

@@ -129,9 +129,9 @@ impl Stage for Time {
             Some(t) => (t, "event"),
             None => (received, "arrival"),
         };
-        out.string("event_time", event_time.as_str());
+        out.ascii("event_time", event_time.as_bytes());
         out.string("event_time_source", source);
-        out.string("received_at", received.as_str());
+        out.ascii("received_at", received.as_bytes());
         facts.event_time = Some(event_time);
         Ok(())
     }
