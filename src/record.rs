@@ -165,6 +165,7 @@ fn enrich(
     scratch.slots.resize(pipeline.slots, None);
     scratch.members.clear();
     let (slots, members) = (&mut scratch.slots, &mut scratch.members);
+    let duplicate_keys = &mut false;
     crate::json::object_members(trimmed.as_bytes(), &mut scratch.stack, |m| {
         // A key that is no string (a lone surrogate escape) is none of ours.
         let key = if m.escaped {
@@ -176,6 +177,7 @@ fn enrich(
         };
         if let Some(slot) = key.slot {
             // The last duplicate wins, as in serde_json's own maps.
+            *duplicate_keys |= slots[slot].is_some();
             slots[slot] = Some(members.len());
         }
         members.push(Member {
@@ -192,6 +194,7 @@ fn enrich(
         arrival_ms,
         slots: &scratch.slots,
         members: &scratch.members,
+        duplicate_keys: *duplicate_keys,
     };
     let mut facts = Facts::default();
     scratch.fields.clear();

@@ -402,6 +402,9 @@ pub struct Record<'a> {
     pub(crate) slots: &'a [Option<usize>],
     /// Every top-level member, in order.
     pub(crate) members: &'a [Member],
+    /// Whether a configured key appears more than once (so a slot does
+    /// not name all its members).
+    pub(crate) duplicate_keys: bool,
 }
 
 /// One top-level member of a record.

@@ -142,6 +142,8 @@ pub(crate) struct Privacy {
     /// The rules by the slot of their top-level key
     /// ([`Env::top_key`]); empty for keys without rules.
     rules: Vec<Vec<Rule>>,
+    /// The slots whose rules are not empty, in order.
+    ruled: Vec<usize>,
     keep_params: Vec<String>,
     hash_key: Vec<u8>,
 }
@@ -196,11 +198,11 @@ fn build(env: &mut Env<'_>) -> Result<Arc<dyn Stage>, ConfigError> {
             .map(|p| (p, Action::Drop)),
     );
 
-    Ok(Arc::new(Privacy {
-        rules: by_slot(env, listed),
+    Ok(Arc::new(Privacy::new(
+        by_slot(env, listed),
         keep_params,
-        hash_key: key.into_bytes(),
-    }))
+        key.into_bytes(),
+    )))
 }
 
 /// `KEEP_QUERY_PARAMS`, validated.
@@ -266,11 +268,11 @@ pub(crate) fn anonymizer(env: &mut Env<'_>, ids: Vec<Vec<String>>) -> Result<Pri
     for var in ["URL_FIELDS", "REFERRER_FIELDS"] {
         listed.extend(env.paths(var)?.into_iter().map(|p| (p, Action::StripQuery)));
     }
-    Ok(Privacy {
-        rules: by_slot(env, listed),
-        keep_params: keep_params(env)?,
-        hash_key: Vec::new(),
-    })
+    Ok(Privacy::new(
+        by_slot(env, listed),
+        keep_params(env)?,
+        Vec::new(),
+    ))
 }
 
 impl Stage for Privacy {
@@ -284,47 +286,21 @@ impl Stage for Privacy {
         if self.rules.is_empty() {
             return Ok(());
         }
-        // Every member, not the configured slot alone: with duplicate keys
-        // the earlier members are in the output too.
-        for i in 0..record.member_count() {
-            if record.member_is_ours(i) {
-                continue;
-            }
-            let Some(rules) = record.member_slot(i).and_then(|s| self.rules.get(s)) else {
-                continue;
-            };
-            if rules.is_empty() {
-                continue;
-            }
-            // On top of what an earlier stage (the consent policy) made of
-            // the member: a removed member stays removed, an edited one is
-            // edited further. The last edit of a member is the one written.
-            let original: Cow<str> = match facts.edits.iter().rev().find(|(j, _)| *j == i) {
-                Some((_, Edit::Remove)) => continue,
-                Some((_, Edit::Replace(text))) => Cow::Owned(text.clone()),
-                None => Cow::Borrowed(record.member_value(i)),
-            };
-            if rules
-                .iter()
-                .any(|r| r.rest.is_empty() && removes(r.action, &original))
-            {
-                facts.edits.push((i, Edit::Remove));
-                continue;
-            }
-            // Copied only when a rule changes it (most records hold one
-            // address, masked once).
-            let mut text = original.clone();
-            for rule in rules {
-                if rule.rest.is_empty() {
-                    if let Some(new) = self.apply(&text, rule.action, &mut facts.not_ip) {
-                        text = Cow::Owned(new);
-                    }
-                } else {
-                    self.edit(text.to_mut(), &rule.rest, rule.action, &mut facts.not_ip);
+        if record.duplicate_keys {
+            // Every member, not the configured slot alone: with duplicate
+            // keys the earlier members are in the output too.
+            for i in 0..record.member_count() {
+                if let Some(slot) = record.member_slot(i) {
+                    self.member(record, facts, i, slot);
                 }
             }
-            if text != original {
-                facts.edits.push((i, Edit::Replace(text.into_owned())));
+        } else {
+            // Each key once: the slots with rules say where their members
+            // are, without a look at every member of the record.
+            for slot in self.ruled.iter().copied() {
+                if let Some(i) = record.slots[slot] {
+                    self.member(record, facts, i, slot);
+                }
             }
         }
         Ok(())
@@ -332,6 +308,56 @@ impl Stage for Privacy {
 }
 
 impl Privacy {
+    fn new(rules: Vec<Vec<Rule>>, keep_params: Vec<String>, hash_key: Vec<u8>) -> Privacy {
+        let ruled = (0..rules.len()).filter(|&s| !rules[s].is_empty()).collect();
+        Privacy {
+            rules,
+            ruled,
+            keep_params,
+            hash_key,
+        }
+    }
+
+    /// Applies the rules of `slot` to member `i`, which holds its key.
+    fn member<'a>(&self, record: &Record<'a>, facts: &mut Facts<'a>, i: usize, slot: usize) {
+        if record.member_is_ours(i) {
+            return;
+        }
+        let Some(rules) = self.rules.get(slot).filter(|r| !r.is_empty()) else {
+            return;
+        };
+        // On top of what an earlier stage (the consent policy) made of
+        // the member: a removed member stays removed, an edited one is
+        // edited further. The last edit of a member is the one written.
+        let original: Cow<str> = match facts.edits.iter().rev().find(|(j, _)| *j == i) {
+            Some((_, Edit::Remove)) => return,
+            Some((_, Edit::Replace(text))) => Cow::Owned(text.clone()),
+            None => Cow::Borrowed(record.member_value(i)),
+        };
+        if rules
+            .iter()
+            .any(|r| r.rest.is_empty() && removes(r.action, &original))
+        {
+            facts.edits.push((i, Edit::Remove));
+            return;
+        }
+        // Copied only when a rule changes it (most records hold one
+        // address, masked once).
+        let mut text = original.clone();
+        for rule in rules {
+            if rule.rest.is_empty() {
+                if let Some(new) = self.apply(&text, rule.action, &mut facts.not_ip) {
+                    text = Cow::Owned(new);
+                }
+            } else {
+                self.edit(text.to_mut(), &rule.rest, rule.action, &mut facts.not_ip);
+            }
+        }
+        if text != original {
+            facts.edits.push((i, Edit::Replace(text.into_owned())));
+        }
+    }
+
     /// Applies `action` to the value at `path` inside the JSON text `text`
     /// (to `text` itself when the path is empty), in place.
     /// Counts the IP values left alone in `not_ip`.
@@ -838,6 +864,10 @@ mod tests {
             (&[("DROP_FIELDS", "a")], r#"{}"#, "{".into()),
             (&[("DROP_FIELDS", "a")], r#"{"a":1}"#, "{".into()),
             (&[("DROP_FIELDS", "a")], r#"{"a":1,"b":2,"a":3}"#, r#"{"b":2"#.into()),
+            // Every duplicate of an address is masked, not the last alone.
+            (&[], r#"{"ip":"203.0.113.77","x":1,"ip":"198.51.100.9"}"#,
+                r#"{"ip":"203.0.113.0","x":1,"ip":"198.51.100.0""#.into()),
+            (&[], r#"{"url":"a","ip":"203.0.113.77","url":"b"}"#, r#"{"url":"a","ip":"203.0.113.0","url":"b""#.into()),
             (&[("DROP_FIELDS", "a.b")], r#"{"a":5}"#, r#"{"a":5"#.into()),
             (&[("DROP_FIELDS", "a.b")], r#"{"a":{"b":1,"b":2,"c":3}}"#, r#"{"a":{"c":3}"#.into()),
             (&[("DROP_FIELDS", "a.b.c")], r#"{"a":{"b":{"c":1, "d" : 2}}}"#, r#"{"a":{"b":{"d" : 2}}"#.into()),
