@@ -74,7 +74,14 @@ pub fn object_members(
             let (key, escaped) = s.key()?;
             s.space();
             let start = s.i;
-            s.value(stack)?;
+            // Most members hold a string: read here, without the general
+            // value loop's set-up.
+            if s.peek() == Some(b'"') {
+                s.i += 1;
+                s.string()?;
+            } else {
+                s.value(stack)?;
+            }
             each(RawMember {
                 key,
                 escaped,
