@@ -19,6 +19,9 @@ pub struct RawMember {
     pub escaped: bool,
     /// The value's JSON text, without the whitespace around it.
     pub value: Range<usize>,
+    /// Whether the value is a string without escapes, whose text between
+    /// its quotes is its value as it is.
+    pub plain_string: bool,
 }
 
 impl RawMember {
@@ -76,16 +79,18 @@ pub fn object_members(
             let start = s.i;
             // Most members hold a string: read here, without the general
             // value loop's set-up.
-            if s.peek() == Some(b'"') {
+            let plain_string = if s.peek() == Some(b'"') {
                 s.i += 1;
-                s.string()?;
+                !s.string()?
             } else {
                 s.value(stack)?;
-            }
+                false
+            };
             each(RawMember {
                 key,
                 escaped,
                 value: start..s.i,
+                plain_string,
             });
             s.space();
             match s.next() {

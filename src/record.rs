@@ -181,6 +181,7 @@ fn enrich(
             slots[slot] = Some(members.len());
         }
         members.push(Member {
+            plain_string: m.plain_string,
             value: m.value,
             replaced: key.replaced,
             slot: key.slot,

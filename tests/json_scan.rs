@@ -66,6 +66,12 @@ fn ours(text: &str) -> Option<Vec<Pair>> {
                 text[m.key.clone()].contains('\\'),
                 "escaped flag of {text:?}"
             );
+            let value = &text[m.value.clone()];
+            assert_eq!(
+                m.plain_string,
+                value.starts_with('"') && !value.contains('\\'),
+                "plain_string flag of {text:?}"
+            );
             let quoted = &text[m.key.start - 1..m.key.end + 1];
             let key = KeyBytes
                 .deserialize(&mut serde_json::Deserializer::from_str(quoted))
