@@ -317,6 +317,11 @@ pub fn site(host: &str) -> &str {
     psl::domain_str(host).unwrap_or(host)
 }
 
+/// Where [`site`] starts in `host`: the site is always a suffix of it.
+pub fn site_start(host: &str) -> usize {
+    host.len() - site(host).len()
+}
+
 fn is_ip(host: &str) -> bool {
     host.contains(':') || host.bytes().all(|b| b.is_ascii_digit() || b == b'.')
 }

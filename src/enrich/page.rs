@@ -113,7 +113,7 @@ impl Stage for Page {
         let found = url.as_deref().and_then(host_and_site).or_else(|| {
             let bare = record.first_string(&self.host_fields)?;
             let host = domain::host_from_bare(&bare)?.into_owned();
-            let site_start = host.len() - domain::site(&host).len();
+            let site_start = domain::site_start(&host);
             Some((host, site_start))
         });
         facts.page_url = url;
@@ -160,7 +160,7 @@ pub fn clear_cache() {
 fn host_and_site(url: &str) -> Option<(String, usize)> {
     let compute = |url: &str| {
         let host = domain::host_from_url(url)?;
-        let site_start = host.len() - domain::site(&host).len();
+        let site_start = domain::site_start(&host);
         Some((Box::<str>::from(host), site_start))
     };
     let found = match domain::host_key(url) {

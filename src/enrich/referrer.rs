@@ -307,7 +307,7 @@ impl Seen {
             return Some((host, known.site_start, medium, source));
         }
         let (host, url) = host_of(url)?;
-        let site_start = host.len() - domain::site(&host).len();
+        let site_start = domain::site_start(&host);
         let mut class = None;
         let (medium, source) = answer(&host, site_start, &mut class, &url);
         if let Some(hash) = hash {
