@@ -383,7 +383,6 @@ impl Privacy {
 
     /// The new JSON text of a value, or `None` to keep it.
     fn apply(&self, raw: &str, action: Action, not_ip: &mut u32) -> Option<String> {
-        let quoted = |s: &str| Some(quote(s));
         match action {
             Action::MaskIp => {
                 // A visitor's page views in a batch carry one address.
@@ -400,12 +399,12 @@ impl Privacy {
             Action::MaskIpOrDrop => {
                 let s = crate::time::json_string(raw)?;
                 let masked = mask_ips(&s).0;
-                (masked != s).then(|| quoted(&masked)).flatten()
+                (masked != s).then(|| quote(&masked))
             }
             Action::StripQuery => {
                 let s = crate::time::json_string(raw)?;
                 let stripped = strip_query(&s, &self.keep_params);
-                (stripped != s).then(|| quoted(&stripped)).flatten()
+                (stripped != s).then(|| quote(&stripped))
             }
             Action::Hash => {
                 let text = if raw.starts_with('"') {
