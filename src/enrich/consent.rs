@@ -727,7 +727,7 @@ impl Stage for Consent {
             }
             out.number("consent_cmp_id", u64::from(d.cmp_id));
             if let Some(t) = crate::time::format_millis(d.created_ms) {
-                out.string("consent_created", t.as_str());
+                out.ascii("consent_created", t.as_bytes());
             }
             out.number("consent_policy_version", u64::from(d.policy_version));
         }
