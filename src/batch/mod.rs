@@ -16,6 +16,11 @@
 //!   `response_too_large`, so Firehose writes them, raw, to the error
 //!   prefix. [`settle`] answers the re-sends that failed the second way. The
 //!   core itself never calls AWS.
+//! * Records are transformed only while their answers may still fit
+//!   (`response::Budget`): past that point every record is overflow
+//!   whatever the transform would make of it, so it is answered as overflow
+//!   untransformed, and a batch that overflows does not pay for enriching
+//!   the records Firehose brings back to be enriched again.
 
 mod request;
 mod response;
@@ -24,7 +29,7 @@ use crate::config::Config;
 use crate::partition::{self, PartitionKeys, SiteGuard};
 use crate::record::{self, DropReason, FailReason, Outcome, Scratch};
 use request::{checked, decode_data, json_string, RequestIn};
-use response::{fit, tally, write_entries, write_entry, Count, Echo, FOOTER};
+use response::{fit, tally, write_entries, write_entry, Budget, Count, Echo, FOOTER};
 use std::fmt;
 use std::ops::Range;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -230,18 +235,22 @@ pub fn settle(
         overflow: Overflow::Fail,
         resent,
         unsent,
+        whole: false,
     };
     run(request, config, record::transform_into, &plan)
 }
 
 /// What [`run`] is asked to do beyond the transform.
-#[derive(Default)]
+#[derive(Default, Clone, Copy)]
 struct Plan<'p> {
     overflow: Overflow,
     /// Request positions answered `Dropped`: already re-sent.
     resent: &'p [usize],
     /// Request positions answered `ProcessingFailed`: re-sending failed.
     unsent: &'p [usize],
+    /// Transform every record, with no [`Budget`]: for a batch the budget
+    /// could not fit (see [`run`]).
+    whole: bool,
 }
 
 /// One record's result, with everything the response needs.
@@ -253,6 +262,9 @@ struct Entry {
     output: Range<usize>,
     /// The `site` partition value (`Ok` only).
     site_key: SiteKey,
+    /// Past the response budget, so answered as overflow without being
+    /// transformed (see [`Budget`]): `outcome` is the overflow answer.
+    untransformed: bool,
 }
 
 enum SiteKey {
@@ -284,6 +296,29 @@ pub fn process_with(
 }
 
 fn run(
+    request: &[u8],
+    config: &Config,
+    transform: TransformFn,
+    plan: &Plan,
+) -> Result<Processed, RequestError> {
+    match run_plan(request, config, transform, plan) {
+        // A record past the budget is answered as overflow, which is larger
+        // than a `Dropped` answer: when that is what leaves no answer that
+        // fits, every record is transformed and fitted instead, so the
+        // budget never refuses a request that could be answered. (Only
+        // limits far below Firehose's requests reach this.)
+        Err(RequestError::ResponseTooLarge { .. }) if !plan.whole => {
+            let whole = Plan {
+                whole: true,
+                ..*plan
+            };
+            run_plan(request, config, transform, &whole)
+        }
+        result => result,
+    }
+}
+
+fn run_plan(
     request: &[u8],
     config: &Config,
     transform: TransformFn,
@@ -329,10 +364,15 @@ fn run(
             *f = Some(false);
         }
     }
-    for (r, forced) in parsed.records.iter().zip(&forced) {
+    let mut budget = Budget::new(&echoes, config.max_response_bytes, !plan.whole);
+    for (i, (r, forced)) in parsed.records.iter().zip(&forced).enumerate() {
         match forced {
             None => match checked(r, &mut decoded, &mut report) {
-                Ok(arrival) => pass.transform(&decoded, arrival, &mut report),
+                Ok(arrival) if budget.open() => pass.transform(&decoded, arrival, &mut report),
+                Ok(_) => {
+                    report.input_bytes += decoded.len();
+                    pass.overflow(plan.overflow, &mut report);
+                }
                 Err(reason) => pass.push(pass.arena.len(), Outcome::Failed(reason), false),
             },
             // Re-sent or not, these records' answers are already decided.
@@ -349,6 +389,9 @@ fn run(
                 let mark = pass.arena.len();
                 pass.push(mark, Outcome::Failed(FailReason::ResponseTooLarge), *resent);
             }
+        }
+        if budget.open() {
+            budget.add(i, &pass.entries[i], echoes[i], &pass.arena);
         }
     }
     let Pass {
@@ -447,14 +490,38 @@ pub struct DecodedBatch {
 /// decode it again. The response is sized, not written, so that the records
 /// that would not fit fail as `response_too_large` just the same.
 pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBatch, RequestError> {
+    // As [`run`] does: without the budget when the budget cannot fit.
+    match decoded_batch(records, config, true) {
+        Err(RequestError::ResponseTooLarge { .. }) => decoded_batch(records, config, false),
+        result => result,
+    }
+}
+
+fn decoded_batch(
+    records: &[Decoded],
+    config: &Config,
+    budgeted: bool,
+) -> Result<DecodedBatch, RequestError> {
     let mut report = BatchReport {
         records: records.len(),
         ..BatchReport::default()
     };
     let input: usize = records.iter().map(|r| r.data.len()).sum();
+    let echoes: Vec<Echo> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| Echo::Decoded(i, r.data))
+        .collect();
     let mut pass = Pass::new(config, record::transform_into, input + input / 2);
-    for r in records {
-        pass.transform(r.data, r.arrival_ms, &mut report);
+    let mut budget = Budget::new(&echoes, config.max_response_bytes, budgeted);
+    for (i, r) in records.iter().enumerate() {
+        if budget.open() {
+            pass.transform(r.data, r.arrival_ms, &mut report);
+            budget.add(i, &pass.entries[i], echoes[i], &pass.arena);
+        } else {
+            report.input_bytes += r.data.len();
+            pass.overflow(Overflow::Fail, &mut report);
+        }
     }
     let Pass {
         mut arena,
@@ -463,11 +530,6 @@ pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBa
     } = pass;
     guard(&mut entries, &mut arena, config, &mut report);
 
-    let echoes: Vec<Echo> = records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| Echo::Decoded(i, r.data))
-        .collect();
     let mut size = Count(0);
     let starts = write_entries(&mut size, &entries, &echoes, &arena);
     fit(
@@ -564,6 +626,22 @@ impl<'c> Pass<'c> {
             outcome,
             output,
             site_key,
+            untransformed: false,
+        });
+    }
+
+    /// Answers a record past the response budget as overflow, untransformed.
+    fn overflow(&mut self, overflow: Overflow, report: &mut BatchReport) {
+        // Counted here, not where fitting demotes: this is its final answer.
+        // With `Fail`, it is what re-ingestion would have re-sent (its
+        // budget is the same), as `BatchReport::overflow` says.
+        report.overflow += 1;
+        if overflow == Overflow::Reingest {
+            report.reingested += 1;
+        }
+        self.entries.push(Entry {
+            untransformed: true,
+            ..Entry::overflow(overflow)
         });
     }
 }
@@ -596,6 +674,111 @@ fn guard(entries: &mut [Entry], arena: &mut Vec<u8>, config: &Config, report: &m
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cell::Cell;
+
+    thread_local! {
+        static TRANSFORMED: Cell<usize> = const { Cell::new(0) };
+    }
+
+    /// The production transform, counting its calls.
+    fn counted(
+        data: &[u8],
+        arrival_ms: i64,
+        config: &Config,
+        scratch: &mut Scratch,
+        out: &mut Vec<u8>,
+    ) -> Outcome {
+        TRANSFORMED.with(|n| n.set(n.get() + 1));
+        record::transform_into(data, arrival_ms, config, scratch, out)
+    }
+
+    /// The budget transforms the records up to the fit point and the one
+    /// that does not fit, no more, and answers exactly as transforming
+    /// every record and then fitting does, either way of answering overflow.
+    #[test]
+    fn the_budget_stops_at_the_fit_point() {
+        let n = 40;
+        let records: Vec<String> = (0..n)
+            .map(|i| {
+                let event = format!(
+                    r#"{{"ts":1795770900,"url":"https://s{}.example.com/p/{i}","sid":"s-{i}"}}"#,
+                    i % 3
+                );
+                format!(
+                    r#"{{"recordId":"r{i}","approximateArrivalTimestamp":1795770902000,"data":"{}"}}"#,
+                    BASE64.encode_to_string(event)
+                )
+            })
+            .collect();
+        let request = format!(r#"{{"records":[{}]}}"#, records.join(",")).into_bytes();
+        let with_limit = |limit| Config {
+            max_response_bytes: limit,
+            ..Config::default()
+        };
+        let size = process(&request, &with_limit(usize::MAX))
+            .unwrap()
+            .response
+            .len();
+        // The least limit failing can meet: every record failed.
+        let (mut least, mut fits) = (0, size);
+        while least < fits {
+            let mid = (least + fits) / 2;
+            if process(&request, &with_limit(mid)).is_err() {
+                least = mid + 1;
+            } else {
+                fits = mid;
+            }
+        }
+        // Exactly the size of a response that re-sends some records.
+        let reingest = Plan {
+            overflow: Overflow::Reingest,
+            ..Plan::default()
+        };
+        let resending = run(&request, &with_limit(size / 2), counted, &reingest)
+            .unwrap()
+            .response
+            .len();
+        let limits = [
+            // --- edges ---
+            size,
+            size - 1,
+            resending,
+            least,
+            least + 1,
+            // --- ordinary ---
+            usize::MAX,
+            size / 2,
+            size * 3 / 4,
+        ];
+        let mut stopped = 0;
+        for limit in limits {
+            for overflow in [Overflow::Fail, Overflow::Reingest] {
+                let config = with_limit(limit);
+                let plan = Plan {
+                    overflow,
+                    ..Plan::default()
+                };
+                TRANSFORMED.with(|t| t.set(0));
+                let budgeted = run(&request, &config, counted, &plan).unwrap();
+                let transformed = TRANSFORMED.with(Cell::get);
+                let whole = Plan {
+                    whole: true,
+                    ..plan
+                };
+                let whole = run(&request, &config, record::transform_into, &whole).unwrap();
+                let case = format!("limit {limit}, {overflow:?}");
+                assert_eq!(budgeted.response, whole.response, "{case}");
+                assert_eq!(budgeted.report, whole.report, "{case}");
+                assert_eq!(budgeted.reingest, whole.reingest, "{case}");
+                // `overflow`: what re-ingestion re-sends, either way.
+                let overflow = budgeted.report.overflow;
+                let want = if overflow == 0 { n } else { n - overflow + 1 };
+                assert_eq!(transformed, want, "{case}");
+                stopped += usize::from(transformed < n);
+            }
+        }
+        assert!(stopped >= 4, "{stopped}");
+    }
 
     /// The floor answers every record `Ok` with its data as it came (base64
     /// decoded and encoded again) and partition keys from the arrival time;

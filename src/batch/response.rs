@@ -63,19 +63,77 @@ pub(super) fn fit(
             bytes: starts.first().copied().unwrap_or(0) + sizes.suffix[0],
             limit,
         })?;
-    for e in entries.iter_mut().skip(k) {
-        if let Some(d) = demote(e, sizes.overflow) {
-            if let SiteKey::Static(partition::OTHER) = e.site_key {
-                report.site_other -= 1;
-            }
-            if d.resend {
-                report.overflow += 1;
-                report.reingested += 1;
-            }
-            *e = d;
+    for e in entries.iter_mut().skip(k).filter(|e| is_ok(e)) {
+        if let SiteKey::Static(partition::OTHER) = e.site_key {
+            report.site_other -= 1;
+        }
+        *e = Entry::overflow(sizes.overflow);
+        if e.resend {
+            report.overflow += 1;
+            report.reingested += 1;
         }
     }
     Ok(Some(k))
+}
+
+/// Pass 1's check that the next record's answer can still be in the
+/// response. No answer is smaller than a `Dropped` one, so once the entries
+/// so far (as first written) and a `Dropped` answer for each later record
+/// pass the limit, the fit point is behind: every later record overflows,
+/// whatever the transform would make of it, and is not transformed. On a
+/// batch whose enriched records do not fit, that is the work of every
+/// record Firehose would otherwise get back to transform a second time.
+///
+/// The rest of an untransformed record's answer is what fitting would have
+/// made of an `Ok` one. One that would have failed or been dropped is
+/// re-sent or failed as overflow instead: its bytes are kept either way
+/// (re-sent, it comes back and fails in a later batch).
+pub(super) struct Budget {
+    /// `least[i]`: the fewest bytes entries `i..` and the footer can take.
+    least: Vec<usize>,
+    /// The header and entries so far, as first written.
+    written: usize,
+    limit: usize,
+    open: bool,
+}
+
+impl Budget {
+    /// A budget for these records' answers; with `on` false, one that
+    /// never closes.
+    pub(super) fn new(echoes: &[Echo], limit: usize, on: bool) -> Budget {
+        let mut least = vec![FOOTER.len(); echoes.len() + 1];
+        for (i, echo) in echoes.iter().enumerate().rev() {
+            let mut size = Count(usize::from(i > 0));
+            size.put("{\"recordId\":");
+            echo.put_id(&mut size);
+            size.put(DROPPED);
+            least[i] = least[i + 1] + size.0;
+        }
+        Budget {
+            least,
+            written: HEADER.len(),
+            limit: if on { limit } else { usize::MAX },
+            open: true,
+        }
+    }
+
+    /// Whether the next record may still be answered other than as overflow.
+    pub(super) fn open(&self) -> bool {
+        self.open
+    }
+
+    /// Counts entry `i`, the latest, as written.
+    pub(super) fn add(&mut self, i: usize, e: &Entry, echo: Echo, arena: &[u8]) {
+        if !self.open {
+            return;
+        }
+        let mut size = Count(usize::from(i > 0));
+        write_entry(&mut size, e, echo, arena);
+        self.written += size.0;
+        if self.written + self.least[i + 1] > self.limit {
+            self.open = false;
+        }
+    }
 }
 
 /// Counts every record's final answer into `report`.
@@ -102,6 +160,19 @@ pub(super) fn tally(entries: &[Entry], echoes: &[Echo], report: &mut BatchReport
 
 fn is_ok(e: &Entry) -> bool {
     !e.resend && matches!(e.outcome, Outcome::Ok(_))
+}
+
+impl Entry {
+    /// The answer of an `Ok` record that does not fit.
+    pub(super) fn overflow(overflow: Overflow) -> Entry {
+        Entry {
+            resend: overflow == Overflow::Reingest,
+            outcome: Outcome::Failed(FailReason::ResponseTooLarge),
+            output: 0..0,
+            site_key: SiteKey::Static(partition::UNKNOWN),
+            untransformed: false,
+        }
+    }
 }
 
 /// A `Dropped` answer after its record id.
@@ -278,14 +349,11 @@ impl Sizes {
     }
 }
 
-/// The overflow form of an `Ok` entry; `None` for other outcomes.
+/// The overflow form of an `Ok` or untransformed entry (the latter already
+/// has it, but for `overflow` re-ingestion's estimate); `None` for other
+/// outcomes.
 fn demote(e: &Entry, overflow: Overflow) -> Option<Entry> {
-    is_ok(e).then(|| Entry {
-        resend: overflow == Overflow::Reingest,
-        outcome: Outcome::Failed(FailReason::ResponseTooLarge),
-        output: 0..0,
-        site_key: SiteKey::Static(partition::UNKNOWN),
-    })
+    (is_ok(e) || e.untransformed).then(|| Entry::overflow(overflow))
 }
 
 #[cfg(test)]
@@ -308,6 +376,7 @@ mod tests {
             }),
             output: start..site_at,
             site_key: SiteKey::Arena(site_at..arena.len()),
+            untransformed: false,
         }
     }
 
@@ -317,6 +386,7 @@ mod tests {
             outcome: Outcome::Failed(reason),
             output: 0..0,
             site_key: SiteKey::Static(partition::UNKNOWN),
+            untransformed: false,
         }
     }
 
@@ -332,6 +402,7 @@ mod tests {
                 outcome: Outcome::Dropped(crate::reason::DropReason::Domain),
                 output: 0..0,
                 site_key: SiteKey::Static(partition::UNKNOWN),
+                untransformed: false,
             },
             ok(&mut arena, "{}\n", "example.net"),
         ];
