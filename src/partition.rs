@@ -21,11 +21,17 @@ const MAX_VALUE_LEN: usize = 253;
 
 /// Whether `v` may be used as a partition value as it is.
 pub fn is_safe_value(v: &str) -> bool {
+    is_safe_bytes(v.as_bytes())
+}
+
+/// [`is_safe_value`] of text not yet checked as UTF-8: a safe value is
+/// ASCII, so the bytes answer without that check.
+pub fn is_safe_bytes(v: &[u8]) -> bool {
     !v.is_empty()
         && v.len() <= MAX_VALUE_LEN
-        && v != "."
-        && v != ".."
-        && v.bytes().all(|b| {
+        && v != b"."
+        && v != b".."
+        && v.iter().all(|&b| {
             b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
         })
 }

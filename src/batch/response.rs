@@ -183,6 +183,12 @@ const DROPPED: &str = ",\"result\":\"Dropped\",\"data\":\"\"}";
 /// both, so that the size cannot disagree with the bytes.
 pub(super) trait Sink {
     fn put(&mut self, text: &str);
+    /// Bytes made as UTF-8 (the site the transform wrote, the time
+    /// [`crate::time::format_millis`] wrote), checked only where they are
+    /// written: sizing needs their length alone, and sizes every entry as
+    /// pass 1 goes (`Budget`). Bytes that fail the check are left out, so a
+    /// response is never larger than its size.
+    fn put_utf8(&mut self, bytes: &[u8]);
     /// `bytes` in base64.
     fn put_base64(&mut self, bytes: &[u8]);
     fn len(&self) -> usize;
@@ -194,6 +200,9 @@ pub(super) trait Sink {
 impl Sink for String {
     fn put(&mut self, text: &str) {
         self.push_str(text);
+    }
+    fn put_utf8(&mut self, bytes: &[u8]) {
+        self.push_str(std::str::from_utf8(bytes).unwrap_or_default());
     }
     fn put_base64(&mut self, bytes: &[u8]) {
         BASE64.encode_append(bytes, self);
@@ -209,6 +218,9 @@ pub(super) struct Count(pub(super) usize);
 impl Sink for Count {
     fn put(&mut self, text: &str) {
         self.0 += text.len();
+    }
+    fn put_utf8(&mut self, bytes: &[u8]) {
+        self.0 += bytes.len();
     }
     fn put_base64(&mut self, bytes: &[u8]) {
         self.0 += BASE64.encoded_length(bytes.len());
@@ -291,11 +303,12 @@ pub(super) fn write_entry<S: Sink>(out: &mut S, e: &Entry, echo: Echo, arena: &[
             out.put(",\"result\":\"Ok\",\"data\":\"");
             out.put_base64(&arena[e.output.clone()]);
             out.put("\",\"metadata\":{\"partitionKeys\":{\"site\":\"");
-            out.put(e.site_key.text(arena));
+            out.put_utf8(e.site_key.bytes(arena));
+            let time = enriched.event_time.as_bytes();
             out.put("\",\"dt\":\"");
-            out.put(enriched.event_time.date());
+            out.put_utf8(&time[..10]);
             out.put("\",\"hour\":\"");
-            out.put(enriched.event_time.hour());
+            out.put_utf8(&time[11..13]);
             out.put("\"}}}");
         }
         // Dropped and failed records carry no partition keys, and Dropped
