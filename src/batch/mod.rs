@@ -273,9 +273,8 @@ enum SiteKey {
 }
 
 impl SiteKey {
-    /// The `site` partition value. The transform writes the site as UTF-8
-    /// text, so the arena's bytes always read as one.
-    /// The value's bytes: UTF-8, as [`Pass::push`] checked them.
+    /// The value's bytes: a safe partition value, so ASCII, as
+    /// [`Pass::push`] checked them.
     fn bytes<'a>(&'a self, arena: &'a [u8]) -> &'a [u8] {
         match self {
             SiteKey::Arena(range) => &arena[range.clone()],
@@ -283,6 +282,7 @@ impl SiteKey {
         }
     }
 
+    /// The `site` partition value, as text.
     fn text<'a>(&'a self, arena: &'a [u8]) -> &'a str {
         match self {
             SiteKey::Arena(range) => {
