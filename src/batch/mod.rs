@@ -249,7 +249,7 @@ struct Plan<'p> {
     /// Request positions answered `ProcessingFailed`: re-sending failed.
     unsent: &'p [usize],
     /// Transform every record, with no [`Budget`]: for a batch the budget
-    /// could not fit (see [`run`]).
+    /// could not fit (see [`with_budget`]).
     whole: bool,
 }
 
@@ -309,19 +309,25 @@ fn run(
     transform: TransformFn,
     plan: &Plan,
 ) -> Result<Processed, RequestError> {
-    match run_plan(request, config, transform, plan) {
-        // A record past the budget is answered as overflow, which is larger
-        // than a `Dropped` answer: when that is what leaves no answer that
-        // fits, every record is transformed and fitted instead, so the
-        // budget never refuses a request that could be answered. (Only
-        // limits far below Firehose's requests reach this.)
-        Err(RequestError::ResponseTooLarge { .. }) if !plan.whole => {
-            let whole = Plan {
-                whole: true,
-                ..*plan
-            };
-            run_plan(request, config, transform, &whole)
-        }
+    with_budget(|budgeted| {
+        let plan = Plan {
+            whole: plan.whole || !budgeted,
+            ..*plan
+        };
+        run_plan(request, config, transform, &plan)
+    })
+}
+
+/// `batch(true)`, the batch with the response [`Budget`], or `batch(false)`
+/// when that leaves no answer that fits. A record past the budget is
+/// answered as overflow, which is larger than the `Dropped` answer the
+/// transform might have given it; so when the budget is what leaves the
+/// response too large, every record is transformed and fitted instead, and
+/// the budget never refuses a request that could be answered. (Only limits
+/// far below Firehose's requests reach this.)
+fn with_budget<T>(batch: impl Fn(bool) -> Result<T, RequestError>) -> Result<T, RequestError> {
+    match batch(true) {
+        Err(RequestError::ResponseTooLarge { .. }) => batch(false),
         result => result,
     }
 }
@@ -498,11 +504,7 @@ pub struct DecodedBatch {
 /// decode it again. The response is sized, not written, so that the records
 /// that would not fit fail as `response_too_large` just the same.
 pub fn process_decoded(records: &[Decoded], config: &Config) -> Result<DecodedBatch, RequestError> {
-    // As [`run`] does: without the budget when the budget cannot fit.
-    match decoded_batch(records, config, true) {
-        Err(RequestError::ResponseTooLarge { .. }) => decoded_batch(records, config, false),
-        result => result,
-    }
+    with_budget(|budgeted| decoded_batch(records, config, budgeted))
 }
 
 fn decoded_batch(
