@@ -27,7 +27,7 @@
 //! its variable; a value that is not an IP address, or an address the
 //! database does not know, leaves the fields out.
 
-use super::recent::{self, Recent};
+use super::recent::Recent;
 use super::{
     DropReason, Enricher, Example, Expected, Facts, Field, Fields, JsonType, Presence, Record,
     Stage,
@@ -428,28 +428,20 @@ impl Stage for Geo {
         let Some(value) = record.first_string(&self.fields) else {
             return Ok(());
         };
-        // The fields this value comes to, as JSON text.
-        let compute = || {
-            // Room for the five fields, so that writing them does not
-            // grow the buffer four times.
-            let mut fields = Fields {
-                buf: Vec::with_capacity(192),
-            };
+        // The fields this value comes to.
+        let fields = |out: &mut Fields| {
             if let Some(ip) = address(&value).filter(|ip| routable(*ip)) {
-                write(&mut fields, &self.locate(ip));
+                write(out, &self.locate(ip));
             }
-            fields.buf.into_boxed_slice()
         };
         if value.len() > KEY_TEXT {
-            out.buf.extend_from_slice(&compute());
+            fields(out);
             return Ok(());
         }
         let mut key = [0u8; 8 + KEY_TEXT];
         key[..8].copy_from_slice(&self.id.to_le_bytes());
         key[8..8 + value.len()].copy_from_slice(value.as_bytes());
-        recent::read_through(&CACHE, &key[..8 + value.len()], compute, |text| {
-            out.buf.extend_from_slice(text)
-        });
+        out.write_through(&CACHE, &key[..8 + value.len()], fields);
         Ok(())
     }
 

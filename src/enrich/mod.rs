@@ -563,7 +563,33 @@ pub struct Fields {
     pub(crate) buf: Vec<u8>,
 }
 
+/// A per-thread cache of the fields a stage wrote, as text, by what they
+/// depend on alone (see [`Fields::write_through`]).
+pub(crate) type WrittenCache =
+    &'static std::thread::LocalKey<std::cell::RefCell<recent::Recent<Box<[u8]>>>>;
+
 impl Fields {
+    /// Appends the fields `write` writes, answered from `cache` by `key`
+    /// when seen lately: a hit copies the text written before, and neither
+    /// computes nor escapes anything.
+    pub(crate) fn write_through(
+        &mut self,
+        cache: WrittenCache,
+        key: &[u8],
+        write: impl FnOnce(&mut Fields),
+    ) {
+        let compute = || {
+            // Room for a stage's few fields, so that writing them does not
+            // grow the buffer field by field.
+            let mut fields = Fields {
+                buf: Vec::with_capacity(192),
+            };
+            write(&mut fields);
+            fields.buf.into_boxed_slice()
+        };
+        recent::read_through(cache, key, compute, |text| self.buf.extend_from_slice(text));
+    }
+
     pub(crate) fn clear(&mut self) {
         self.buf.clear();
     }

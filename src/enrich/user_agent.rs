@@ -385,15 +385,8 @@ impl Stage for UserAgent {
         let Some(ua) = record.first_string(&self.fields).filter(|u| !u.is_empty()) else {
             return Ok(());
         };
-        let compute = || {
-            let mut fields = Fields {
-                buf: Vec::with_capacity(192),
-            };
-            write(&mut fields, &parse_cached(&ua));
-            fields.buf.into_boxed_slice()
-        };
-        recent::read_through(&WRITTEN, ua.as_bytes(), compute, |text| {
-            out.buf.extend_from_slice(text)
+        out.write_through(&WRITTEN, ua.as_bytes(), |fields| {
+            write(fields, &parse_cached(&ua))
         });
         Ok(())
     }
