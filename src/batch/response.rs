@@ -101,12 +101,13 @@ impl Budget {
     /// A budget for these records' answers; with `on` false, one that
     /// never closes.
     pub(super) fn new(echoes: &[Echo], limit: usize, on: bool) -> Budget {
+        // Each record's least is its re-sent answer, the smallest there is,
+        // sized by the one writer every answer goes through.
+        let dropped = Entry::overflow(Overflow::Reingest);
         let mut least = vec![FOOTER.len(); echoes.len() + 1];
         for (i, echo) in echoes.iter().enumerate().rev() {
             let mut size = Count(usize::from(i > 0));
-            size.put("{\"recordId\":");
-            echo.put_id(&mut size);
-            size.put(DROPPED);
+            write_entry(&mut size, &dropped, *echo, &[]);
             least[i] = least[i + 1] + size.0;
         }
         Budget {
