@@ -9,7 +9,8 @@
 //   {"init_ms":…,"invocations":…,"invoke_median_ms":…,"invoke_min_ms":…,
 //    "billed_median_ms":…,"billed_min_ms":…,"cpu_ms_per_invoke":…,"peak_rss_mib":…,"ok":…,
 //    "init_cpu_ms":…,"cold_cpu_ms":…,"warm_cpu_median_ms":…,"cold_over_warm_cpu_ms":…,
-//    "cold_billed_ms":{"128":…,"512":…,"1769":…}}
+//    "cold_billed_ms":{"128":…,"512":…,"1769":…},
+//    "init_minor_faults":…,"cold_minor_faults":…,"warm_minor_faults_median":…}
 // init_ms runs from spawn() to the first GET …/invocation/next; invoke_*_ms
 // from handing out an invocation (before this process writes the request) to
 // receiving its response. billed_*_ms is the window Lambda bills: from the
@@ -33,7 +34,11 @@
 // bills for init plus that first invocation at 128, 512 and 1,769 MB
 // (docs/performance.md): a function gets memory / 1,769 MB of a vCPU, so
 // CPU-bound work takes cold_cpu_ms × 1769 / memory, rounded up to the
-// millisecond, never less than cold_cpu_ms.
+// millisecond, never less than cold_cpu_ms. The *_minor_faults are the
+// process's minor page faults at the same points (init, init plus the
+// first invocation, and the median warm invocation): each is a fresh page
+// the kernel zeroes and maps, most of what a cold invocation of a large
+// request pays over a warm one, which reuses its memory.
 //
 // With --callgrind OUT the function runs under valgrind's callgrind
 // (written to OUT) for one invocation and is stopped when it polls for the
@@ -78,6 +83,7 @@ const billed = [];
 // The process's CPU time (ns) at each poll for an invocation: the first is
 // init, each next one ends an invocation.
 const cpuAtPoll = [];
+const faultsAtPoll = [];
 let child = null;
 // A poll that arrives while there is nothing left to hand out is kept open,
 // as the real Runtime API does, until the process is stopped.
@@ -101,6 +107,18 @@ function cpuNs(pid) {
       total += Number(fs.readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
     }
     return total;
+  } catch (e) {
+    return null;
+  }
+}
+
+// The process's minor page faults so far (/proc/PID/stat's 10th field):
+// each is a fresh page the kernel zeroes and maps, the cost a new process
+// pays that a warm one, reusing its memory, does not.
+function minorFaults(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
   } catch (e) {
     return null;
   }
@@ -145,6 +163,10 @@ function report(rss, instructions) {
   for (let i = 2; known && i < cpuAtPoll.length; i += 1) warm.push(cpuAtPoll[i] - cpuAtPoll[i - 1]);
   warm.sort((a, b) => a - b);
   const warmCpu = warm.length ? ms(median(warm)) : null;
+  const faultsKnown = faultsAtPoll.length > 1 && faultsAtPoll.every((f) => f !== null);
+  const warmFaults = [];
+  for (let i = 2; faultsKnown && i < faultsAtPoll.length; i += 1) warmFaults.push(faultsAtPoll[i] - faultsAtPoll[i - 1]);
+  warmFaults.sort((a, b) => a - b);
   const coldBilled = {};
   for (const mb of [128, 512, 1769]) {
     coldBilled[mb] = coldCpu === null ? null : Math.ceil(coldCpu * Math.max(1, 1769 / mb));
@@ -165,6 +187,9 @@ function report(rss, instructions) {
       warm_cpu_median_ms: warmCpu,
       cold_over_warm_cpu_ms: coldCpu !== null && warmCpu !== null ? ms((coldCpu - warmCpu) * 1e6) : null,
       cold_billed_ms: coldBilled,
+      init_minor_faults: faultsKnown ? faultsAtPoll[0] : null,
+      cold_minor_faults: faultsKnown ? faultsAtPoll[1] : null,
+      warm_minor_faults_median: warmFaults.length ? median(warmFaults) : null,
       ...(callgrindOut ? { instructions } : {}),
     }),
   );
@@ -176,7 +201,10 @@ const server = http.createServer({ noDelay: true }, (req, res) => {
   const now = process.hrtime.bigint();
   if (req.method === 'GET' && req.url === '/2018-06-01/runtime/invocation/next') {
     if (initMs === null) initMs = Number(now - spawnedAt) / 1e6;
-    if (!callgrindOut) cpuAtPoll.push(cpuNs(child.pid));
+    if (!callgrindOut) {
+      cpuAtPoll.push(cpuNs(child.pid));
+      faultsAtPoll.push(minorFaults(child.pid));
+    }
     if (served >= invocations) {
       waiting.push(res);
       finish();
