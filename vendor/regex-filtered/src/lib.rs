@@ -24,11 +24,107 @@ struct Precomputed {
     regexes: Vec<(u64, usize)>,
     mapper: mapper::Mapper,
     atoms: Vec<String>,
+    /// The prefilter's automaton as [`Builder::precompute`] built it,
+    /// when it could (lowercase atoms).
+    automaton: Option<Daac>,
+}
+
+/// A double-array Aho-Corasick automaton over a set's atoms, pattern `i`
+/// being atom `i`: the form of the prefilter that [`Builder::precompute`]
+/// builds once and [`Builder::from_precomputed`] reads back by copying
+/// its arrays, where building `aho_corasick`'s NFA from the atoms took
+/// most of a precomputed set's build (about 19 M instructions for
+/// uap-core's and the two bot lists' sets, callgrind).
+type Daac = daachorse::DoubleArrayAhoCorasick<u32>;
+
+/// The automaton of `atoms` for a precomputed set, in `daachorse`'s
+/// serialized form; `None` when `daachorse` cannot hold them (an atom with
+/// an ASCII capital, which the search of the lowercased haystack would
+/// miss, an empty atom, or a repeated one).
+fn automaton_bytes(atoms: &[String]) -> Option<Vec<u8>> {
+    if atoms.is_empty() || atoms.iter().any(|a| a.bytes().any(|b| b.is_ascii_uppercase())) {
+        return None;
+    }
+    // Without daachorse's own prefilter (a 64 KiB table of 2-grams, to
+    // skip long stretches of text): a user agent is a few hundred bytes.
+    daachorse::DoubleArrayAhoCorasickBuilder::new()
+        .use_prefilter(false)
+        .build(atoms)
+        .ok()
+        .map(|pma: Daac| pma.serialize())
+}
+
+/// The automaton [`automaton_bytes`] wrote, as the precomputed text holds
+/// it: its length, then its bytes in hex.
+fn write_automaton(bytes: &[u8], out: &mut String) {
+    use std::fmt::Write as _;
+    let _ = writeln!(out, "{}", bytes.len());
+    out.reserve(bytes.len() * 2 + 1);
+    for b in bytes {
+        let _ = write!(out, "{b:02x}");
+    }
+    out.push('\n');
+}
+
+/// Lowercase hex to bytes; `None` if anything else is in it. Eight
+/// digits at a time in a `u64`: this reads a few hundred KB in every new
+/// container, and a table lookup per digit cost about 17 instructions a
+/// byte (callgrind), this about 5.
+fn unhex(hex: &[u8]) -> Option<Vec<u8>> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    if hex.len() % 2 != 0 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(hex.len() / 2);
+    let mut chunks = hex.chunks_exact(8);
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        // Each byte `x` (ASCII, so no carries between bytes): the high
+        // bit of `x + (0x80 - lo)` is set when `x >= lo`, that of
+        // `x + (0x7f - hi)` when `x > hi`.
+        let digit = v.wrapping_add(ONES * 0x50) & !v.wrapping_add(ONES * 0x46) & HIGH;
+        let letter = v.wrapping_add(ONES * 0x1f) & !v.wrapping_add(ONES * 0x19) & HIGH;
+        if v & HIGH != 0 || digit | letter != HIGH {
+            return None;
+        }
+        // Each byte's value, then each pair's (first digit high).
+        let nibbles = (v & (ONES * 0x0f)) + (letter >> 7) * 9;
+        let pairs = ((nibbles << 4) | (nibbles >> 8)) & 0x00ff_00ff_00ff_00ff;
+        let pairs = (pairs | (pairs >> 8)) & 0x0000_ffff_0000_ffff;
+        let pairs = (pairs | (pairs >> 16)) & 0xffff_ffff;
+        out.extend_from_slice(&(pairs as u32).to_le_bytes());
+    }
+    let digit = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    for pair in chunks.remainder().chunks_exact(2) {
+        out.push(digit(pair[0])? << 4 | digit(pair[1])?);
+    }
+    Some(out)
+}
+
+/// Reads what [`write_automaton`] wrote, for `atoms_len` atoms:
+/// `daachorse` checks the automaton's structure as it reads it, so that a
+/// damaged text cannot make a search go out of bounds.
+fn read_automaton<'a>(lines: &mut impl Iterator<Item = &'a str>, atoms_len: usize) -> Option<Daac> {
+    let len: usize = lines.next()?.parse().ok()?;
+    let hex = lines.next()?.as_bytes();
+    if hex.len() != len * 2 {
+        return None;
+    }
+    let bytes = unhex(hex)?;
+    let (pma, rest) = Daac::deserialize(&bytes).ok()?;
+    (rest.is_empty() && atoms_len > 0).then_some(pma)
 }
 
 /// The first line of [`Builder::precompute`]'s text, with its format
 /// version.
-const PRECOMPUTED_HEADER: &str = "regex-filtered precomputed 1";
+const PRECOMPUTED_HEADER: &str = "regex-filtered precomputed 2";
 
 /// A pattern and its options, hashed (FNV-1a, 64 bits): how a
 /// precomputed set recognises the patterns it was computed from.
@@ -422,12 +518,28 @@ impl Builder {
         if mapper.regexp_count() != count {
             return Err(invalid());
         }
+        let automaton = match lines.next() {
+            Some("-") => None,
+            Some("daachorse") => Some(read_automaton(&mut lines, atoms.len()).ok_or_else(invalid)?),
+            _ => return Err(invalid()),
+        };
+        // The atoms are for building the prefilter's automaton, when it
+        // was not precomputed.
+        let atoms = match automaton {
+            Some(_) => Vec::new(),
+            None => atoms
+                .into_iter()
+                .map(mapper::read_atom)
+                .collect::<Option<Vec<String>>>()
+                .ok_or_else(invalid)?,
+        };
         let mut builder = Self::new().lazy(true);
         builder.regexes.reserve(count);
         builder.precomputed = Some(Precomputed {
             regexes,
             mapper,
             atoms,
+            automaton,
         });
         Ok(builder)
     }
@@ -449,6 +561,13 @@ impl Builder {
         }
         let (mapper, atoms) = self.mapper_builder.build();
         mapper.write(&atoms, &mut out);
+        match automaton_bytes(&atoms) {
+            Some(bytes) => {
+                out.push_str("daachorse\n");
+                write_automaton(&bytes, &mut out);
+            }
+            None => out.push_str("-\n"),
+        }
         out
     }
 
@@ -554,8 +673,8 @@ impl Builder {
             one_shot: _,
             precomputed,
         } = self;
-        let (mapper, atoms) = match precomputed {
-            Some(pre) if pre.regexes.len() == regexes.len() => (pre.mapper, pre.atoms),
+        let (mapper, atoms, automaton) = match precomputed {
+            Some(pre) if pre.regexes.len() == regexes.len() => (pre.mapper, pre.atoms, pre.automaton),
             Some(pre) => {
                 return Err(BuildError::NotPrecomputed(format!(
                     "{} patterns pushed, {} precomputed",
@@ -563,8 +682,20 @@ impl Builder {
                     pre.regexes.len()
                 )));
             }
-            None => mapper_builder.build(),
+            None => {
+                let (mapper, atoms) = mapper_builder.build();
+                (mapper, atoms, None)
+            }
         };
+        if let Some(pma) = automaton {
+            // Its atoms are lowercase (`automaton_bytes`).
+            return Ok(Regexes {
+                regexes,
+                mapper,
+                prefilter: Prefilter::Daac(pma),
+                lowercase: true,
+            });
+        }
 
         // Instead of returning a bunch of atoms for the user to
         // manage, since `regex` depends on aho-corasick by default we
@@ -583,11 +714,13 @@ impl Builder {
         // a fifth of the build (callgrind, on uap-core's and the bot
         // lists' atoms), and a lazy set is for few searches (one per
         // new user agent, its answer cached), too few to earn it back.
-        let prefilter = AhoCorasick::builder()
-            .ascii_case_insensitive(!lowercase)
-            .prefilter(true)
-            .kind(lazy.then_some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
-            .build(atoms)?;
+        let prefilter = Prefilter::Aho(
+            AhoCorasick::builder()
+                .ascii_case_insensitive(!lowercase)
+                .prefilter(true)
+                .kind(lazy.then_some(aho_corasick::AhoCorasickKind::NoncontiguousNFA))
+                .build(atoms)?,
+        );
 
         Ok(Regexes {
             regexes,
@@ -604,12 +737,20 @@ impl Default for Builder {
     }
 }
 
+/// The prefilter's automaton over the atoms: every occurrence of every
+/// atom, overlapping, in either.
+enum Prefilter {
+    Aho(AhoCorasick),
+    /// A precomputed set's, read rather than built.
+    Daac(Daac),
+}
+
 /// Regexes set, allows testing inputs against a *large* number of
 /// *non-trivial* regexes.
 pub struct Regexes {
     regexes: Vec<LazyRegex>,
     mapper: mapper::Mapper,
-    prefilter: AhoCorasick,
+    prefilter: Prefilter,
     /// Whether the prefilter is case-sensitive, over lowercase atoms,
     /// and searches the haystack lowercased.
     lowercase: bool,
@@ -624,9 +765,13 @@ impl Regexes {
     // - total / prefiltered (- unfiltered?) so atom size can be manipulated
     #[inline]
     fn prefilter<'a>(&'a self, haystack: &'a str) -> impl Iterator<Item = usize> + 'a {
-        self.prefilter
-            .find_overlapping_iter(haystack)
-            .map(|m| m.pattern().as_usize())
+        let (aho, daac) = match &self.prefilter {
+            Prefilter::Aho(ac) => (Some(ac.find_overlapping_iter(haystack)), None),
+            Prefilter::Daac(pma) => (None, Some(pma.find_overlapping_iter(haystack))),
+        };
+        let aho = aho.into_iter().flatten().map(|m| m.pattern().as_usize());
+        let daac = daac.into_iter().flatten().map(|m| m.value() as usize);
+        aho.chain(daac)
     }
 
     #[inline]
@@ -683,6 +828,90 @@ impl Regexes {
 mod test {
     use super::*;
     use itertools::Itertools;
+
+    #[test]
+    fn unhex_reads_lowercase_hex_only() {
+        // --- edge cases: empty, odd length, a remainder after whole words ---
+        assert_eq!(unhex(b""), Some(vec![]));
+        assert_eq!(unhex(b"0"), None);
+        assert_eq!(unhex(b"0123456789abcdef0"), None);
+        assert_eq!(unhex(b"0123456789abcdef01"), Some(vec![1, 0x23, 0x45, 0x67, 0x89, 0xab, 0xcd, 0xef, 1]));
+        // Every byte value, written as `write_automaton` writes it.
+        let all: Vec<u8> = (0..=255).collect();
+        let text: String = all.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(unhex(text.as_bytes()), Some(all));
+        // Every other character, at each place of a word and in the tail.
+        for bad in (0..=255u8).filter(|c| !c.is_ascii_digit() && !(b'a'..=b'f').contains(c)) {
+            for at in 0..10 {
+                let mut text = b"0123456789".to_vec();
+                text[at] = bad;
+                assert_eq!(unhex(&text), None, "{bad:#x} at {at}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_precomputed_automaton_finds_what_aho_corasick_finds() {
+        let patterns = ["Chrome/(\\d+)", "Firefox/(\\d+)", "(?:Mobile|Tablet) Safari", "bot", "^curl/"];
+        let precomputed = patterns
+            .iter()
+            .try_fold(Builder::new(), |b, p| b.push(p))
+            .unwrap()
+            .precompute();
+        assert!(precomputed.contains("\ndaachorse\n"), "the automaton is precomputed");
+        let read = patterns
+            .iter()
+            .try_fold(Builder::from_precomputed(&precomputed).unwrap(), |b, p| b.push(p))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(matches!(read.prefilter, Prefilter::Daac(_)));
+        let built = patterns
+            .iter()
+            .try_fold(Builder::new(), |b, p| b.push(p))
+            .unwrap()
+            .build()
+            .unwrap();
+        assert!(matches!(built.prefilter, Prefilter::Aho(_)));
+        for haystack in [
+            "",
+            "Mozilla/5.0 Chrome/120.0 Mobile Safari/537.36",
+            "Googlebot/2.1 (+http://www.google.com/bot.html)",
+            "curl/8.0",
+            "Firefox/3 Firefox/4 CHROME/5",
+        ] {
+            assert_eq!(
+                read.matching(haystack).map(|(i, _)| i).collect_vec(),
+                built.matching(haystack).map(|(i, _)| i).collect_vec(),
+                "{haystack}"
+            );
+        }
+        // A damaged automaton is refused, not read.
+        let damaged = precomputed.replacen("daachorse\n", "daachorse\n1", 1);
+        assert!(Builder::from_precomputed(&damaged).is_err());
+        // One digit changed anywhere in it: refused, or read and searched
+        // without going out of bounds.
+        // The hex is the last line.
+        let end = precomputed.len() - 1;
+        let hex_start = precomputed[..end].rfind('\n').unwrap() + 1;
+        for at in (hex_start..end).step_by(7) {
+            let mut text = precomputed.clone().into_bytes();
+            text[at] = if text[at] == b'f' { b'0' } else { b'f' };
+            let text = String::from_utf8(text).unwrap();
+            let Ok(builder) = Builder::from_precomputed(&text) else {
+                continue;
+            };
+            let set = patterns
+                .iter()
+                .try_fold(builder, |b, p| b.push(p))
+                .unwrap()
+                .build()
+                .unwrap();
+            for haystack in ["Mozilla/5.0 Chrome/120.0 Mobile Safari", "curl/8.0 bot", "firefox/1"] {
+                let _ = set.matching(haystack).count();
+            }
+        }
+    }
 
     #[test]
     fn empty_filter() {

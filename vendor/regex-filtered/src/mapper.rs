@@ -260,7 +260,12 @@ impl Mapper {
 
     // name is shit and also needs to see if we can generate stuff on the fly
     pub fn atom_to_re(&self, atoms: impl IntoIterator<Item = usize>) -> Vec<usize> {
-        let entries = atoms.into_iter().map(|idx| self.atom_to_entry[idx]);
+        // An atom the automaton gives that the mapper does not have (a
+        // precomputed automaton is read with its structure checked, not
+        // its values) is no atom.
+        let entries = atoms
+            .into_iter()
+            .filter_map(|idx| self.atom_to_entry.get(idx).copied());
         let mut regexps = SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
             Ok(mut scratch) => self.propagate_match(&mut scratch, entries),
             Err(_) => self.propagate_match(&mut Scratch::default(), entries),
@@ -334,6 +339,24 @@ impl Mapper {
 
 }
 
+/// An atom as [`Mapper::write`] wrote it, its escapes undone.
+pub(crate) fn read_atom(line: &str) -> Option<String> {
+    let mut atom = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        atom.push(match c {
+            '\\' => match chars.next()? {
+                'n' => '\n',
+                'r' => '\r',
+                '\\' => '\\',
+                _ => return None,
+            },
+            c => c,
+        });
+    }
+    Some(atom)
+}
+
 /// The text form of a [`Mapper`] and its atoms (see
 /// [`crate::Builder::precompute`]): counts and indices in decimal, one
 /// entry per line, then one atom per line with `\\`, `\n` and `\r`
@@ -381,9 +404,13 @@ impl Mapper {
     /// Reads what [`Mapper::write`] wrote from `lines`, checking every
     /// index against the counts so that a damaged text cannot make
     /// matching index out of bounds.
+    ///
+    /// The atoms are given as written, each to be read with
+    /// [`read_atom`] when needed: a set whose prefilter automaton was
+    /// precomputed too never needs them.
     pub(crate) fn read<'a>(
         lines: &mut impl Iterator<Item = &'a str>,
-    ) -> Option<(Self, Vec<String>)> {
+    ) -> Option<(Self, Vec<&'a str>)> {
         // By hand rather than with `split` and `parse`: this runs at
         // start-up over thousands of short lists.
         fn list(s: &str, below: usize) -> Option<Vec<usize>> {
@@ -416,15 +443,14 @@ impl Mapper {
         let atom_to_entry = list(lines.next()?, entries_len)?;
         let mut entries = Vec::with_capacity(entries_len);
         for _ in 0..entries_len {
-            let mut fields = lines.next()?.split(' ');
+            // Three fields; a space left in the last fails `list`.
+            let (count, rest) = lines.next()?.split_once(' ')?;
+            let (parents, regexps) = rest.split_once(' ')?;
             entries.push(Entry {
-                propagate_up_at_count: fields.next()?.parse().ok()?,
-                parents: list(fields.next()?, entries_len)?,
-                regexps: list(fields.next()?, regexp_count)?,
+                propagate_up_at_count: count.parse().ok()?,
+                parents: list(parents, entries_len)?,
+                regexps: list(regexps, regexp_count)?,
             });
-            if fields.next().is_some() {
-                return None;
-            }
         }
         let atoms_len: usize = lines.next()?.parse().ok()?;
         if atoms_len != atom_to_entry.len() {
@@ -432,21 +458,7 @@ impl Mapper {
         }
         let mut atoms = Vec::with_capacity(atoms_len);
         for _ in 0..atoms_len {
-            let line = lines.next()?;
-            let mut atom = String::with_capacity(line.len());
-            let mut chars = line.chars();
-            while let Some(c) = chars.next() {
-                atom.push(match c {
-                    '\\' => match chars.next()? {
-                        'n' => '\n',
-                        'r' => '\r',
-                        '\\' => '\\',
-                        _ => return None,
-                    },
-                    c => c,
-                });
-            }
-            atoms.push(atom);
+            atoms.push(lines.next()?);
         }
         Some((
             Mapper {
