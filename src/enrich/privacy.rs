@@ -431,8 +431,9 @@ type Masked = Option<(Option<String>, u32)>;
 thread_local! {
     /// `ANONYMIZE_IP`'s answers by the value's JSON text: parsing and
     /// writing the address was most of the stage (callgrind).
+    /// As many slots as geo's cache, for the same addresses.
     static MASKED: RefCell<Recent<Masked>> =
-        RefCell::new(Recent::new(256));
+        RefCell::new(Recent::new(super::geo::CACHE_SLOTS));
 }
 
 /// Whether `action` removes the value `raw` (JSON text) as a whole.
