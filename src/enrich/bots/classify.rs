@@ -398,7 +398,7 @@ pub fn classify(ua: &str) -> Option<Category> {
     if ua.is_empty() || is_human_app(ua) {
         return None;
     }
-    let named: Vec<usize> = BOTS.matching(ua).map(|(i, _)| i).collect();
+    let named: Vec<usize> = BOTS.matching_indices(ua).collect();
     if named.is_empty() && !on_generic_list(ua) {
         return None;
     }
