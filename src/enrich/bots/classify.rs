@@ -264,11 +264,10 @@ impl Lookaround {
         })
     }
 
-    fn is_match(&self, ua: &str) -> bool {
-        // Case-insensitive, the core also matches a few non-ASCII
-        // letters (`ſ` for `s`, the Kelvin sign for `k`), so only an ASCII
-        // agent is answered by the needle alone.
-        if ua.is_ascii() && !ua.to_ascii_lowercase().contains(&self.needle) {
+    /// Whether the pattern matches `ua`; `lower` is `ua` lowercased when
+    /// it is ASCII (see [`ascii_lower`]), made once for all the patterns.
+    fn is_match(&self, ua: &str, lower: Option<&str>) -> bool {
+        if lower.is_some_and(|lower| !lower.contains(&self.needle)) {
             return false;
         }
         self.search(self.core.1.get_or_init(|| ci(&self.core.0)), ua)
@@ -299,6 +298,14 @@ impl Lookaround {
         }
         false
     }
+}
+
+/// `ua` lowercased, for the lookaround patterns' needles, when it is
+/// ASCII: case-insensitive, their cores also match a few non-ASCII letters
+/// (`ſ` for `s`, the Kelvin sign for `k`), so only an ASCII agent is
+/// answered by a needle alone.
+fn ascii_lower(ua: &str) -> Option<String> {
+    ua.is_ascii().then(|| ua.to_ascii_lowercase())
 }
 
 /// The literal a pattern starts with, lowercase, up to its first
@@ -393,7 +400,13 @@ pub fn on_named_list(ua: &str) -> bool {
 /// Whether isbot's patterns match the user agent.
 pub fn on_generic_list(ua: &str) -> bool {
     let g = &*GENERIC;
-    g.plain.is_match(ua) || g.lookaround.iter().any(|l| l.is_match(ua))
+    if g.plain.is_match(ua) {
+        return true;
+    }
+    let lower = ascii_lower(ua);
+    g.lookaround
+        .iter()
+        .any(|l| l.is_match(ua, lower.as_deref()))
 }
 
 /// Whether the user agent is a person's app by the policy above.
@@ -688,12 +701,17 @@ mod tests {
         for l in &GENERIC.lookaround {
             let core = ci(&l.core.0);
             for ua in &agents {
-                assert_eq!(l.is_match(ua), l.search(&core, ua), "{} on {ua}", l.core.0);
+                assert_eq!(
+                    l.is_match(ua, ascii_lower(ua).as_deref()),
+                    l.search(&core, ua),
+                    "{} on {ua}",
+                    l.core.0
+                );
             }
         }
         // A browser's agent compiles no core.
         let fresh = Lookaround::parse("(?<!lib)http").unwrap();
-        assert!(!fresh.is_match(CHROME));
+        assert!(!fresh.is_match(CHROME, ascii_lower(CHROME).as_deref()));
         assert!(fresh.core.1.get().is_none());
     }
 
@@ -728,7 +746,10 @@ mod tests {
             ("Java/17", true),
         ];
         for (ua, want) in cases {
-            let got = GENERIC.lookaround.iter().any(|l| l.is_match(ua));
+            let got = GENERIC
+                .lookaround
+                .iter()
+                .any(|l| l.is_match(ua, ascii_lower(ua).as_deref()));
             assert_eq!(got, *want, "{ua}");
         }
         assert_eq!(GENERIC.lookaround.len(), 6, "isbot's lookaround patterns");
