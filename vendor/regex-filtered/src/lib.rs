@@ -892,8 +892,7 @@ impl Regexes {
 
     /// Returns *whether* any regex in the set matches the haystack.
     pub fn is_match(&self, haystack: &str) -> bool {
-        self.prefiltered(haystack)
-            .any(|idx| self.regexes[idx].is_match(haystack))
+        self.matching_indices(haystack).next().is_some()
     }
 
     /// The indices of the regexes matching the haystack, in ascending
