@@ -351,8 +351,7 @@ pub mod user_agent {
         /// - [`Parser::family_replacement`] has a substitution
         ///   but there is no group in the regex
         pub fn extract(&'a self, ua: &'a str) -> Option<ValueRef<'a>> {
-            let (idx, re) = self.matcher.matching(ua).next()?;
-            let c = re.captures(ua)?;
+            let (idx, c) = self.matcher.first_captures(ua)?;
 
             let (f, v1, v2, v3, v4) = &self.repl[idx];
 
@@ -549,8 +548,7 @@ pub mod os {
         /// Matches & extracts the OS data for this user agent,
         /// returns `None` if the UA string could not be matched.
         pub fn extract(&'a self, ua: &'a str) -> Option<ValueRef<'a>> {
-            let (idx, re) = self.matcher.matching(ua).next()?;
-            let c = re.captures(ua)?;
+            let (idx, c) = self.matcher.first_captures(ua)?;
 
             let (o, v1, v2, v3, v4) = &self.repl[idx];
 
@@ -747,8 +745,7 @@ pub mod device {
         /// returns `None` if no regex in the [`Extractor`] matches
         /// the input.
         pub fn extract(&'a self, ua: &'a str) -> Option<ValueRef<'a>> {
-            let (idx, re) = self.matcher.matching(ua).next()?;
-            let c = re.captures(ua)?;
+            let (idx, c) = self.matcher.first_captures(ua)?;
 
             let (d, v1, v2) = &self.repl[idx];
 
