@@ -268,12 +268,14 @@ fn results_of(p: &Processed) -> Vec<String> {
 
 // ------------------------------------------------------- cardinality guard
 
-/// 60 records over 12 sites, plus hosts that give no safe site.
-fn many_sites() -> Vec<String> {
+/// 60 records over 12 sites, plus hosts that give no safe site; each of
+/// the 60 with a `title` of `pad` bytes.
+fn many_sites(pad: usize) -> Vec<String> {
+    let title = "t".repeat(pad);
     let mut datas: Vec<String> = (0..60)
         .map(|i| {
             format!(
-                r#"{{"ts":1795770900,"url":"https://www.site{}.co.uk/{i}"}}"#,
+                r#"{{"ts":1795770900,"url":"https://www.site{}.co.uk/{i}","title":"{title}"}}"#,
                 i % 12
             )
         })
@@ -291,7 +293,11 @@ struct GuardRun {
 }
 
 fn run_guard(cfg: &Config) -> GuardRun {
-    let request = request(&many_sites());
+    run_guard_padded(cfg, 0)
+}
+
+fn run_guard_padded(cfg: &Config, pad: usize) -> GuardRun {
+    let request = request(&many_sites(pad));
     let result = batch::process(&request, cfg);
     oracle::check_batch(&request, cfg, &result);
     let p = result.unwrap();
@@ -314,15 +320,26 @@ fn run_guard(cfg: &Config) -> GuardRun {
     }
 }
 
+/// Small records, and records of 8 KB whose outputs pass the batch
+/// layer's 256 KiB runs several times (the guard's count goes on across
+/// runs).
 #[test]
 fn max_sites_per_batch_bounds_distinct_partitions() {
-    let unguarded = run_guard(&Config::default());
+    for pad in [0, 8_000] {
+        max_sites_bound(pad);
+    }
+}
+
+fn max_sites_bound(pad: usize) {
+    let unguarded = run_guard_padded(&Config::default(), pad);
     assert_eq!(unguarded.site_other, 0);
     let all: BTreeSet<&str> = unguarded.sites.iter().map(|(k, _)| k.as_str()).collect();
     assert_eq!(all.len(), 13, "12 sites and unknown: {all:?}");
 
     for cap in [1usize, 2, 5, 11, 12, 13, 100] {
-        let run = run_guard(&config(&[("MAX_SITES_PER_BATCH", &cap.to_string())]));
+        let vars = [("MAX_SITES_PER_BATCH", cap.to_string())];
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let run = run_guard_padded(&config(&vars), pad);
         let keys: BTreeSet<&str> = run.sites.iter().map(|(k, _)| k.as_str()).collect();
         let real: Vec<&&str> = keys
             .iter()

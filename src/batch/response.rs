@@ -20,16 +20,44 @@ pub(super) fn write_entries<S: Sink>(
     echoes: &[Echo],
     arena: &[u8],
 ) -> Vec<usize> {
-    out.put(HEADER);
-    let mut starts = Vec::with_capacity(entries.len());
-    for (i, (e, echo)) in entries.iter().zip(echoes).enumerate() {
-        starts.push(out.len());
-        if i > 0 {
-            out.put(",");
+    let mut written = Entries::begin(out, entries.len());
+    written.write(out, entries, echoes, arena);
+    written.starts
+}
+
+/// The response's header and entries written a run of records at a time,
+/// each run's outputs in an arena of its own (see `batch::run_plan`).
+pub(super) struct Entries {
+    /// Where each entry written so far starts.
+    pub(super) starts: Vec<usize>,
+}
+
+impl Entries {
+    /// Writes the header, for a response of `records` entries.
+    pub(super) fn begin<S: Sink>(out: &mut S, records: usize) -> Entries {
+        out.put(HEADER);
+        Entries {
+            starts: Vec::with_capacity(records),
         }
-        write_entry(out, e, *echo, arena);
     }
-    starts
+
+    /// Writes the next entries, whose outputs are in `arena`.
+    pub(super) fn write<S: Sink>(
+        &mut self,
+        out: &mut S,
+        entries: &[Entry],
+        echoes: &[Echo],
+        arena: &[u8],
+    ) {
+        for (e, echo) in entries.iter().zip(echoes) {
+            let first = self.starts.is_empty();
+            self.starts.push(out.len());
+            if !first {
+                out.put(",");
+            }
+            write_entry(out, e, *echo, arena);
+        }
+    }
 }
 
 /// When the response (`written` bytes so far, footer excluded) is over
