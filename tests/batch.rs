@@ -480,6 +480,10 @@ fn member_names_must_be_json_strings() {
         (in_record("é\\ud800".as_bytes()), true),
         // An escaped control character is valid.
         (request(b"", b"\\u0000\\u001f"), true),
+        // The ends of printable ASCII, which need no UTF-8 check.
+        (request(b"", b"del\x7f ete"), true),
+        (in_record(b" "), true),
+        (in_record(b"\x7f\x1f"), false),
         // --- the plain case ---
         (request(b"", b"extra"), true),
     ];
