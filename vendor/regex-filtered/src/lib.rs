@@ -172,7 +172,9 @@ fn fingerprint(pattern: &str, opts: &Options) -> u64 {
 /// By default it is compiled when pushed into the [`Builder`]. With
 /// [`Builder::lazy`] it is compiled the first time the prefilter
 /// selects it for an input, once, whichever thread gets there first
-/// (the others wait for it).
+/// (the others wait for it). Either way it is compiled once more, without
+/// Unicode, the first time an ASCII haystack asks for it
+/// ([`LazyRegex::get_for`]).
 pub struct LazyRegex {
     pattern: String,
     options: Options,
