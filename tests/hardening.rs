@@ -365,6 +365,81 @@ fn max_sites_bound(pad: usize) {
     }
 }
 
+/// The Lambda path (`batch::process`) writes the response a 256 KiB run of
+/// records at a time; the decoded path (`batch::process_decoded`, replay's)
+/// transforms the whole batch into one arena first. On batches that span
+/// many runs, with the cardinality guard on, records that fail, and
+/// responses that overflow, both answer every record alike.
+#[test]
+fn runs_answer_as_one_arena() {
+    // (records, title bytes, MAX_SITES_PER_BATCH)
+    let cases = [
+        (30, 0, "2"),
+        (200, 3_000, "3"),
+        (90, 12_000, "1"),
+        (1_500, 300, "5"),
+        (12_000, 0, "100"),
+    ];
+    let (mut spanned, mut overflowed, mut guarded) = (false, false, false);
+    for (n, pad, cap) in cases {
+        let datas: Vec<String> = (0..n)
+            .map(|i| match i % 17 {
+                5 => "not json".to_owned(),
+                _ => format!(
+                    r#"{{"ts":1795770900,"url":"https://www.site{}.co.uk/{i}","title":"{}"}}"#,
+                    i % 7,
+                    "t".repeat(pad + i % 50)
+                ),
+            })
+            .collect();
+        let cfg = config(&[("MAX_SITES_PER_BATCH", cap)]);
+        // Ids as the decoded path numbers its records, so that both size
+        // the response alike.
+        let processed = batch::process(&request_with_ids(&datas, |i| i.to_string()), &cfg).unwrap();
+        let records: Vec<batch::Decoded> = datas
+            .iter()
+            .map(|d| batch::Decoded {
+                data: d.as_bytes(),
+                arrival_ms: ARRIVAL_MS,
+            })
+            .collect();
+        let decoded = batch::process_decoded(&records, &cfg).unwrap();
+        let written = response(&processed);
+        assert_eq!(written.len(), decoded.answers.len(), "case {n}");
+        for (i, (w, answer)) in written.iter().zip(&decoded.answers).enumerate() {
+            match answer {
+                batch::Answer::Ok { output, keys } => {
+                    assert_eq!(w["result"], "Ok", "case {n}: record {i}");
+                    let data = BASE64.decode(w["data"].as_str().unwrap()).unwrap();
+                    assert!(
+                        data == decoded.arena[output.clone()],
+                        "case {n}: record {i}: the outputs differ"
+                    );
+                    let k = &w["metadata"]["partitionKeys"];
+                    assert_eq!(k["site"], keys.site.as_str(), "case {n}: record {i}");
+                    assert_eq!(k["dt"], keys.dt.as_str(), "case {n}: record {i}");
+                    assert_eq!(k["hour"], keys.hour.as_str(), "case {n}: record {i}");
+                }
+                batch::Answer::Dropped => assert_eq!(w["result"], "Dropped", "case {n}: {i}"),
+                batch::Answer::Failed(_) => {
+                    assert_eq!(w["result"], "ProcessingFailed", "case {n}: record {i}");
+                }
+            }
+        }
+        assert_eq!(
+            processed.report.site_other, decoded.report.site_other,
+            "case {n}"
+        );
+        spanned |= decoded.arena.len() > 4 * (256 << 10);
+        overflowed |= processed.report.overflow > 0;
+        guarded |= processed.report.site_other > 0;
+    }
+    assert!(
+        spanned && overflowed && guarded,
+        "{spanned} {overflowed} {guarded}"
+    );
+}
+
 #[test]
 fn site_allowlist_keeps_only_listed_partitions() {
     let unguarded = run_guard(&Config::default());
