@@ -818,13 +818,8 @@ impl Builder {
                 return Err(ParseError::NotPrecomputed(index));
             }
             self.regexes.push(LazyRegex {
-                pattern: regex.to_owned(),
-                options: opts.clone(),
                 captures_len: Some(captures_len),
-                one_shot: self.one_shot,
-                regex: OnceLock::new(),
-                ascii: OnceLock::new(),
-                literal: OnceLock::new(),
+                ..LazyRegex::new(regex, opts, self.one_shot)
             });
             return Ok(self);
         }
@@ -836,15 +831,11 @@ impl Builder {
         }
         self.mapper_builder.push(pf);
         self.regexes.push(LazyRegex {
-            pattern: regex.to_owned(),
-            options: opts.clone(),
             // The implicit group of the entire match, and the
             // pattern's own.
             captures_len: Some(1 + hir.properties().explicit_captures_len()),
-            one_shot: self.one_shot,
             regex: compiled,
-            ascii: OnceLock::new(),
-            literal: OnceLock::new(),
+            ..LazyRegex::new(regex, opts, self.one_shot)
         });
         Ok(self)
     }
